@@ -10,7 +10,7 @@ import pytest
 
 from chaoslib.errors import ServiceError
 from chaoslib.services.postgres import PostgresServer
-from tests.conftest import connection_refused
+from tests.helpers import connection_refused
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import redis
 from chaoslib.errors import PortInUseError, ServiceError
 from chaoslib.services.redis import RedisServer
 from chaoslib.wait import wait_until
-from tests.conftest import connection_refused
+from tests.helpers import connection_refused
 
 
 @pytest.fixture

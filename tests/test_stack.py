@@ -16,7 +16,7 @@ import redis
 from chaoslib import stack as stack_mod
 from chaoslib.stack import Stack, StackConfig
 from chaoslib.wait import wait_until
-from tests.conftest import REPO, connection_refused, pid_alive, subprocess_env
+from tests.helpers import REPO, connection_refused, pid_alive, subprocess_env
 
 
 def invoke(
