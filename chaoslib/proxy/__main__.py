@@ -1,0 +1,84 @@
+"""``python -m chaoslib.proxy`` / ``chaoslib-proxy``: a drop-in for ``toxiproxy-server``.
+
+Flags are toxiproxy-server's (``-host``, ``-port``, ``-config``, ``-seed``,
+``-version``); GNU-style ``--host`` works too. SIGINT and SIGTERM shut it
+down cleanly: every listener and connection is closed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from chaoslib.errors import ChaosError
+from chaoslib.log import configure_logging
+from chaoslib.proxy.api import TOXIPROXY_VERSION
+from chaoslib.proxy.server import Server, load_config, new_event_loop
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="chaoslib-proxy",
+        description="Toxiproxy-compatible proxy server (API: Toxiproxy 2.12.0).",
+    )
+    parser.add_argument("-host", "--host", default="127.0.0.1",
+                        help="address for the API to listen on (default 127.0.0.1; Toxiproxy: localhost)")
+    parser.add_argument("-port", "--port", type=int, default=8474, help="port for the API (default 8474)")
+    parser.add_argument("-config", "--config", default=None,
+                        help="JSON file of proxies in /populate format; their toxics are applied too")
+    parser.add_argument("-seed", "--seed", type=int, default=None,
+                        help="seed for every random choice (toxicity, jitter, slicer), for repeatable runs")
+    parser.add_argument("-proxy-metrics", "--proxy-metrics", action="store_true",
+                        help="accepted for compatibility; /metrics is always served")
+    parser.add_argument("-runtime-metrics", "--runtime-metrics", action="store_true",
+                        help="accepted for compatibility")
+    parser.add_argument("-version", "--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"-port {args.port} is not a port; use 0 to 65535")
+    return args
+
+
+async def serve(args: argparse.Namespace) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = Server(loop, args.seed)
+    try:
+        if args.config:
+            await server.apply_config(load_config(args.config), source=args.config)
+        await server.start(args.host, args.port)
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"warning: the API listens on {args.host}, reachable from other machines", file=sys.stderr)
+        print(f"chaoslib-proxy: API on http://{args.host}:{server.port}", flush=True)
+        await stop.wait()
+    finally:
+        await server.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.version:
+        print(TOXIPROXY_VERSION)
+        return 0
+    configure_logging(args.verbose)
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(serve(args))
+    except ChaosError as exc:
+        print(f"chaoslib-proxy: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"chaoslib-proxy: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    finally:
+        loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""The HTTP API: Toxiproxy 2.12.0's endpoints, status codes, bodies and headers (aiohttp)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from chaoslib.proxy import metrics
+from chaoslib.proxy.collection import PopulateError, ProxyCollection
+from chaoslib.proxy.errors import ApiError, bad_request
+
+TOXIPROXY_VERSION = "2.12.0"
+MAX_BODY = 1 << 20
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(),
+        status=status,
+        content_type="application/json",
+    )
+
+
+def _error(message: str, status: int) -> web.Response:
+    # Go's http.Error: JSON text, but sent as text/plain with nosniff and a newline.
+    body = json.dumps({"error": message, "status": status}, separators=(",", ":")) + "\n"
+    response = web.Response(text=body, status=status, content_type="text/plain", charset="utf-8")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@web.middleware
+async def toxiproxy_conventions(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = uuid.uuid4().hex
+    if request.headers.get("User-Agent", "").startswith("Mozilla/"):
+        response: web.StreamResponse = web.Response(
+            text="User agent not allowed\n", status=403, content_type="text/plain"
+        )
+    else:
+        try:
+            response = await handler(request)
+        except PopulateError as exc:
+            proxies = None if exc.proxies is None else [p.to_json() for p in exc.proxies]
+            response = _json({"error": exc.message, "status": exc.status, "proxies": proxies}, exc.status)
+        except ApiError as exc:
+            response = _error(exc.message, exc.status)
+        except web.HTTPNotFound:
+            response = web.Response(text="404 page not found\n", status=404, content_type="text/plain")
+        except web.HTTPMethodNotAllowed:
+            response = web.Response(status=405)
+        except web.HTTPRequestEntityTooLarge:
+            response = _error(f"bad request body: larger than {MAX_BODY} bytes", 413)
+    response.headers["X-Toxiproxy-Request-Id"] = request_id
+    return response
+
+
+async def _body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        raise bad_request("bad request body: EOF")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise bad_request(f"bad request body: {exc}") from None
+
+
+class Api:
+    def __init__(self, collection: ProxyCollection) -> None:
+        self.proxies = collection
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/proxies", self.list_proxies),
+            web.post("/proxies", self.create_proxy),
+            web.post("/populate", self.populate),
+            web.get("/proxies/{proxy}", self.show_proxy),
+            web.post("/proxies/{proxy}", self.update_proxy),
+            web.patch("/proxies/{proxy}", self.update_proxy),
+            web.delete("/proxies/{proxy}", self.delete_proxy),
+            web.get("/proxies/{proxy}/toxics", self.list_toxics),
+            web.post("/proxies/{proxy}/toxics", self.create_toxic),
+            web.get("/proxies/{proxy}/toxics/{toxic}", self.show_toxic),
+            web.post("/proxies/{proxy}/toxics/{toxic}", self.update_toxic),
+            web.patch("/proxies/{proxy}/toxics/{toxic}", self.update_toxic),
+            web.delete("/proxies/{proxy}/toxics/{toxic}", self.delete_toxic),
+            web.post("/reset", self.reset),
+            web.get("/version", self.version),
+            web.get("/metrics", self.metrics),
+        ]
+
+    async def list_proxies(self, request: web.Request) -> web.Response:
+        return _json({name: p.to_json() for name, p in self.proxies.proxies.items()})
+
+    async def create_proxy(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        async with self.proxies.lock:
+            proxy = await self.proxies.create(body)
+        return _json(proxy.to_json(), 201)
+
+    async def populate(self, request: web.Request) -> web.Response:
+        try:
+            body = await _body(request)
+        except ApiError as exc:
+            raise PopulateError(exc, None) from None
+        async with self.proxies.lock:
+            done = await self.proxies.populate(body)
+        return _json({"proxies": [p.to_json() for p in done]}, 201)
+
+    async def show_proxy(self, request: web.Request) -> web.Response:
+        return _json(self.proxies.get(request.match_info["proxy"]).to_json())
+
+    async def update_proxy(self, request: web.Request) -> web.Response:
+        name = request.match_info["proxy"]
+        self.proxies.get(name)
+        body = await _body(request)
+        async with self.proxies.lock:
+            proxy = await self.proxies.update(name, body)
+        return _json(proxy.to_json())
+
+    async def delete_proxy(self, request: web.Request) -> web.Response:
+        async with self.proxies.lock:
+            self.proxies.delete(request.match_info["proxy"])
+        return web.Response(status=204)
+
+    async def list_toxics(self, request: web.Request) -> web.Response:
+        proxy = self.proxies.get(request.match_info["proxy"])
+        return _json([t.to_json() for t in proxy.toxics.all()])
+
+    async def create_toxic(self, request: web.Request) -> web.Response:
+        proxy = self.proxies.get(request.match_info["proxy"])
+        body = await _body(request)
+        async with self.proxies.lock:
+            toxic = proxy.toxics.add(body)
+        return _json(toxic.to_json())
+
+    async def show_toxic(self, request: web.Request) -> web.Response:
+        proxy = self.proxies.get(request.match_info["proxy"])
+        return _json(proxy.toxics.find(request.match_info["toxic"]).to_json())
+
+    async def update_toxic(self, request: web.Request) -> web.Response:
+        proxy = self.proxies.get(request.match_info["proxy"])
+        proxy.toxics.find(request.match_info["toxic"])
+        body = await _body(request)
+        async with self.proxies.lock:
+            toxic = proxy.toxics.update(request.match_info["toxic"], body)
+        return _json(toxic.to_json())
+
+    async def delete_toxic(self, request: web.Request) -> web.Response:
+        proxy = self.proxies.get(request.match_info["proxy"])
+        async with self.proxies.lock:
+            proxy.toxics.remove(request.match_info["toxic"])
+        return web.Response(status=204)
+
+    async def reset(self, request: web.Request) -> web.Response:
+        async with self.proxies.lock:
+            await self.proxies.reset()
+        return web.Response(status=204)
+
+    async def version(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=f'{{"version": "{TOXIPROXY_VERSION}"}}\n'.encode(),
+            headers={"Content-Type": "application/json;charset=utf-8"},
+        )
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(text=metrics.render(self.proxies), content_type="text/plain", charset="utf-8")
+
+
+def make_app(collection: ProxyCollection) -> web.Application:
+    app = web.Application(middlewares=[toxiproxy_conventions], client_max_size=MAX_BODY)
+    app.add_routes(Api(collection).routes())
+    return app

@@ -1,0 +1,352 @@
+"""One proxied TCP connection: the client socket, the upstream socket, two directions.
+
+Each direction forwards bytes one of two ways:
+
+- **fast path**: while the direction has no active toxic, ``data_received``
+  writes straight to the other transport, with no coroutine per chunk.
+  Backpressure: when the destination's write buffer fills, the source stops
+  reading until it drains.
+- **toxic path**: chunks queue up and one pump task runs each through the
+  chain of toxics in order. Changing the chain only changes the list the next
+  chunk sees, and a chunk sleeping in a toxic that changes is forwarded at
+  once, so no byte is lost or reordered (except by ``timeout``, which drops).
+
+A direction goes back to the fast path only once its queue has drained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+import socket
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chaoslib.proxy.toxics.base import Chunk, Toxic
+
+if TYPE_CHECKING:
+    from chaoslib.proxy.proxy import Proxy
+
+HIGH_WATER = 1 << 20  # queued bytes per toxic-path direction before the source pauses
+LOW_WATER = HIGH_WATER // 4
+_EOF = None
+
+
+@dataclass
+class Entry:
+    """A toxic as seen by one direction of one connection."""
+
+    toxic: Toxic
+    active: bool  # the toxicity draw, made once per connection and direction
+    state: Any
+
+
+class Direction:
+    """Bytes flowing one way (``upstream``: client to server; ``downstream``: back)."""
+
+    def __init__(self, link: Link, stream: str) -> None:
+        self.link = link
+        self.stream = stream
+        self.src: asyncio.Transport | None = None
+        self.dst: asyncio.Transport | None = None
+        self.entries: list[Entry] = []
+        self.queue: collections.deque[Chunk | None] = collections.deque()
+        self.queued_bytes = 0
+        self.fast = True
+        self.pump_task: asyncio.Task[None] | None = None
+        self.wakeup: asyncio.Future[None] | None = None
+        self.dst_paused = False
+        self.src_paused_by_queue = False
+        self.drained: asyncio.Future[None] | None = None
+        self.counters = link.proxy.counters[stream]
+
+    # -- the chain ---------------------------------------------------------
+    def add(self, toxic: Toxic) -> None:
+        entry = Entry(toxic, self.link.draw(toxic.toxicity), toxic.new_state())
+        self.entries.append(entry)
+        if entry.active:
+            toxic.on_attach(self.link, entry.state)
+        self._update_mode()
+
+    def remove(self, toxic: Toxic) -> None:
+        for entry in list(self.entries):
+            if entry.toxic is toxic:
+                self.entries.remove(entry)
+                if entry.active:
+                    toxic.on_detach(self.link, entry.state)
+        self._update_mode()
+
+    def retoxify(self, toxic: Toxic, toxicity_changed: bool) -> None:
+        """The toxic was updated: keep its per-connection state; redraw only a new toxicity."""
+        for entry in self.entries:
+            if entry.toxic is toxic and toxicity_changed:
+                was = entry.active
+                entry.active = self.link.draw(toxic.toxicity)
+                if entry.active and not was:
+                    toxic.on_attach(self.link, entry.state)
+                elif was and not entry.active:
+                    toxic.on_detach(self.link, entry.state)
+        self._update_mode()
+
+    def _has_active(self) -> bool:
+        return any(e.active for e in self.entries)
+
+    def _update_mode(self) -> None:
+        if self._has_active():
+            self.fast = False
+            self._ensure_pump()
+        else:
+            self._wake()  # the pump drains what is queued, then hands back to the fast path
+
+    # -- input -------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        self.counters.received += len(data)
+        if self.fast:
+            self._write(data)
+            return
+        self.queue.append(Chunk(data, self.link.loop.time()))
+        self.queued_bytes += len(data)
+        if self.queued_bytes > HIGH_WATER and self.src and not self.src_paused_by_queue:
+            self.src_paused_by_queue = True
+            self.src.pause_reading()
+        self._wake()
+
+    def feed_eof(self) -> None:
+        if self.fast:
+            self.link.close()
+            return
+        self.queue.append(_EOF)
+        self._wake()
+
+    # -- output ------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        if data and self.dst is not None and not self.dst.is_closing():
+            self.dst.write(data)
+            self.counters.sent += len(data)
+
+    def pause_source(self) -> None:
+        """The destination's buffer is full: stop reading from the source."""
+        self.dst_paused = True
+        if self.src is not None:
+            self.src.pause_reading()
+
+    def resume_source(self) -> None:
+        self.dst_paused = False
+        if self.drained and not self.drained.done():
+            self.drained.set_result(None)
+        if self.src is not None and not self.src_paused_by_queue and not self.src.is_closing():
+            self.src.resume_reading()
+
+    # -- the pump ----------------------------------------------------------------
+    def _wake(self) -> None:
+        if self.wakeup and not self.wakeup.done():
+            self.wakeup.set_result(None)
+
+    def _ensure_pump(self) -> None:
+        if self.pump_task is None and not self.link.closed:
+            self.pump_task = self.link.loop.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        try:
+            while not self.link.closed:
+                if not self.queue:
+                    if not self._has_active():
+                        self.fast = True
+                        return
+                    self.wakeup = self.link.loop.create_future()
+                    await self.wakeup
+                    continue
+                chunk = self.queue.popleft()
+                if chunk is _EOF:
+                    await self._run_eof()
+                    return
+                self.queued_bytes -= len(chunk.data)
+                if self.src_paused_by_queue and self.queued_bytes < LOW_WATER:
+                    self.src_paused_by_queue = False
+                    if self.src is not None and not self.dst_paused and not self.src.is_closing():
+                        self.src.resume_reading()
+                await self._run(chunk, list(self.entries), 0)
+        finally:
+            self.pump_task = None
+
+    async def _run(self, chunk: Chunk, entries: list[Entry], index: int) -> None:
+        while index < len(entries) and not entries[index].active:
+            index += 1
+        if self.link.closed:
+            return
+        if index == len(entries):
+            if self.dst_paused:
+                self.drained = self.link.loop.create_future()
+                await self.drained
+            self._write(chunk.data)
+            return
+        entry = entries[index]
+        async for piece in entry.toxic.pipe(chunk, self.link, entry.state):
+            await self._run(Chunk(piece, chunk.read_at), entries, index + 1)
+
+    async def _run_eof(self) -> None:
+        for entry in list(self.entries):
+            if entry.active and not await entry.toxic.on_eof(self.link, entry.state):
+                return
+        self.link.close()
+
+    def stop(self) -> None:
+        # Cancelling the pump also cancels any sleep of its current chunk;
+        # the toxics themselves are shared with other connections.
+        if self.pump_task is not None:
+            self.pump_task.cancel()
+
+
+class Link:
+    """A client connection and its upstream connection, with both directions."""
+
+    def __init__(self, proxy: Proxy, client: asyncio.Transport) -> None:
+        self.proxy = proxy
+        self.loop = proxy.loop
+        self.rng: random.Random = proxy.rng
+        self.client = client
+        self.upstream: asyncio.Transport | None = None
+        self.closed = False
+        # Client bytes that arrive before the upstream connection is open
+        # (uvloop may deliver data despite pause_reading in connection_made).
+        self.early: list[bytes] = []
+        self.early_eof = False
+        self.up = Direction(self, "upstream")
+        self.down = Direction(self, "downstream")
+        self.up.src = client
+        self.down.dst = client
+        for toxic in proxy.toxics.chain("upstream"):
+            self.up.add(toxic)
+        for toxic in proxy.toxics.chain("downstream"):
+            self.down.add(toxic)
+
+    def draw(self, toxicity: float) -> bool:
+        if toxicity >= 1:
+            return True
+        if toxicity <= 0:
+            return False
+        return self.rng.random() < toxicity
+
+    def direction(self, stream: str) -> Direction:
+        return self.up if stream == "upstream" else self.down
+
+    def upstream_connected(self, transport: asyncio.Transport) -> None:
+        self.upstream = transport
+        self.up.dst = transport
+        self.down.src = transport
+        early, self.early = self.early, []
+        for data in early:
+            self.up.feed(data)
+        if self.early_eof:
+            self.up.feed_eof()
+        elif not self.closed:
+            self.client.resume_reading()
+
+    def close(self, *, reset: bool = False) -> None:
+        """Close both sockets: FIN after flushing, or RST at once with ``reset``."""
+        if self.closed:
+            return
+        self.closed = True
+        for transport in (self.client, self.upstream):
+            if transport is None:
+                continue
+            if reset:
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                transport.abort()
+            else:
+                transport.close()
+        self.up.stop()
+        self.down.stop()
+        self.proxy.forget(self)
+
+    def abort(self) -> None:
+        """Drop the connection now (the proxy was disabled or deleted)."""
+        if self.closed:
+            return
+        for transport in (self.client, self.upstream):
+            if transport is not None:
+                transport.abort()
+        self.close()
+
+
+class ClientSide(asyncio.Protocol):
+    """The accepted client connection."""
+
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.link: Link | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        transport.pause_reading()  # nothing to forward to until the upstream answers
+        self.link = Link(self.proxy, transport)
+        self.proxy.adopt(self.link)
+        self.proxy.loop.create_task(self._connect_upstream(self.link))
+
+    async def _connect_upstream(self, link: Link) -> None:
+        host, port = self.proxy.upstream_address()
+        try:
+            await self.proxy.loop.create_connection(lambda: UpstreamSide(link), host, port)
+        except (OSError, ValueError):
+            # As in Toxiproxy: the client's connect succeeded, and now it is closed.
+            link.close()
+
+    def data_received(self, data: bytes) -> None:
+        link = self.link
+        assert link is not None
+        if link.upstream is None:
+            link.early.append(data)
+            self.link.client.pause_reading()
+        else:
+            link.up.feed(data)
+
+    def eof_received(self) -> bool:
+        link = self.link
+        assert link is not None
+        if link.upstream is None:
+            link.early_eof = True
+        else:
+            link.up.feed_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.link is not None:
+            self.link.close()
+
+    def pause_writing(self) -> None:
+        self.link.down.pause_source()  # type: ignore[union-attr]
+
+    def resume_writing(self) -> None:
+        self.link.down.resume_source()  # type: ignore[union-attr]
+
+
+class UpstreamSide(asyncio.Protocol):
+    """The connection the proxy opened to the upstream server."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if self.link.closed:
+            transport.abort()
+            return
+        self.link.upstream_connected(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.link.down.feed(data)
+
+    def eof_received(self) -> bool:
+        self.link.down.feed_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.link.close()
+
+    def pause_writing(self) -> None:
+        self.link.up.pause_source()
+
+    def resume_writing(self) -> None:
+        self.link.up.resume_source()

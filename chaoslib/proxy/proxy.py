@@ -1,0 +1,116 @@
+"""One proxy: a listener, its upstream, its toxics and its live connections."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from chaoslib.proxy.addresses import format_address, parse_listen, parse_upstream, resolve_host
+from chaoslib.proxy.errors import ApiError
+from chaoslib.proxy.link import ClientSide, Link
+from chaoslib.proxy.toxic_collection import ToxicCollection
+from chaoslib.proxy.toxics import STREAMS, Toxic
+
+BACKLOG = 1024
+
+
+@dataclass
+class Counters:
+    """Bytes a direction has read from its source and written to its destination."""
+
+    received: int = 0
+    sent: int = 0
+
+
+class Proxy:
+    def __init__(
+        self,
+        name: str,
+        listen: str,
+        upstream: str,
+        *,
+        enabled: bool,
+        loop: asyncio.AbstractEventLoop,
+        rng: random.Random,
+    ) -> None:
+        parse_listen(listen)
+        self._upstream = parse_upstream(upstream)
+        self.name = name
+        self.listen = listen
+        self.upstream = upstream
+        self.enabled = enabled
+        self.loop = loop
+        self.rng = rng
+        self.toxics = ToxicCollection(self._toxics_changed)
+        self.links: set[Link] = set()
+        self.counters = {stream: Counters() for stream in STREAMS}
+        self._server: asyncio.AbstractServer | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        host, port = parse_listen(self.listen)
+        ip = resolve_host(host)
+        try:
+            self._server = await self.loop.create_server(
+                lambda: ClientSide(self), ip, port, reuse_address=True, backlog=BACKLOG
+            )
+        except OSError as exc:
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            raise ApiError(f"listen tcp {ip}:{port}: bind: {reason}", 500) from None
+        self.listen = format_address(self._server.sockets[0].getsockname())
+        self.enabled = True
+
+    def stop(self) -> None:
+        """Close the listener and every connection (new connects are refused)."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for link in list(self.links):
+            link.abort()
+        self.links.clear()
+
+    # -- connections ----------------------------------------------------------------
+    def adopt(self, link: Link) -> None:
+        self.links.add(link)
+
+    def forget(self, link: Link) -> None:
+        self.links.discard(link)
+
+    def upstream_address(self) -> tuple[str, int]:
+        return self._upstream
+
+    def set_upstream(self, upstream: str) -> None:
+        self._upstream = parse_upstream(upstream)
+        self.upstream = upstream
+
+    def _toxics_changed(self, event: str, stream: str, toxic: Toxic, toxicity_changed: bool) -> None:
+        for link in list(self.links):
+            direction = link.direction(stream)
+            if event == "add":
+                direction.add(toxic)
+            elif event == "remove":
+                direction.remove(toxic)
+            else:
+                direction.retoxify(toxic, toxicity_changed)
+
+    # -- JSON -----------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        # "Logger": {} is what Toxiproxy 2.12.0 really sends (an untagged Go field);
+        # clients that decode into a strict struct expect to tolerate it.
+        return {
+            "name": self.name,
+            "listen": self.listen,
+            "upstream": self.upstream,
+            "enabled": self.enabled,
+            "Logger": {},
+            "toxics": [toxic.to_json() for toxic in self.toxics.all()],
+        }

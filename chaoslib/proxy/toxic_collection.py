@@ -1,0 +1,93 @@
+"""The toxics of one proxy: creation with Toxiproxy's validation order, update by merge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chaoslib.proxy.errors import bad_request, conflict, not_found
+from chaoslib.proxy.toxics import STREAMS, TOXIC_TYPES, Toxic
+
+MAX_NAME = 256
+
+
+def parse_toxicity(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad_request(f"bad request body: toxicity must be a number, got {type(value).__name__}")
+    if not 0.0 <= value <= 1.0:
+        raise bad_request(f"toxicity is {value}; accepted: 0 to 1")
+    return float(value)
+
+
+class ToxicCollection:
+    """Upstream and downstream chains, each in insertion order."""
+
+    def __init__(self, on_change: Callable[[str, str, Toxic, bool], None]) -> None:
+        self._chains: dict[str, list[Toxic]] = {stream: [] for stream in STREAMS}
+        self._on_change = on_change  # (event, stream, toxic, toxicity_changed)
+
+    def chain(self, stream: str) -> list[Toxic]:
+        return list(self._chains[stream])
+
+    def all(self) -> list[Toxic]:
+        return self._chains["upstream"] + self._chains["downstream"]
+
+    def find(self, name: str) -> Toxic:
+        for toxic in self.all():
+            if toxic.name == name:
+                return toxic
+        raise not_found("toxic")
+
+    def add(self, body: Any) -> Toxic:
+        """Validate in Toxiproxy's order (section 2.5), then install on live connections."""
+        if not isinstance(body, dict):
+            raise bad_request("bad request body: expected a JSON object")
+        stream = body.get("stream", "downstream")
+        if not isinstance(stream, str) or stream.lower() not in STREAMS:
+            raise bad_request("stream was invalid, can be either upstream or downstream")
+        stream_given = stream
+        stream = stream.lower()
+        toxic_type = body.get("type")
+        name = body.get("name")
+        if name is None or name == "":
+            name = f"{toxic_type}_{stream_given}"
+        if not isinstance(name, str) or len(name) > MAX_NAME:
+            raise bad_request(f"bad request body: name must be a string of at most {MAX_NAME} characters")
+        if not isinstance(toxic_type, str) or toxic_type not in TOXIC_TYPES:
+            raise bad_request("invalid toxic type")
+        if any(t.name == name for t in self.all()):
+            raise conflict("toxic")
+        cls = TOXIC_TYPES[toxic_type]
+        attributes = cls.parse_attributes(body.get("attributes"))
+        toxicity = parse_toxicity(body.get("toxicity", 1.0))
+        toxic = cls(name, stream, toxicity, attributes)
+        self._chains[stream].append(toxic)
+        self._on_change("add", stream, toxic, True)
+        return toxic
+
+    def update(self, name: str, body: Any) -> Toxic:
+        """Merge ``attributes`` and ``toxicity`` into the toxic; type, stream and name stay."""
+        toxic = self.find(name)
+        if not isinstance(body, dict):
+            raise bad_request("bad request body: expected a JSON object")
+        attributes = toxic.parse_attributes(body.get("attributes", {}), base=toxic.attributes)
+        toxicity = toxic.toxicity
+        if "toxicity" in body:
+            toxicity = parse_toxicity(body["toxicity"])
+        changed = toxicity != toxic.toxicity
+        toxic.attributes = attributes
+        toxic.toxicity = toxicity
+        toxic.interrupt()  # chunks sleeping under the old values go on at once
+        self._on_change("update", toxic.stream, toxic, changed)
+        return toxic
+
+    def remove(self, name: str) -> None:
+        toxic = self.find(name)
+        self._chains[toxic.stream].remove(toxic)
+        toxic.interrupt()
+        self._on_change("remove", toxic.stream, toxic, False)
+
+    def clear(self) -> None:
+        for toxic in self.all():
+            self.remove(toxic.name)
+

@@ -1,0 +1,17 @@
+"""The toxic catalogue: importing this package registers every toxic type by name."""
+
+from chaoslib.proxy.toxics import (  # noqa: F401  (imported to register)
+    bandwidth,
+    latency,
+    limit_data,
+    noop,
+    reset_peer,
+    slicer,
+    slow_close,
+    timeout,
+)
+from chaoslib.proxy.toxics.base import STREAMS, Chunk, Toxic
+
+TOXIC_TYPES = Toxic.registry
+
+__all__ = ["STREAMS", "TOXIC_TYPES", "Chunk", "Toxic"]

@@ -1,0 +1,48 @@
+"""bandwidth: limit a direction to ``rate`` KB/s (KB = 1000 bytes); 0 stalls without closing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, attr
+
+SLICE_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class BandwidthAttributes:
+    rate: int = attr(unit="KB/s (1 KB = 1000 bytes)")
+
+
+@dataclass
+class Pace:
+    due: float = 0.0  # when the bytes sent so far have "used up" the rate
+
+
+class Bandwidth(Toxic):
+    type_name = "bandwidth"
+    Attributes = BandwidthAttributes
+
+    def new_state(self) -> Pace:
+        return Pace()
+
+    async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Pace) -> AsyncIterator[bytes]:
+        data = chunk.data
+        while data:
+            rate = self.attributes.rate
+            if rate == 0:
+                # A healable stall: hold the data until the toxic changes.
+                if await self.sleep(ctx, 3600.0):
+                    continue
+                yield data
+                return
+            piece, data = data[: rate * 100], data[rate * 100 :]  # at most 100 ms worth
+            now = ctx.loop.time()
+            # Pace against a running schedule, not per-chunk sleeps, so that
+            # the time spent forwarding does not add up into a slower rate.
+            state.due = max(state.due, now) + len(piece) / (rate * 1000)
+            if not await self.sleep(ctx, state.due - now):
+                state.due = ctx.loop.time()
+            yield piece

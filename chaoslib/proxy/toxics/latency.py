@@ -1,0 +1,30 @@
+"""latency: delay each chunk by ``latency`` ± ``jitter`` ms, counted from when it was read."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, attr
+
+
+@dataclass(frozen=True)
+class LatencyAttributes:
+    latency: int = attr(unit="ms")
+    jitter: int = attr(unit="ms")
+
+
+class Latency(Toxic):
+    type_name = "latency"
+    Attributes = LatencyAttributes
+
+    async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Any) -> AsyncIterator[bytes]:
+        attrs = self.attributes
+        delay_ms = attrs.latency
+        if attrs.jitter:
+            delay_ms += ctx.rng.randrange(-attrs.jitter, attrs.jitter)
+        # Measured from the read, so chunks queued behind a sleeping one are
+        # not delayed twice: the toxic adds latency, not a throughput cap.
+        await self.sleep(ctx, chunk.read_at + delay_ms / 1000 - ctx.loop.time())
+        yield chunk.data
