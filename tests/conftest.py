@@ -41,3 +41,66 @@ def postgres_binary(request) -> Binary:
     if binary is None:
         pytest.skip(f"no {request.param} PostgreSQL on this machine")
     return binary
+
+
+@pytest.fixture(scope="session")
+def echo_server():
+    from tests.echo import EchoServer
+
+    with EchoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def proxy_server():
+    """A fresh embedded proxy server (its own thread and loop), seeded for repeatability."""
+    from chaoslib.proxy import ProxyServer
+
+    with ProxyServer(seed=1234) as server:
+        yield server
+
+
+@pytest.fixture
+def api(proxy_server):
+    """Raw HTTP against the proxy API, for conformance checks on exact bytes."""
+    import requests
+
+    session = requests.Session()
+    session.headers["User-Agent"] = "chaoslib-tests"
+    base = proxy_server.url
+
+    class Api:
+        url = base
+
+        def __getattr__(self, method):
+            return lambda path, **kw: session.request(method.upper(), base + path, timeout=10, **kw)
+
+    yield Api()
+    session.close()
+
+
+@pytest.fixture
+def client(proxy_server):
+    from chaoslib.toxiproxy import Toxiproxy
+
+    with Toxiproxy(proxy_server.url) as tp:
+        yield tp
+
+
+@pytest.fixture(scope="session")
+def redis_session(tmp_path_factory):
+    """One real redis-server for the tests that only need to talk to one."""
+    from chaoslib.services.redis import RedisServer
+
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_session(tmp_path_factory):
+    from chaoslib.services.postgres import PostgresServer
+
+    server = PostgresServer(tmp_path_factory.mktemp("pg"))
+    with server:
+        yield server
+    server.remove_data()

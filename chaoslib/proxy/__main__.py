@@ -23,18 +23,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="chaoslib-proxy",
         description="Toxiproxy-compatible proxy server (API: Toxiproxy 2.12.0).",
     )
-    parser.add_argument("-host", "--host", default="127.0.0.1",
-                        help="address for the API to listen on (default 127.0.0.1; Toxiproxy: localhost)")
-    parser.add_argument("-port", "--port", type=int, default=8474, help="port for the API (default 8474)")
-    parser.add_argument("-config", "--config", default=None,
-                        help="JSON file of proxies in /populate format; their toxics are applied too")
-    parser.add_argument("-seed", "--seed", type=int, default=None,
-                        help="seed for every random choice (toxicity, jitter, slicer), for repeatable runs")
-    parser.add_argument("-proxy-metrics", "--proxy-metrics", action="store_true",
-                        help="accepted for compatibility; /metrics is always served")
-    parser.add_argument("-runtime-metrics", "--runtime-metrics", action="store_true",
-                        help="accepted for compatibility")
-    parser.add_argument("-version", "--version", action="store_true", help="print the version and exit")
+    parser.add_argument(
+        "-host",
+        "--host",
+        default="127.0.0.1",
+        help="address for the API to listen on (default 127.0.0.1; Toxiproxy: localhost)",
+    )
+    parser.add_argument(
+        "-port", "--port", type=int, default=8474, help="port for the API (default 8474)"
+    )
+    parser.add_argument(
+        "-config",
+        "--config",
+        default=None,
+        help="JSON file of proxies in /populate format; their toxics are applied too",
+    )
+    parser.add_argument(
+        "-seed",
+        "--seed",
+        type=int,
+        default=None,
+        help="seed for every random choice (toxicity, jitter, slicer), for repeatable runs",
+    )
+    parser.add_argument(
+        "-proxy-metrics",
+        "--proxy-metrics",
+        action="store_true",
+        help="accepted for compatibility; /metrics is always served",
+    )
+    parser.add_argument(
+        "-runtime-metrics",
+        "--runtime-metrics",
+        action="store_true",
+        help="accepted for compatibility",
+    )
+    parser.add_argument(
+        "-version", "--version", action="store_true", help="print the version and exit"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
@@ -53,7 +78,10 @@ async def serve(args: argparse.Namespace) -> None:
             await server.apply_config(load_config(args.config), source=args.config)
         await server.start(args.host, args.port)
         if args.host not in ("127.0.0.1", "localhost", "::1"):
-            print(f"warning: the API listens on {args.host}, reachable from other machines", file=sys.stderr)
+            print(
+                f"warning: the API listens on {args.host}, reachable from other machines",
+                file=sys.stderr,
+            )
         print(f"chaoslib-proxy: API on http://{args.host}:{server.port}", flush=True)
         await stop.wait()
     finally:
@@ -73,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chaoslib-proxy: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"chaoslib-proxy: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        print(
+            f"chaoslib-proxy: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
         return 1
     finally:
         loop.close()

@@ -13,7 +13,9 @@ DEFAULT_LISTEN_HOST = "127.0.0.1"
 def split_host_port(value: str, field: str) -> tuple[str, int]:
     """``"host:port"`` or ``"[v6]:port"`` to a tuple; 400 naming ``field`` otherwise."""
     if not isinstance(value, str) or ":" not in value:
-        raise bad_request(f"{field} {value!r} is not an address; expected host:port, e.g. 127.0.0.1:6379")
+        raise bad_request(
+            f"{field} {value!r} is not an address; expected host:port, e.g. 127.0.0.1:6379"
+        )
     host, _, port_text = value.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]

@@ -46,11 +46,15 @@ async def toxiproxy_conventions(request: web.Request, handler: Handler) -> web.S
             response = await handler(request)
         except PopulateError as exc:
             proxies = None if exc.proxies is None else [p.to_json() for p in exc.proxies]
-            response = _json({"error": exc.message, "status": exc.status, "proxies": proxies}, exc.status)
+            response = _json(
+                {"error": exc.message, "status": exc.status, "proxies": proxies}, exc.status
+            )
         except ApiError as exc:
             response = _error(exc.message, exc.status)
         except web.HTTPNotFound:
-            response = web.Response(text="404 page not found\n", status=404, content_type="text/plain")
+            response = web.Response(
+                text="404 page not found\n", status=404, content_type="text/plain"
+            )
         except web.HTTPMethodNotAllowed:
             response = web.Response(status=405)
         except web.HTTPRequestEntityTooLarge:
@@ -168,7 +172,9 @@ class Api:
         )
 
     async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(text=metrics.render(self.proxies), content_type="text/plain", charset="utf-8")
+        return web.Response(
+            text=metrics.render(self.proxies), content_type="text/plain", charset="utf-8"
+        )
 
 
 def make_app(collection: ProxyCollection) -> web.Application:

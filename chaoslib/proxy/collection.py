@@ -26,7 +26,9 @@ def _field(body: dict[str, Any], key: str, kind: type, default: Any) -> Any:
     if value is None:
         return default
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise bad_request(f"bad request body: {key} must be a {kind.__name__}, got {type(value).__name__}")
+        raise bad_request(
+            f"bad request body: {key} must be a {kind.__name__}, got {type(value).__name__}"
+        )
     return value
 
 
@@ -54,7 +56,9 @@ class ProxyCollection:
         if not name:
             raise bad_request(f"missing required field: name{suffix}")
         if len(name) > MAX_NAME or "/" in name:
-            raise bad_request(f"name {name[:40]!r} is not usable; at most {MAX_NAME} characters, no '/'")
+            raise bad_request(
+                f"name {name[:40]!r} is not usable; at most {MAX_NAME} characters, no '/'"
+            )
         if not upstream:
             raise bad_request(f"missing required field: upstream{suffix}")
         return name, listen, upstream, enabled
@@ -105,7 +109,9 @@ class ProxyCollection:
     async def populate(self, body: Any) -> list[Proxy]:
         """Create or replace many proxies; equal ones are left untouched, toxics included."""
         if not isinstance(body, list):
-            raise PopulateError(bad_request("bad request body: expected a JSON array of proxies"), None)
+            raise PopulateError(
+                bad_request("bad request body: expected a JSON array of proxies"), None
+            )
         parsed = []
         for index, item in enumerate(body, start=1):
             try:

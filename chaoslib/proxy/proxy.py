@@ -64,7 +64,11 @@ class Proxy:
                 lambda: ClientSide(self), ip, port, reuse_address=True, backlog=BACKLOG
             )
         except OSError as exc:
-            reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            reason = (
+                "address already in use"
+                if exc.errno == errno.EADDRINUSE
+                else (exc.strerror or str(exc))
+            )
             raise ApiError(f"listen tcp {ip}:{port}: bind: {reason}", 500) from None
         self.listen = format_address(self._server.sockets[0].getsockname())
         self.enabled = True
@@ -92,7 +96,9 @@ class Proxy:
         self._upstream = parse_upstream(upstream)
         self.upstream = upstream
 
-    def _toxics_changed(self, event: str, stream: str, toxic: Toxic, toxicity_changed: bool) -> None:
+    def _toxics_changed(
+        self, event: str, stream: str, toxic: Toxic, toxicity_changed: bool
+    ) -> None:
         for link in list(self.links):
             direction = link.direction(stream)
             if event == "add":

@@ -36,7 +36,9 @@ def load_config(path: str | Path) -> list[dict[str, Any]]:
     except ValueError as exc:
         raise ChaosError(f"config {path} is not valid JSON: {exc}") from None
     if not isinstance(data, list):
-        raise ChaosError(f"config {path} must be a JSON array of proxies (Toxiproxy's populate format)")
+        raise ChaosError(
+            f"config {path} must be a JSON array of proxies (Toxiproxy's populate format)"
+        )
     return data
 
 
@@ -50,8 +52,10 @@ class Server:
         self.port = 0
 
     async def apply_config(self, items: list[dict[str, Any]], source: str = "config") -> None:
-        proxies = [{k: v for k, v in item.items() if k != "toxics"} if isinstance(item, dict) else item
-                   for item in items]
+        proxies = [
+            {k: v for k, v in item.items() if k != "toxics"} if isinstance(item, dict) else item
+            for item in items
+        ]
         try:
             async with self.collection.lock:
                 await self.collection.populate(proxies)
@@ -62,7 +66,9 @@ class Server:
             raise ChaosError(f"{source}: {exc.message}") from None
 
     async def start(self, host: str, port: int) -> None:
-        self.runner = web.AppRunner(make_app(self.collection), access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(
+            make_app(self.collection), access_log=None, handle_signals=False
+        )
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, port, reuse_address=True)
         await site.start()

@@ -13,7 +13,9 @@ MAX_NAME = 256
 
 def parse_toxicity(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad_request(f"bad request body: toxicity must be a number, got {type(value).__name__}")
+        raise bad_request(
+            f"bad request body: toxicity must be a number, got {type(value).__name__}"
+        )
     if not 0.0 <= value <= 1.0:
         raise bad_request(f"toxicity is {value}; accepted: 0 to 1")
     return float(value)
@@ -52,7 +54,9 @@ class ToxicCollection:
         if name is None or name == "":
             name = f"{toxic_type}_{stream_given}"
         if not isinstance(name, str) or len(name) > MAX_NAME:
-            raise bad_request(f"bad request body: name must be a string of at most {MAX_NAME} characters")
+            raise bad_request(
+                f"bad request body: name must be a string of at most {MAX_NAME} characters"
+            )
         if not isinstance(toxic_type, str) or toxic_type not in TOXIC_TYPES:
             raise bad_request("invalid toxic type")
         if any(t.name == name for t in self.all()):
@@ -90,4 +94,3 @@ class ToxicCollection:
     def clear(self) -> None:
         for toxic in self.all():
             self.remove(toxic.name)
-

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, attr
 

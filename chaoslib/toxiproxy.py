@@ -1,0 +1,232 @@
+"""A typed client for any Toxiproxy API: chaoslib's embedded server or a real toxiproxy-server.
+
+Every request has a timeout, the base URL belongs to the instance (not to a
+class attribute, as in toxiproxy-python), and a failed call raises
+:class:`ToxiproxyError` with the server's own message and status.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from chaoslib.errors import ChaosError
+
+DEFAULT_URL = "http://127.0.0.1:8474"
+DEFAULT_TIMEOUT = 10.0
+
+
+class ToxiproxyError(ChaosError):
+    """The API answered with an error, or could not be reached (status 0)."""
+
+    def __init__(self, message: str, status: int, method: str = "", path: str = "") -> None:
+        self.message = message
+        self.status = status
+        where = f" ({method} {path})" if method else ""
+        super().__init__(f"toxiproxy: {message} [status {status}]{where}")
+
+
+@dataclass(frozen=True)
+class Toxic:
+    name: str
+    type: str
+    stream: str
+    toxicity: float
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Toxic:
+        return cls(
+            name=data["name"],
+            type=data["type"],
+            stream=data["stream"],
+            toxicity=float(data.get("toxicity", 1.0)),
+            attributes=dict(data.get("attributes") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Proxy:
+    name: str
+    listen: str
+    upstream: str
+    enabled: bool
+    toxics: tuple[Toxic, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Proxy:
+        return cls(
+            name=data["name"],
+            listen=data["listen"],
+            upstream=data["upstream"],
+            enabled=bool(data["enabled"]),
+            toxics=tuple(Toxic.from_json(t) for t in data.get("toxics") or []),
+        )
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class Toxiproxy:
+    """``Toxiproxy()`` talks to ``$TOXIPROXY_URL``, else http://127.0.0.1:8474."""
+
+    def __init__(self, url: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.url = (url or os.environ.get("TOXIPROXY_URL") or DEFAULT_URL).rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = "chaoslib"
+
+    # -- plumbing ---------------------------------------------------------------------
+    def _call(
+        self, method: str, path: str, body: Any = None, *, expect: tuple[int, ...] = (200,)
+    ) -> Any:
+        try:
+            response = self._session.request(
+                method, self.url + path, json=body, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise ToxiproxyError(f"cannot reach {self.url}: {exc}", 0, method, path) from None
+        if response.status_code not in expect:
+            raise ToxiproxyError(_error_message(response), response.status_code, method, path)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    @staticmethod
+    def _p(name: str) -> str:
+        return quote(name, safe="")
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Toxiproxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- server -----------------------------------------------------------------------
+    def version(self) -> str:
+        return str(self._call("GET", "/version")["version"])
+
+    def is_running(self) -> bool:
+        try:
+            self.version()
+        except ToxiproxyError:
+            return False
+        return True
+
+    def reset(self) -> None:
+        """Enable every proxy and remove every toxic."""
+        self._call("POST", "/reset", expect=(204,))
+
+    def metrics(self) -> str:
+        return str(self._call("GET", "/metrics"))
+
+    # -- proxies ----------------------------------------------------------------------
+    def proxies(self) -> dict[str, Proxy]:
+        return {name: Proxy.from_json(p) for name, p in self._call("GET", "/proxies").items()}
+
+    def get_proxy(self, name: str) -> Proxy:
+        return Proxy.from_json(self._call("GET", f"/proxies/{self._p(name)}"))
+
+    def create_proxy(
+        self, name: str, upstream: str, listen: str = "127.0.0.1:0", *, enabled: bool = True
+    ) -> Proxy:
+        body = {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}
+        return Proxy.from_json(self._call("POST", "/proxies", body, expect=(201,)))
+
+    def populate(self, proxies: list[dict[str, Any]]) -> list[Proxy]:
+        data = self._call("POST", "/populate", proxies, expect=(201,))
+        return [Proxy.from_json(p) for p in data["proxies"]]
+
+    def update_proxy(
+        self,
+        name: str,
+        *,
+        listen: str | None = None,
+        upstream: str | None = None,
+        enabled: bool | None = None,
+    ) -> Proxy:
+        body = {
+            k: v
+            for k, v in {"listen": listen, "upstream": upstream, "enabled": enabled}.items()
+            if v is not None
+        }
+        return Proxy.from_json(self._call("PATCH", f"/proxies/{self._p(name)}", body))
+
+    def enable(self, name: str) -> Proxy:
+        return self.update_proxy(name, enabled=True)
+
+    def disable(self, name: str) -> Proxy:
+        """Take the link down: the listener closes and every connection is dropped."""
+        return self.update_proxy(name, enabled=False)
+
+    def delete_proxy(self, name: str) -> None:
+        self._call("DELETE", f"/proxies/{self._p(name)}", expect=(204,))
+
+    # -- toxics -----------------------------------------------------------------------
+    def toxics(self, proxy: str) -> list[Toxic]:
+        return [Toxic.from_json(t) for t in self._call("GET", f"/proxies/{self._p(proxy)}/toxics")]
+
+    def get_toxic(self, proxy: str, name: str) -> Toxic:
+        return Toxic.from_json(
+            self._call("GET", f"/proxies/{self._p(proxy)}/toxics/{self._p(name)}")
+        )
+
+    def add_toxic(
+        self,
+        proxy: str,
+        type: str,
+        *,
+        name: str | None = None,
+        stream: str = "downstream",
+        toxicity: float = 1.0,
+        attributes: dict[str, Any] | None = None,
+    ) -> Toxic:
+        body: dict[str, Any] = {
+            "type": type,
+            "stream": stream,
+            "toxicity": toxicity,
+            "attributes": attributes or {},
+        }
+        if name:
+            body["name"] = name
+        return Toxic.from_json(self._call("POST", f"/proxies/{self._p(proxy)}/toxics", body))
+
+    def update_toxic(
+        self,
+        proxy: str,
+        name: str,
+        *,
+        attributes: dict[str, Any] | None = None,
+        toxicity: float | None = None,
+    ) -> Toxic:
+        """Merge new attribute values (and toxicity) into an existing toxic."""
+        body: dict[str, Any] = {"attributes": attributes or {}}
+        if toxicity is not None:
+            body["toxicity"] = toxicity
+        path = f"/proxies/{self._p(proxy)}/toxics/{self._p(name)}"
+        return Toxic.from_json(self._call("POST", path, body))
+
+    def remove_toxic(self, proxy: str, name: str) -> None:
+        self._call("DELETE", f"/proxies/{self._p(proxy)}/toxics/{self._p(name)}", expect=(204,))
+
+
+def _error_message(response: requests.Response) -> str:
+    # Toxiproxy sends JSON errors as text/plain; parse the body whatever the type says.
+    try:
+        data = response.json()
+        if isinstance(data, dict) and "error" in data:
+            return str(data["error"])
+    except ValueError:
+        pass
+    return response.text.strip() or response.reason or "error"

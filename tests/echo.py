@@ -1,0 +1,38 @@
+"""A real TCP echo server for proxy tests (the toxics need a peer, not a fake of anything)."""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+
+
+class _Echo(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        try:
+            while data := sock.recv(65536):
+                sock.sendall(data)
+        except OSError:
+            pass
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class EchoServer:
+    def __init__(self) -> None:
+        self._server = _Server(("127.0.0.1", 0), _Echo)
+        self.port = self._server.server_address[1]
+        self.address = f"127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> EchoServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

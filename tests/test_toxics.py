@@ -1,0 +1,242 @@
+"""Toxic behaviour end to end: real sockets through the embedded proxy to an echo server."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import statistics
+import time
+
+import pytest
+
+from chaoslib.wait import wait_until
+
+
+@pytest.fixture
+def echo_proxy(client, echo_server):
+    return client.create_proxy("echo", upstream=echo_server.address)
+
+
+def connect(proxy, timeout: float = 5.0) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def round_trip(sock: socket.socket, payload: bytes = b"ping") -> float:
+    start = time.monotonic()
+    sock.sendall(payload)
+    received = b""
+    while len(received) < len(payload):
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        received += chunk
+    assert received == payload
+    return time.monotonic() - start
+
+
+def recv_all(sock: socket.socket, limit: float = 5.0) -> bytes:
+    sock.settimeout(limit)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_latency_mean_is_within_2_percent(client, echo_proxy):
+    with connect(echo_proxy) as sock:
+        baseline = statistics.mean(round_trip(sock) for _ in range(10))
+        client.add_toxic("echo", "latency", attributes={"latency": 50})
+        delays = [round_trip(sock) - baseline for _ in range(20)]
+    assert statistics.mean(delays) == pytest.approx(0.050, rel=0.02)
+
+
+def test_jitter_stays_within_its_bounds(client, echo_proxy):
+    client.add_toxic("echo", "latency", attributes={"latency": 40, "jitter": 10})
+    with connect(echo_proxy) as sock:
+        times = [round_trip(sock) for _ in range(20)]
+    assert min(times) >= 0.029 and max(times) <= 0.055
+    assert statistics.pstdev(times) > 0.001  # it really varies
+
+
+def test_bandwidth_is_within_5_percent(client, echo_proxy):
+    client.add_toxic("echo", "bandwidth", attributes={"rate": 500})  # 500 KB/s downstream
+    payload = b"x" * 400_000
+    with connect(echo_proxy) as sock:
+        start = time.monotonic()
+        sock.sendall(payload)
+        received = 0
+        while received < len(payload):
+            chunk = sock.recv(65536)
+            assert chunk
+            received += len(chunk)
+        elapsed = time.monotonic() - start
+    rate = len(payload) / elapsed / 1000
+    assert rate == pytest.approx(500, rel=0.05)
+
+
+def test_bandwidth_zero_stalls_until_removed(client, echo_proxy):
+    client.add_toxic("echo", "bandwidth", name="stall", attributes={"rate": 0})
+    with connect(echo_proxy) as sock:
+        sock.sendall(b"held")
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(10)
+        client.remove_toxic("echo", "stall")
+        sock.settimeout(5)
+        assert sock.recv(10) == b"held"  # held, not dropped, and the connection lives
+
+
+def test_timeout_drops_data_and_removing_it_closes_the_connection(client, echo_proxy):
+    client.add_toxic("echo", "timeout", name="t", attributes={"timeout": 0})
+    with connect(echo_proxy) as sock:
+        sock.sendall(b"lost")
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(10)
+        client.remove_toxic("echo", "t")
+        assert recv_all(sock) == b""  # closed, and the dropped bytes never came
+
+
+def test_timeout_closes_after_its_time_without_data(client, echo_proxy):
+    client.add_toxic("echo", "timeout", attributes={"timeout": 200})
+    with connect(echo_proxy) as sock:
+        start = time.monotonic()
+        assert recv_all(sock) == b""
+        assert 0.18 <= time.monotonic() - start < 2.0
+
+
+def test_reset_peer_gives_econnreset(client, echo_proxy):
+    client.add_toxic("echo", "reset_peer", attributes={"timeout": 0})
+    with connect(echo_proxy) as sock:
+        sock.sendall(b"boom")
+        with pytest.raises(ConnectionResetError):
+            recv_all(sock)
+
+
+def test_slicer_delivers_intact_data_in_small_pieces(client, echo_proxy):
+    client.add_toxic(
+        "echo", "slicer", attributes={"average_size": 20, "size_variation": 5, "delay": 3000}
+    )
+    payload = bytes(range(256)) * 4
+    pieces = []
+    with connect(echo_proxy) as sock:
+        sock.sendall(payload)
+        received = b""
+        while len(received) < len(payload):
+            chunk = sock.recv(65536)
+            assert chunk
+            pieces.append(len(chunk))
+            received += chunk
+    assert received == payload
+    assert len(pieces) >= 10
+    assert max(pieces) <= 200
+
+
+def test_limit_data_closes_after_n_bytes(client, echo_proxy):
+    client.add_toxic("echo", "limit_data", attributes={"bytes": 100})
+    with connect(echo_proxy) as sock:
+        sock.sendall(b"a" * 1000)
+        assert recv_all(sock) == b"a" * 100
+
+
+def test_slow_close_delays_the_fin(client, echo_proxy):
+    client.add_toxic("echo", "slow_close", stream="upstream", attributes={"delay": 300})
+    with connect(echo_proxy) as sock:
+        assert round_trip(sock) < 1
+        start = time.monotonic()
+        sock.shutdown(socket.SHUT_WR)
+        assert recv_all(sock) == b""
+        assert time.monotonic() - start >= 0.29
+
+
+def test_disabling_a_proxy_refuses_new_and_closes_existing_connections(client, echo_proxy):
+    sock = connect(echo_proxy)
+    round_trip(sock)
+    client.disable("echo")
+    try:
+        assert recv_all(sock) == b""
+    except ConnectionResetError:
+        pass
+    sock.close()
+    with pytest.raises(ConnectionRefusedError):
+        connect(echo_proxy)
+    client.enable("echo")
+    with connect(echo_proxy) as again:
+        round_trip(again)
+
+
+def test_toxicity_zero_never_changes_traffic(client, echo_proxy):
+    client.add_toxic("echo", "latency", toxicity=0, attributes={"latency": 1000})
+    client.add_toxic("echo", "reset_peer", toxicity=0, stream="upstream")
+    for _ in range(5):
+        with connect(echo_proxy) as sock:
+            assert round_trip(sock) < 0.5
+
+
+def test_toxicity_is_drawn_per_connection(client, echo_proxy):
+    client.add_toxic("echo", "latency", toxicity=0.5, attributes={"latency": 300})
+    slow = 0
+    for _ in range(16):
+        with connect(echo_proxy) as sock:
+            first = round_trip(sock) > 0.25
+            second = round_trip(sock) > 0.25
+            assert first == second  # the same draw for the life of the connection
+            slow += first
+    assert 0 < slow < 16
+
+
+def test_unreachable_upstream_accepts_then_closes(client):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    proxy = client.create_proxy("dead", upstream=f"127.0.0.1:{port}")
+    with connect(proxy) as sock:
+        try:
+            assert recv_all(sock) == b""
+        except ConnectionResetError:
+            pass
+
+
+def test_removing_a_latency_toxic_releases_a_held_chunk_at_once(client, echo_proxy):
+    client.add_toxic("echo", "latency", name="slow", attributes={"latency": 10_000})
+    with connect(echo_proxy) as sock:
+        sock.sendall(b"held")
+        start = time.monotonic()
+        client.remove_toxic("echo", "slow")
+        sock.settimeout(5)
+        assert sock.recv(10) == b"held"
+        assert time.monotonic() - start < 1.0
+
+
+def test_update_changes_a_live_connection(client, echo_proxy):
+    client.add_toxic("echo", "latency", name="l", attributes={"latency": 200})
+    with connect(echo_proxy) as sock:
+        assert round_trip(sock) > 0.19
+        client.update_toxic("echo", "l", attributes={"latency": 0})
+        assert round_trip(sock) < 0.1
+
+
+def test_metrics_count_bytes_while_the_connection_is_open(client, echo_proxy):
+    with connect(echo_proxy) as sock:
+        round_trip(sock, b"x" * 1000)
+
+        def counted() -> bool:
+            return (
+                f'direction="upstream",listener="{echo_proxy.listen}",proxy="echo",upstream="{echo_proxy.upstream}"}} 1000'
+                in client.metrics()
+            )
+
+        wait_until(counted, timeout=5, what="live byte counters")
+
+
+def test_connections_are_closed_when_the_proxy_is_deleted(client, echo_proxy):
+    sock = connect(echo_proxy)
+    round_trip(sock)
+    client.delete_proxy("echo")
+    try:
+        assert recv_all(sock) == b""
+    except OSError as exc:
+        assert exc.errno == errno.ECONNRESET
+    finally:
+        sock.close()
