@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import statistics
@@ -154,10 +155,8 @@ def test_disabling_a_proxy_refuses_new_and_closes_existing_connections(client, e
     sock = connect(echo_proxy)
     round_trip(sock)
     client.disable("echo")
-    try:
+    with contextlib.suppress(ConnectionResetError):
         assert recv_all(sock) == b""
-    except ConnectionResetError:
-        pass
     sock.close()
     with pytest.raises(ConnectionRefusedError):
         connect(echo_proxy)
@@ -191,11 +190,8 @@ def test_unreachable_upstream_accepts_then_closes(client):
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     proxy = client.create_proxy("dead", upstream=f"127.0.0.1:{port}")
-    with connect(proxy) as sock:
-        try:
-            assert recv_all(sock) == b""
-        except ConnectionResetError:
-            pass
+    with connect(proxy) as sock, contextlib.suppress(ConnectionResetError):
+        assert recv_all(sock) == b""
 
 
 def test_removing_a_latency_toxic_releases_a_held_chunk_at_once(client, echo_proxy):
