@@ -1,4 +1,8 @@
-"""The embedded default: Redis and PostgreSQL started and stopped as one unit.
+"""The embedded default: Redis, PostgreSQL and the proxy server, started and stopped as one unit.
+
+Clients reach Redis and PostgreSQL through the proxy's *links* (named as in
+``proxies/toxiproxy.json``: ``redis`` and ``timescaledb``), so network faults
+can be injected between them.
 
 A stack writes ``.chaos/stack.json`` as each process is spawned (before it is
 ready), so that any later chaoslib process can find it, and so that
@@ -23,13 +27,16 @@ from chaoslib.services.binaries import (
     find_postgres_bindir,
     find_redis_server,
 )
-from chaoslib.services.managed import ManagedServer
+from chaoslib.services.managed import ManagedServer, pick_free_port
 from chaoslib.services.postgres import PostgresServer
+from chaoslib.services.proxy_server import ToxiproxyServer
 from chaoslib.services.redis import RedisServer
 from chaoslib.state import chaos_home, locked, read_json, write_json
 
 STATE_VERSION = 1
 KEEP_RUNS = 5
+# proxy name -> the service it fronts; the names match proxies/toxiproxy.json
+LINKS = {"redis": "redis", "timescaledb": "postgres"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class StackConfig:
     host: str = "127.0.0.1"
     redis_port: int | None = None
     postgres_port: int | None = None
+    proxy_port: int | None = None
     redis_persistence: bool = False
     binaries: str | None = None
     owned: bool = False
@@ -53,6 +61,7 @@ class Stack:
         self.config = config or StackConfig()
         self.home = chaos_home(home or self.config.home)
         self.services: dict[str, ManagedServer] = {}
+        self.links: dict[str, int] = {}  # proxy name -> its listen port
         self.run_dir: Path | None = None
 
     @property
@@ -88,13 +97,29 @@ class Stack:
                 binary=find_postgres_bindir(source),
                 **common,
             ),
+            "toxiproxy": ToxiproxyServer(self.run_dir / "toxiproxy", port=cfg.proxy_port, **common),
         }
+
+    def _write_proxy_config(self, proxy: ToxiproxyServer) -> None:
+        self.links = {name: pick_free_port() for name in LINKS}
+        proxy.write_config(
+            [
+                {
+                    "name": name,
+                    "listen": f"{self.config.host}:{self.links[name]}",
+                    "upstream": "{}:{}".format(*self.services[service].address),
+                }
+                for name, service in LINKS.items()
+            ]
+        )
 
     def start(self) -> None:
         """Start every service; on any failure stop what was started and re-raise."""
         self._build()
         try:
             for service in self.services.values():
+                if isinstance(service, ToxiproxyServer):
+                    self._write_proxy_config(service)
                 service.start(on_spawn=self.save)
                 self.save()
         except BaseException:
@@ -110,6 +135,7 @@ class Stack:
                 "version": STATE_VERSION,
                 "run_dir": str(self.run_dir),
                 "services": {name: svc.record().to_dict() for name, svc in self.services.items()},
+                "links": dict(self.links),
             },
         )
 
@@ -150,7 +176,23 @@ class Stack:
         stack.run_dir = Path(data["run_dir"])
         for name, raw in data["services"].items():
             stack.services[name] = service_from_record(ServiceRecord.from_dict(raw))
+        stack.links = {name: int(port) for name, port in data.get("links", {}).items()}
         return stack
+
+    @property
+    def proxy_url(self) -> str | None:
+        """The proxy server's API (what ``TOXIPROXY_URL`` would be)."""
+        proxy = self.services.get("toxiproxy")
+        return proxy.url if proxy else None
+
+    def link_urls(self) -> dict[str, dict[str, str]]:
+        """For each link: the proxied URL that clients use, and the direct upstream URL."""
+        result = {}
+        for name, port in self.links.items():
+            service = self.services.get(LINKS.get(name, ""))
+            if service is not None:
+                result[name] = {"url": service.url_at(port), "upstream": service.url}
+        return result
 
     def all_running(self) -> bool:
         return bool(self.services) and all(s.is_running() for s in self.services.values())
@@ -174,7 +216,8 @@ class Stack:
                     ),
                 }
                 for name, svc in self.services.items()
-            }
+            },
+            "links": self.link_urls(),
         }
 
     def __enter__(self) -> Stack:
@@ -196,6 +239,10 @@ def service_from_record(record: ServiceRecord) -> ManagedServer:
             port=record.port,
             owned=False,
             binary=Binary(record.extra["binary"], record.extra["source"]),
+        )
+    elif record.kind == "toxiproxy":
+        service = ToxiproxyServer(
+            run_dir, name=record.name, host=record.host, port=record.port, owned=False
         )
     elif record.kind == "postgres":
         service = PostgresServer(

@@ -8,13 +8,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import psycopg
 import pytest
 import redis
 
 from chaoslib import stack as stack_mod
-from chaoslib.stack import Stack, StackConfig
+from chaoslib.stack import LINKS, Stack, StackConfig
+from chaoslib.toxiproxy import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import REPO, connection_refused, pid_alive, subprocess_env
 
@@ -39,23 +41,34 @@ def invoke(
 def test_stack_round_trip_through_invoke(tmp_path, binaries):
     home = tmp_path / "home"
     up = invoke("stack.up", "--binaries", binaries, home=home)
-    assert "redis://127.0.0.1:" in up.stdout
-    assert "postgresql://chaos@127.0.0.1:" in up.stdout
+    status = json.loads(invoke("stack.status", "--json", home=home).stdout)
+    links = status["links"]
+    assert set(links) == {"redis", "timescaledb"}
+    for link in links.values():
+        assert link["url"] in up.stdout  # the proxied URL is what stack.up shows first
+        assert link["url"] != link["upstream"]
     assert "TimescaleDB:" in up.stdout
 
-    status = json.loads(invoke("stack.status", "--json", home=home).stdout)
     services = status["services"]
-    assert set(services) == {"redis", "postgres"}
+    assert set(services) == {"redis", "postgres", "toxiproxy"}
+    assert services["toxiproxy"]["url"].startswith("http://127.0.0.1:")
     if binaries == "wheel":
-        assert {info["source"] for info in services.values()} == {"wheel"}
+        assert {services[name]["source"] for name in ("redis", "postgres")} == {"wheel"}
     for info in services.values():
         assert info["running"] is True
         assert isinstance(info["pid"], int)
         assert pid_alive(info["pid"])
-    with redis.Redis.from_url(services["redis"]["url"], socket_timeout=2) as client:
+    for name in ("redis", "postgres"):
+        assert (
+            links["redis" if name == "redis" else "timescaledb"]["upstream"]
+            == services[name]["url"]
+        )
+    with redis.Redis.from_url(links["redis"]["url"], socket_timeout=2) as client:
         assert client.ping()
-    with psycopg.connect(services["postgres"]["url"], connect_timeout=5) as conn:
+    with psycopg.connect(links["timescaledb"]["url"], connect_timeout=5) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+    proxies = Toxiproxy(services["toxiproxy"]["url"]).proxies()
+    assert {name: p.enabled for name, p in proxies.items()} == {"redis": True, "timescaledb": True}
 
     again = invoke("stack.up", home=home)
     assert "already running" in again.stdout
@@ -71,7 +84,7 @@ def test_stack_round_trip_through_invoke(tmp_path, binaries):
     assert nothing.returncode == 0
     assert "No stack is running" in nothing.stdout
     empty = json.loads(invoke("stack.status", "--json", home=home).stdout)
-    assert empty == {"services": {}}
+    assert empty == {"services": {}, "links": {}}
 
 
 def test_invoke_list_shows_stack_tasks_with_help():
@@ -207,3 +220,24 @@ def test_state_file_from_another_version_is_reported(tmp_path):
     with pytest.raises(Exception, match="another chaoslib version"):
         Stack.load(home)
     assert os.path.exists(home / "stack.json")
+
+
+def test_link_names_match_the_shipped_toxiproxy_config():
+    shipped = json.loads((REPO / "proxies" / "toxiproxy.json").read_text())
+    assert [p["name"] for p in shipped] == list(LINKS)
+
+
+def test_a_toxic_on_a_stack_link_slows_its_clients_and_survives_a_proxy_restart(tmp_path):
+    with Stack(StackConfig(home=tmp_path / "home", owned=True)) as stack:
+        tp = Toxiproxy(stack.proxy_url)
+        redis_url = stack.link_urls()["redis"]["url"]
+        tp.add_toxic("redis", "latency", attributes={"latency": 150})
+        with redis.Redis.from_url(redis_url, socket_timeout=5) as client:
+            client.ping()  # connect first; the toxic applies per request
+            start = time.monotonic()
+            client.ping()
+            assert time.monotonic() - start >= 0.149
+        stack.services["toxiproxy"].restart()
+        assert set(tp.proxies()) == set(LINKS)  # recreated from its -config, same ports
+        with redis.Redis.from_url(redis_url, socket_timeout=5) as client:
+            assert client.ping()

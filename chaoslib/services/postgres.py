@@ -112,7 +112,10 @@ class PostgresServer(ManagedServer):
 
     @property
     def url(self) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
+        return self.url_at(self.port)
+
+    def url_at(self, port: int) -> str:
+        return f"postgresql://{self.user}@{self.host}:{port}/{self.database}"
 
     def conninfo(self, database: str | None = None) -> str:
         return (

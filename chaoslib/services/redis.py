@@ -54,7 +54,10 @@ class RedisServer(ManagedServer):
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        return self.url_at(self.port)
+
+    def url_at(self, port: int) -> str:
+        return f"redis://{self.host}:{port}/0"
 
     def prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
