@@ -236,3 +236,20 @@ def test_connections_are_closed_when_the_proxy_is_deleted(client, echo_proxy):
         assert exc.errno == errno.ECONNRESET
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("toxic", [None, {"type": "latency", "attributes": {"latency": 1}}])
+def test_a_consumer_that_never_reads_stops_the_producer(client, echo_proxy, toxic):
+    """Backpressure: the proxy stops reading instead of buffering without bound."""
+    if toxic:
+        client.add_toxic("echo", toxic["type"], attributes=toxic["attributes"])
+    block = b"z" * (1 << 20)
+    sent = 0
+    with connect(echo_proxy, timeout=1.0) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+        with pytest.raises(TimeoutError):
+            while sent < (400 << 20):
+                sent += sock.send(block)
+    # Kernel socket buffers on the four sockets and the proxy's bounded queues
+    # hold some tens of MB at most; without backpressure this would reach 400.
+    assert sent < (120 << 20), f"{sent >> 20} MB accepted by a stalled pipeline"
