@@ -1,0 +1,157 @@
+"""Experiments: steady state, then faults on a timeline, then a guaranteed heal, then checks.
+
+Observers run throughout. Every fault is healed in a ``finally``, before any
+check looks at the history, whatever ended the timeline: its end, an error,
+Ctrl-C, SIGTERM or SIGHUP.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from chaoslib import schedule
+from chaoslib.checks import Verdict, merge
+from chaoslib.clock import REAL_CLOCK, Clock
+from chaoslib.faults.base import Fault
+from chaoslib.faults.signals import Terminated, heal_on_signals
+from chaoslib.journal import FaultEvent, Journal
+from chaoslib.observe.base import Observer
+from chaoslib.observe.history import Event, History
+
+
+@dataclass
+class RunContext:
+    """What checks see: the history and when each fault was applied and healed."""
+
+    history: History
+    faults: list[FaultEvent] = field(default_factory=list)
+    started: float = 0.0
+
+    def applied_at(self, fault: str) -> float | None:
+        times = [f.t for f in self.faults if f.fault == fault and f.action == "apply"]
+        return min(times) if times else None
+
+    def healed_at(self, fault: str) -> float | None:
+        times = [f.t for f in self.faults if f.fault == fault and f.action == "heal"]
+        return max(times) if times else None
+
+    @property
+    def last_heal(self) -> float:
+        return max((f.t for f in self.faults if f.action == "heal"), default=0.0)
+
+
+Check = Callable[[RunContext], Verdict]
+
+
+@dataclass
+class Step:
+    """A fault and the windows in which it holds (offsets from the end of the steady state)."""
+
+    fault: Fault
+    windows: list[schedule.Window]
+
+
+@dataclass
+class Experiment:
+    name: str
+    steps: dict[str, Step] = field(default_factory=dict)
+    observers: list[Observer] = field(default_factory=list)
+    steady_state: list[Check] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    history: History = field(default_factory=History)
+    steady_for: float = 1.0  # observe this long before judging the steady state
+    observe_after: float = 3.0  # keep observing this long after the last heal
+    profile: str = "local"
+    timing: str = "fast"
+    clock: Clock = REAL_CLOCK
+    on_phase: Callable[[str, float], None] | None = None  # (phase, seconds it will take)
+
+    def add(self, name: str, fault: Fault, windows: list[schedule.Window]) -> Experiment:
+        self.steps[name] = Step(fault, windows)
+        return self
+
+    def _phase(self, phase: str, seconds: float) -> None:
+        logger.info("{}: {} ({:g}s)", self.name, phase, seconds)
+        if self.on_phase:
+            self.on_phase(phase, seconds)
+
+    def run(self) -> Journal:
+        started_wall = time.time()
+        origin = self.clock.now()
+        ctx = RunContext(self.history, started=origin)
+        status, error, steady, verdicts = "passed", None, [], []
+        timings: dict[str, float] = {}
+        with heal_on_signals():
+            try:
+                for observer in self.observers:
+                    observer.history = self.history
+                    observer.start()
+                self._phase("steady state", self.steady_for)
+                self.clock.sleep(self.steady_for)
+                steady = [check(ctx) for check in self.steady_state]
+                if merge(steady) == "fail":
+                    status, error = "aborted", "the steady state did not hold before any fault"
+                else:
+                    timings["faults_start"] = self.clock.now() - origin
+                    self._run_timeline(ctx)
+            except (KeyboardInterrupt, Terminated) as exc:
+                status, error = "interrupted", str(exc) or type(exc).__name__
+            except Exception as exc:
+                status, error = "aborted", f"{type(exc).__name__}: {exc}"
+                logger.exception("experiment {} aborted", self.name)
+            finally:
+                self._heal_all(ctx)
+            try:
+                if status in ("passed",):
+                    self._phase("observing recovery", self.observe_after)
+                    self.clock.sleep(self.observe_after)
+            except (KeyboardInterrupt, Terminated) as exc:
+                status, error = "interrupted", str(exc) or type(exc).__name__
+            finally:
+                for observer in self.observers:
+                    observer.stop()
+        if status == "passed":
+            verdicts = [check(ctx) for check in self.checks]
+            if merge(verdicts) != "pass" and verdicts:
+                status = "failed"
+        timings["total"] = self.clock.now() - origin
+        return Journal(
+            experiment=self.name, profile=self.profile, timing=self.timing, status=status,
+            started_at=started_wall, ended_at=time.time(), deviated=merge(steady) == "fail",
+            steady_state=tuple(steady), faults=tuple(ctx.faults), verdicts=tuple(verdicts),
+            events=tuple(self.history.snapshot()), error=error, timings=timings,
+        )
+
+    def _record(self, ctx: RunContext, name: str, action: str, error: str | None = None) -> None:
+        now = self.clock.now()
+        fault = self.steps[name].fault
+        ctx.faults.append(FaultEvent(name, action, now, time.time(), fault.describe(), error))
+        self.history.add(Event(now, name, "fault", error is None, action, fault.describe()))
+
+    def _run_timeline(self, ctx: RunContext) -> None:
+        plan = schedule.timeline({name: step.windows for name, step in self.steps.items()})
+        start = self.clock.now()
+        total = schedule.total_duration({name: step.windows for name, step in self.steps.items()})
+        self._phase("faults", total)
+        for action in plan:
+            self.clock.sleep(start + action.at - self.clock.now())
+            fault = self.steps[action.fault].fault
+            if action.verb == "apply":
+                fault.apply()
+            else:
+                fault.heal()
+            self._record(ctx, action.fault, action.verb)
+
+    def _heal_all(self, ctx: RunContext) -> None:
+        for name, step in self.steps.items():
+            if step.fault.applied:
+                try:
+                    step.fault.heal()
+                    self._record(ctx, name, "heal")
+                except Exception as exc:
+                    logger.error("could not heal {}: {}", name, exc)
+                    self._record(ctx, name, "heal", f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,75 @@
+"""Healing faults left by a run that died: what ``invoke chaos.reset`` does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from loguru import logger
+
+from chaoslib.faults.ledger import Ledger, LedgerEntry
+from chaoslib.stack import Stack
+from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+
+
+def _ignore_missing(exc: ToxiproxyError) -> None:
+    if exc.status != 404:
+        raise exc
+
+
+def heal_entry(entry: LedgerEntry, stack: Stack | None) -> str:
+    """Undo one recorded fault; returns what was done."""
+    target = entry.target
+    if entry.kind == "toxic":
+        client = Toxiproxy(target["api"], timeout=5)
+        for name in target["toxics"]:
+            try:
+                client.remove_toxic(target["proxy"], name)
+            except ToxiproxyError as exc:
+                _ignore_missing(exc)
+        return f"removed toxics {', '.join(target['toxics'])} from {target['proxy']}"
+    if entry.kind == "link_down":
+        client = Toxiproxy(target["api"], timeout=5)
+        for proxy in target["proxies"]:
+            try:
+                client.enable(proxy)
+            except ToxiproxyError as exc:
+                _ignore_missing(exc)
+        return f"enabled {', '.join(target['proxies'])}"
+    if entry.kind == "service":
+        service = stack.services.get(target["service"]) if stack else None
+        if service is None:
+            return f"service {target['service']} is not in the running stack; nothing to restore"
+        return restore_service(service)
+    return f"unknown fault kind {entry.kind!r}; left alone"
+
+
+def restore_service(service) -> str:  # noqa: ANN001 - any ManagedServer
+    if service.is_paused():
+        service.resume()
+        return f"resumed {service.name}"
+    if not service.is_running():
+        service.start()
+        return f"started {service.name}"
+    return f"{service.name} was running"
+
+
+def reset_all(home: Path | None = None) -> list[str]:
+    """Heal every ledger entry, reset the stack's proxy, and bring stopped services back."""
+    ledger = Ledger(home)
+    stack = Stack.load(home)
+    done: list[str] = []
+    for entry in ledger.entries():
+        try:
+            done.append(heal_entry(entry, stack))
+            ledger.remove(entry.id)
+        except ToxiproxyError as exc:
+            logger.warning("could not heal {}: {}", entry.description, exc)
+            done.append(f"FAILED to heal {entry.description}: {exc}")
+    if stack is not None:
+        for service in stack.services.values():
+            if service.is_paused() or not service.is_running():
+                done.append(restore_service(service))
+        if stack.proxy_url:
+            Toxiproxy(stack.proxy_url, timeout=5).reset()
+            done.append("proxy reset: every link enabled, every toxic removed")
+    return done
