@@ -2,7 +2,8 @@
 
 from invoke import Collection
 
-from chaoslib.cli import stack_tasks
+from chaoslib.cli import chaos_tasks, stack_tasks
 
 namespace = Collection()
+namespace.add_collection(chaos_tasks.collection)
 namespace.add_collection(stack_tasks.collection)

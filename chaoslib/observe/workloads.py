@@ -32,6 +32,19 @@ class WorkloadResult:
     received: tuple[int, ...]  # in arrival order, duplicates kept
     failure_times: tuple[float, ...]
 
+    @classmethod
+    def from_history(cls, history: History, name: str) -> WorkloadResult:
+        events = history.select(source=name)
+        ops = [e for e in events if e.kind == "op"]
+        return cls(
+            name=name,
+            acked=tuple(e.value for e in ops if e.ok is True),
+            failed=tuple(e.value for e in ops if e.ok is False),
+            unknown=tuple(e.value for e in ops if e.ok is None),
+            received=tuple(e.value for e in events if e.kind == "received"),
+            failure_times=tuple(e.t for e in ops if e.ok is not True),
+        )
+
 
 class WriteUnknown(Exception):
     """The request went out but no answer came back: it may or may not have been applied."""
@@ -121,16 +134,7 @@ class Workload(Observer):
         return bool(set(r.acked) - set(r.received))
 
     def result(self) -> WorkloadResult:
-        events = self.history.select(source=self.name)
-        ops = [e for e in events if e.kind == "op"]
-        return WorkloadResult(
-            name=self.name,
-            acked=tuple(e.value for e in ops if e.ok is True),
-            failed=tuple(e.value for e in ops if e.ok is False),
-            unknown=tuple(e.value for e in ops if e.ok is None),
-            received=tuple(e.value for e in events if e.kind == "received"),
-            failure_times=tuple(e.t for e in ops if e.ok is not True),
-        )
+        return WorkloadResult.from_history(self.history, self.name)
 
 
 class PubSubWorkload(Workload):

@@ -1,0 +1,249 @@
+"""Declarative experiments: a YAML file of observers, faults on a timeline, and checks.
+
+The whole file is validated before anything runs; an error names the file,
+the line, the key, what is wrong and what is accepted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from chaoslib import checks, schedule
+from chaoslib.clock import REAL_CLOCK, Clock
+from chaoslib.environment import Environment
+from chaoslib.experiment import Experiment, RunContext
+from chaoslib.faults.base import Fault
+from chaoslib.faults.network import LinkDown
+from chaoslib.faults.service import Restart, ServiceFault
+from chaoslib.observe import PostgresWorkload, PubSubWorkload, StreamWorkload, channel, logs, redis_ping, sql, tcp
+from chaoslib.observe.base import Observer
+from chaoslib.observe.workloads import WorkloadResult
+from chaoslib.yaml_lines import FileError, LineDict, Reader, load
+
+NUMBER = (int, float)
+# link toxic faults: type -> {attribute: required?}
+TOXICS = {
+    "latency": {"latency": True, "jitter": False},
+    "bandwidth": {"rate": True},
+    "stall": {},
+    "timeout": {"timeout": False},
+    "reset_peer": {"timeout": False},
+    "slicer": {"average_size": True, "size_variation": False, "delay": False},
+    "limit_data": {"bytes": True},
+    "slow_close": {"delay": True},
+}
+LINK_FAULTS = (*TOXICS, "down")
+SERVICE_FAULTS = ("stop", "kill", "pause", "restart")
+FAULT_TYPES = (*LINK_FAULTS, "partition", *SERVICE_FAULTS)
+OBSERVERS = ("redis_ping", "sql", "tcp", "channel", "logs", "pubsub_workload", "stream_workload",
+             "postgres_workload")
+CHECKS = ("recovered_within", "no_loss", "log_seen", "eventually_ok", "never_failed")
+TOP = {"name", "profile", "timing", "steady_for", "observe_after", "observers", "faults", "checks"}
+
+
+def load_experiment(path: str | Path, env: Environment | None, *, clock: Clock = REAL_CLOCK) -> Experiment:
+    """Parse and validate ``path``; with ``env``, also resolve links and services and build it."""
+    r = Reader(path)
+    doc = load(path)
+    if not isinstance(doc, LineDict):
+        raise FileError(path, 1, "", "the file must be a YAML mapping with name, observers, faults and checks")
+    r.only(doc, TOP, "the experiment")
+    exp = Experiment(
+        name=r.get(doc, "name", str, required=True),
+        profile=r.get(doc, "profile", str, default="local", choices=("local",)),
+        timing=r.get(doc, "timing", str, default="fast", choices=("fast", "seed")),
+        steady_for=r.get(doc, "steady_for", NUMBER, default=1.0, minimum=0),
+        observe_after=r.get(doc, "observe_after", NUMBER, default=3.0, minimum=0),
+        clock=clock,
+    )
+    observer_items = _list(r, doc, "observers")
+    observers = [_observer(r, item, i, env, exp) for i, item in enumerate(observer_items)]
+    names = {_observer_name(r, item, i) for i, item in enumerate(observer_items)}
+    faults = [_fault(r, item, i, env, clock) for i, item in enumerate(_list(r, doc, "faults", required=True))]
+    seen: set[str] = set()
+    for name, fault, windows, item in faults:
+        if name in seen:
+            raise r.fail(item, "name", f"fault name {name!r} is used twice", "a unique name per fault")
+        seen.add(name)
+        if fault is not None:
+            exp.add(name, fault, windows)
+    exp.checks = [_check(r, item, i, names, seen) for i, item in enumerate(_list(r, doc, "checks"))]
+    exp.observers = [o for o in observers if o is not None]
+    return exp
+
+
+def _list(r: Reader, doc: LineDict, key: str, required: bool = False) -> list[LineDict]:
+    items = r.get(doc, key, list, default=[], required=required)
+    if required and not items:
+        raise r.fail(doc, key, "must list at least one entry")
+    return [r.mapping(item, f"{key}[{i}]", doc) for i, item in enumerate(items)]
+
+
+def _observer_name(r: Reader, item: LineDict, i: int) -> str:
+    kind = str(item.get("type", ""))
+    return r.get(item, "name", str, default=kind.removesuffix("_workload"), context=f"observers[{i}]")
+
+
+def _observer(r: Reader, item: LineDict, i: int, env: Environment | None, exp: Experiment) -> Observer | None:
+    ctx = f"observers[{i}]"
+    kind = r.get(item, "type", str, required=True, choices=OBSERVERS, context=ctx)
+    allowed = {"type", "name", "link", "interval"} | {"channel": {"pattern"}, "logs": {"path", "patterns"},
+                                                       "sql": {"query"}}.get(kind, set())
+    r.only(item, allowed, ctx)
+    name = _observer_name(r, item, i)
+    interval = r.get(item, "interval", NUMBER, default=0.02 if "workload" in kind else 0.1, minimum=0.001,
+                     context=ctx)
+    if kind == "logs":
+        path = r.get(item, "path", str, required=True, context=ctx)
+        patterns = r.get(item, "patterns", (list, dict), required=True, context=ctx)
+        return logs(path, patterns, exp.history, name=name, clock=exp.clock)
+    link = r.get(item, "link", str, required=True, context=ctx)
+    pattern = r.get(item, "pattern", str, required=kind == "channel", context=ctx)
+    query = r.get(item, "query", str, default="SELECT 1", context=ctx)
+    if env is None:
+        return None
+    url = _resolve(r, item, ctx, lambda: env.url(link))
+    common: dict[str, Any] = {"name": name, "clock": exp.clock}
+    if kind == "redis_ping":
+        return redis_ping(url, exp.history, interval=interval, **common)
+    if kind == "sql":
+        return sql(url, exp.history, query=query, interval=interval, **common)
+    if kind == "tcp":
+        host, _, port = url.rsplit("@", 1)[-1].split("/")[2].rpartition(":")
+        return tcp((host, int(port)), exp.history, interval=interval, **common)
+    if kind == "channel":
+        return channel(url, pattern, exp.history, **common)
+    workload = {"pubsub_workload": PubSubWorkload, "stream_workload": StreamWorkload,
+                "postgres_workload": PostgresWorkload}[kind]
+    return workload(url, history=exp.history, interval=interval, **common)
+
+
+def _resolve(r: Reader, item: LineDict, ctx: str, fn: Any) -> Any:
+    try:
+        return fn()
+    except Exception as exc:
+        key = "service" if "service" in item else "link"
+        raise r.fail(item, f"{ctx}.{key}", str(exc)) from None
+
+
+def _windows(r: Reader, item: LineDict, ctx: str) -> list[schedule.Window]:
+    at = r.get(item, "at", NUMBER, default=0, minimum=0, context=ctx)
+    if "flap" in item:
+        if "for" in item:
+            raise r.fail(item, f"{ctx}.for", "cannot be combined with flap", "either for or flap")
+        flap = r.mapping(item["flap"], f"{ctx}.flap", item)
+        fctx = f"{ctx}.flap"
+        r.only(flap, {"period", "down", "cycles", "jitter", "seed"}, fctx)
+        try:
+            return schedule.flap(
+                r.get(flap, "period", NUMBER, required=True, context=fctx),
+                r.get(flap, "down", NUMBER, required=True, context=fctx),
+                r.get(flap, "cycles", int, required=True, minimum=1, context=fctx),
+                at=at, jitter=r.get(flap, "jitter", NUMBER, default=0, minimum=0, context=fctx),
+                seed=r.get(flap, "seed", int, context=fctx),
+            )
+        except Exception as exc:
+            raise r.fail(flap, fctx, str(exc)) from None
+    duration = r.get(item, "for", NUMBER, required=True, minimum=0, context=ctx)
+    return schedule.once(at, duration)
+
+
+def _fault(r: Reader, item: LineDict, i: int, env: Environment | None,
+           clock: Clock) -> tuple[str, Fault | None, list[schedule.Window], LineDict]:
+    ctx = f"faults[{i}]"
+    kind = r.get(item, "type", str, required=True, choices=FAULT_TYPES, context=ctx)
+    name = r.get(item, "name", str, required=True, context=ctx)
+    timing = {"name", "type", "at", "for", "flap"}
+    if kind in LINK_FAULTS:
+        allowed = timing | {"link", "direction", "toxicity"} | set(TOXICS.get(kind, {}))
+    elif kind == "partition":
+        allowed = timing | {"links"}
+    else:
+        allowed = timing | {"service"} | ({"down_for"} if kind == "restart" else set())
+    r.only(item, allowed, ctx)
+    windows = _windows(r, item, ctx)
+    if kind in LINK_FAULTS:
+        link = r.get(item, "link", str, required=True, context=ctx)
+        direction = r.get(item, "direction", str, default="downstream", context=ctx,
+                          choices=("upstream", "downstream", "both"))
+        toxicity = r.get(item, "toxicity", NUMBER, default=1.0, minimum=0, context=ctx)
+        if toxicity > 1:
+            raise r.fail(item, f"{ctx}.toxicity", f"must be at most 1, got {toxicity}", "0 to 1")
+        attrs = {key: r.get(item, key, int, required=need, minimum=0, context=ctx)
+                 for key, need in TOXICS.get(kind, {}).items()}
+        attrs = {k: v for k, v in attrs.items() if v is not None}
+        if env is None:
+            return name, None, windows, item
+        target = _resolve(r, item, ctx, lambda: env.link(link))
+        if kind == "down":
+            return name, target.down(), windows, item
+        if kind == "stall":
+            return name, target.stall(direction=direction, toxicity=toxicity), windows, item
+        builder = {"latency": target.latency, "bandwidth": target.bandwidth, "timeout": target.timeout,
+                   "reset_peer": target.reset_peer, "slicer": target.slicer, "limit_data": target.limit_data,
+                   "slow_close": target.slow_close}[kind]
+        positional = {"latency": ["latency", "jitter"], "bandwidth": ["rate"], "timeout": ["timeout"],
+                      "reset_peer": ["timeout"], "slicer": ["average_size", "size_variation", "delay"],
+                      "limit_data": ["bytes"], "slow_close": ["delay"]}[kind]
+        args = [attrs[k] for k in positional if k in attrs]
+        fault = _resolve(r, item, ctx, lambda: builder(*args, direction=direction, toxicity=toxicity))
+        return name, fault, windows, item
+    if kind == "partition":
+        links = r.get(item, "links", list, required=True, context=ctx)
+        if env is None:
+            return name, None, windows, item
+        resolved = [_resolve(r, item, ctx, lambda link=link: env.link(str(link))) for link in links]
+        return name, LinkDown(env.toxiproxy, [link.name for link in resolved], ledger=env.ledger), windows, item
+    service_name = r.get(item, "service", str, required=True, context=ctx)
+    down_for = r.get(item, "down_for", NUMBER, default=0, minimum=0, context=ctx)
+    if env is None:
+        return name, None, windows, item
+    service = _resolve(r, item, ctx, lambda: env.service(service_name))
+    if kind == "restart":
+        return name, Restart(service, down_for, clock=clock, ledger=env.ledger), windows, item
+    return name, ServiceFault(service, kind, ledger=env.ledger), windows, item
+
+
+def _check(r: Reader, item: LineDict, i: int, observers: set[str], faults: set[str]) -> Any:
+    ctx = f"checks[{i}]"
+    kind = r.get(item, "type", str, required=True, choices=CHECKS, context=ctx)
+    allowed = {"type", "name", "observer", "fault", "seconds", "workload", "pattern", "within"}
+    r.only(item, allowed, ctx)
+    label = r.get(item, "name", str, context=ctx)
+    fault = r.get(item, "fault", str, context=ctx)
+    if fault is not None and fault not in faults:
+        raise r.fail(item, f"{ctx}.fault", f"no fault is named {fault!r}", ", ".join(sorted(faults)))
+
+    def source(key: str) -> str:
+        value = r.get(item, key, str, required=True, context=ctx)
+        if value not in observers:
+            raise r.fail(item, f"{ctx}.{key}", f"no observer is named {value!r}", ", ".join(sorted(observers)))
+        return value
+
+    def heal_time(run: RunContext) -> float:
+        return (run.healed_at(fault) if fault else run.last_heal) or 0.0
+
+    def fault_time(run: RunContext) -> float | None:
+        return run.applied_at(fault) if fault else min((f.t for f in run.faults), default=None)
+
+    if kind == "recovered_within":
+        obs, seconds = source("observer"), r.get(item, "seconds", NUMBER, required=True, minimum=0, context=ctx)
+        return lambda run: checks.recovered_within(run.history, obs, seconds, healed_at=heal_time(run),
+                                                   fault_at=fault_time(run), name=label)
+    if kind == "no_loss":
+        workload = source("workload")
+        return lambda run: checks.no_loss(WorkloadResult.from_history(run.history, workload), name=label)
+    if kind == "log_seen":
+        pattern = r.get(item, "pattern", str, required=True, context=ctx)
+        within = r.get(item, "within", NUMBER, required=True, minimum=0, context=ctx)
+        return lambda run: checks.log_seen(run.history, pattern, within, after=fault_time(run) or 0.0, name=label)
+    obs = source("observer")
+    if kind == "eventually_ok":
+        within = r.get(item, "within", NUMBER, required=True, minimum=0, context=ctx)
+        return lambda run: checks.eventually(run.history, lambda e: e.source == obs and e.ok is True, within,
+                                             after=heal_time(run), name=label or f"{obs} answers again")
+    return lambda run: checks.never(
+        run.history, lambda e: e.source == obs and e.ok is False,
+        (run.started, (fault_time(run) or run.last_heal)), name=label or f"{obs} never failed before the faults")
+

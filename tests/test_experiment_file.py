@@ -1,0 +1,96 @@
+"""Experiment files are validated whole, before anything runs; errors give file, line, key, fix."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from chaoslib.experiment_file import load_experiment
+from chaoslib.yaml_lines import FileError
+from tests.helpers import REPO
+
+GOOD = """\
+name: ok
+observers:
+  - {type: redis_ping, name: redis, link: redis}
+  - {type: stream_workload, name: stream, link: redis}
+faults:
+  - {name: cut, type: down, link: redis, at: 0, for: 1}
+checks:
+  - {type: recovered_within, observer: redis, seconds: 2}
+  - {type: no_loss, workload: stream}
+"""
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "exp.yml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_a_good_file_loads(tmp_path):
+    experiment = load_experiment(write(tmp_path, GOOD), None)
+    assert experiment.name == "ok" and len(experiment.checks) == 2
+
+
+@pytest.mark.parametrize("example", sorted((REPO / "experiments").glob("*.yml")))
+def test_shipped_examples_are_valid(example):
+    assert load_experiment(example, None).name
+
+
+BAD = {
+    "not_a_mapping": ("- just a list\n", 1, "", "must be a YAML mapping"),
+    "invalid_yaml": ("name: [unclosed\n", 2, "", "not valid YAML"),
+    "duplicate_key": ("name: a\nname: b\nfaults: []\n", 2, "", "duplicate key 'name'"),
+    "unknown_top_key": (GOOD + "extra: 1\n", 10, "extra", "unknown key"),
+    "missing_name": (GOOD.replace("name: ok\n", ""), 1, "name", "is required"),
+    "bad_timing": ("timing: slow\n" + GOOD, 1, "timing", "'slow' is not valid"),
+    "no_faults": (GOOD.split("faults:")[0] + "faults: []\n", 5, "faults", "at least one"),
+    "unknown_fault_type": (GOOD.replace("type: down", "type: explode"), 6, "faults[0].type", "'explode' is not valid"),
+    "missing_link": (GOOD.replace(" link: redis, at", " at"), 6, "faults[0].link", "is required"),
+    "negative_for": (GOOD.replace("for: 1", "for: -1"), 6, "faults[0].for", "must be >= 0"),
+    "string_for": (GOOD.replace("for: 1", "for: soon"), 6, "faults[0].for", "must be int or float"),
+    "boolean_is_not_a_number": (GOOD.replace("for: 1", "for: yes"), 6, "faults[0].for", "must be int or float"),
+    "unknown_fault_key": (GOOD.replace("at: 0,", "at: 0, colour: red,"), 6, "colour", "unknown key in faults[0]"),
+    "toxic_attribute_missing": (GOOD.replace("type: down", "type: latency"), 6, "faults[0].latency", "is required"),
+    "toxicity_above_one": (GOOD.replace("type: down,", "type: down, toxicity: 2,"), 6, "faults[0].toxicity", "at most 1"),
+    "flap_and_for": (GOOD.replace("for: 1}", "for: 1, flap: {period: 2, down: 1, cycles: 2}}"), 6, "faults[0].for",
+                     "cannot be combined with flap"),
+    "flap_down_too_long": (GOOD.replace("for: 1}", "flap: {period: 1, down: 2, cycles: 2}}"), 6, "faults[0].flap",
+                           "down time must be > 0 and < the period"),
+    "duplicate_fault_name": (GOOD.replace("checks:", "  - {name: cut, type: down, link: redis, for: 1}\nchecks:"), 7,
+                             "name", "used twice"),
+    "unknown_observer_in_check": (GOOD.replace("observer: redis", "observer: nope"), 8, "checks[0].observer",
+                                  "no observer is named 'nope'"),
+    "unknown_fault_in_check": (GOOD.replace("observer: redis,", "observer: redis, fault: nope,"), 8,
+                               "checks[0].fault", "no fault is named 'nope'"),
+    "unknown_check_type": (GOOD.replace("type: no_loss", "type: vibes"), 9, "checks[1].type", "'vibes' is not valid"),
+    "faults_not_a_list": (GOOD.split("faults:")[0] + "faults: 3\n", 5, "faults", "must be list"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_each_kind_of_bad_file_is_rejected_with_line_key_and_reason(tmp_path, case):
+    text, line, key, problem = BAD[case]
+    path = write(tmp_path, text)
+    with pytest.raises(FileError) as info:
+        load_experiment(path, None)
+    error = info.value
+    message = str(error)
+    assert message.startswith(f"{path}:{line}:" if line else str(path)), message
+    assert problem in message
+    if key:
+        assert key in message
+    assert error.line == line
+
+
+def test_errors_say_what_is_accepted(tmp_path):
+    with pytest.raises(FileError) as info:
+        load_experiment(write(tmp_path, GOOD.replace("type: down", "type: explode")), None)
+    assert "accepted:" in str(info.value) and "latency" in str(info.value)
+
+
+def test_a_missing_file_is_reported(tmp_path):
+    with pytest.raises(FileError, match="cannot read the file"):
+        load_experiment(tmp_path / "nope.yml", None)
