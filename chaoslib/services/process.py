@@ -43,7 +43,14 @@ class ProcessHandle:
     create_time: float
 
 
+def _clear_signal_mask() -> None:
+    # A child inherits blocked signals; one started while faults heal (with
+    # SIGTERM held back) would otherwise ignore every graceful stop.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
 def _die_with_parent() -> None:
+    _clear_signal_mask()
     # Owned processes must not outlive the Python process that started them;
     # this runs in the child after setuid, which would otherwise clear it.
     libc = ctypes.CDLL(None, use_errno=True)
@@ -76,7 +83,7 @@ class LocalProcess:
                 env=env,
                 user=self.spec.user,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if owned else None,
+                preexec_fn=_die_with_parent if owned else _clear_signal_mask,
             )
         try:
             create_time = psutil.Process(self._popen.pid).create_time()
