@@ -49,7 +49,9 @@ def never_raises(fn: Callable[..., Verdict]) -> Callable[..., Verdict]:
             return fn(*args, **kwargs)
         except Exception as exc:  # a broken check is "unknown", with the reason as evidence
             name = kwargs.get("name") or fn.__name__
-            return Verdict(name, UNKNOWN, evidence=f"the check itself failed: {type(exc).__name__}: {exc}")
+            return Verdict(
+                name, UNKNOWN, evidence=f"the check itself failed: {type(exc).__name__}: {exc}"
+            )
 
     return wrapper
 
@@ -58,19 +60,47 @@ Predicate = Callable[[Event], bool]
 
 
 @never_raises
-def eventually(history: History, pred: Predicate, within: float, *, after: float = 0.0,
-               name: str = "eventually") -> Verdict:
-    """Pass if a matching event happens within ``within`` seconds after ``after``; measures when."""
-    hits = [e for e in history.select(since=after) if pred(e)]
+def eventually(
+    history: History,
+    pred: Predicate,
+    within: float,
+    *,
+    after: float | None = None,
+    name: str = "eventually",
+) -> Verdict:
+    """Pass if a matching event happens within ``within`` seconds after ``after``; measures when.
+
+    Without ``after``, the window starts at the first recorded event.
+    """
+    events = history.snapshot()
+    if after is None:
+        after = events[0].t if events else 0.0
+    hits = [e for e in events if e.t >= after and pred(e)]
     if not hits:
-        return Verdict(name, FAIL, None, within, "s", f"no matching event in the {within:g}s after t={after:.2f}")
+        return Verdict(
+            name,
+            FAIL,
+            None,
+            within,
+            "s",
+            f"no matching event in the {within:g}s after t={after:.2f}",
+        )
     delay = hits[0].t - after
     status = PASS if delay <= within else FAIL
-    return Verdict(name, status, round(delay, 3), within, "s", f"first match: {hits[0].detail or hits[0].value}")
+    return Verdict(
+        name,
+        status,
+        round(delay, 3),
+        within,
+        "s",
+        f"first match: {hits[0].detail or hits[0].value}",
+    )
 
 
 @never_raises
-def never(history: History, pred: Predicate, during: tuple[float, float], *, name: str = "never") -> Verdict:
+def never(
+    history: History, pred: Predicate, during: tuple[float, float], *, name: str = "never"
+) -> Verdict:
     """Pass if no matching event happens in the ``during`` window; measures how many did."""
     start, end = during
     hits = [e for e in history.select(since=start, until=end) if pred(e)]
@@ -79,8 +109,15 @@ def never(history: History, pred: Predicate, during: tuple[float, float], *, nam
 
 
 @never_raises
-def recovered_within(history: History, source: str, seconds: float, *, healed_at: float,
-                     fault_at: float | None = None, name: str | None = None) -> Verdict:
+def recovered_within(
+    history: History,
+    source: str,
+    seconds: float,
+    *,
+    healed_at: float,
+    fault_at: float | None = None,
+    name: str | None = None,
+) -> Verdict:
     """Time to recover: from the heal to the first good sample of ``source``.
 
     With ``fault_at``, also measures the time to detect: from the fault to the
@@ -96,31 +133,59 @@ def recovered_within(history: History, source: str, seconds: float, *, healed_at
     if not good:
         last = [e for e in samples if e.t >= healed_at]
         reason = last[-1].detail if last else "no samples at all"
-        return Verdict(name, FAIL, None, seconds, "s", f"never answered after the heal (last: {reason})", details)
+        return Verdict(
+            name,
+            FAIL,
+            None,
+            seconds,
+            "s",
+            f"never answered after the heal (last: {reason})",
+            details,
+        )
     took = round(good[0].t - healed_at, 3)
     details["time_to_recover_s"] = took
     status = PASS if took <= seconds else FAIL
     detect = details.get("time_to_detect_s")
-    evidence = f"recovered {took:g}s after the heal" + (f"; detected {detect:g}s after the fault" if detect is not None else "")
+    evidence = f"recovered {took:g}s after the heal" + (
+        f"; detected {detect:g}s after the fault" if detect is not None else ""
+    )
     return Verdict(name, status, took, seconds, "s", evidence, details)
 
 
 @never_raises
-def log_seen(history: History, pattern: str, within: float, *, after: float = 0.0,
-             source: str | None = None, name: str | None = None) -> Verdict:
+def log_seen(
+    history: History,
+    pattern: str,
+    within: float,
+    *,
+    after: float | None = None,
+    source: str | None = None,
+    name: str | None = None,
+) -> Verdict:
     """A log line matching ``pattern`` (a LogObserver pattern key, or a regex) within ``within`` s."""
     regex = re.compile(pattern)
 
     def matches(e: Event) -> bool:
-        return e.kind == "log" and (source is None or e.source == source) and (
-            e.value == pattern or bool(regex.search(e.detail)))
+        return (
+            e.kind == "log"
+            and (source is None or e.source == source)
+            and (e.value == pattern or bool(regex.search(e.detail)))
+        )
 
-    return eventually(history, matches, within, after=after, name=name or f"log line /{pattern}/ seen")
+    return eventually(
+        history, matches, within, after=after, name=name or f"log line /{pattern}/ seen"
+    )
 
 
 @never_raises
-def count(history: History, pred: Predicate, n: int, *, name: str = "count",
-          window: tuple[float, float] | None = None) -> Verdict:
+def count(
+    history: History,
+    pred: Predicate,
+    n: int,
+    *,
+    name: str = "count",
+    window: tuple[float, float] | None = None,
+) -> Verdict:
     """Pass if exactly ``n`` events match (in ``window``, if given)."""
     events = history.select(since=window[0], until=window[1]) if window else history.snapshot()
     found = sum(1 for e in events if pred(e))
@@ -148,14 +213,22 @@ def no_loss(result: WorkloadResult, *, name: str | None = None) -> Verdict:
     if result.failure_times:
         window = round(max(result.failure_times) - min(result.failure_times), 3)
     details = {
-        "acknowledged": len(result.acked), "failed": len(result.failed), "unknown": len(result.unknown),
-        "received": len(result.received), "lost": len(lost), "duplicated": len(duplicated),
-        "reordered": reordered, "unavailable_s": window,
-        "lost_sample": lost[:20], "duplicated_sample": duplicated[:20],
+        "acknowledged": len(result.acked),
+        "failed": len(result.failed),
+        "unknown": len(result.unknown),
+        "received": len(result.received),
+        "lost": len(lost),
+        "duplicated": len(duplicated),
+        "reordered": reordered,
+        "unavailable_s": window,
+        "lost_sample": lost[:20],
+        "duplicated_sample": duplicated[:20],
     }
     if not result.acked:
         return Verdict(name, UNKNOWN, None, 0, "messages", "no write was acknowledged", details)
     status = FAIL if lost or duplicated else PASS
-    evidence = (f"{len(result.acked)} acknowledged, {len(lost)} lost, {len(duplicated)} duplicated, "
-                f"{reordered} reordered; unavailable for {window:g}s")
+    evidence = (
+        f"{len(result.acked)} acknowledged, {len(lost)} lost, {len(duplicated)} duplicated, "
+        f"{reordered} reordered; unavailable for {window:g}s"
+    )
     return Verdict(name, status, len(lost) + len(duplicated), 0, "messages", evidence, details)

@@ -40,7 +40,9 @@ class Environment:
 
     def link(self, name: str) -> Link:
         if name not in self.link_urls:
-            raise ConfigError(f"unknown link {name!r}; this system has: {', '.join(sorted(self.link_urls))}")
+            raise ConfigError(
+                f"unknown link {name!r}; this system has: {', '.join(sorted(self.link_urls))}"
+            )
         return Link(name, self.toxiproxy, ledger=self.ledger)
 
     def url(self, link: str) -> str:

@@ -120,10 +120,19 @@ class Experiment:
                 status = "failed"
         timings["total"] = self.clock.now() - origin
         return Journal(
-            experiment=self.name, profile=self.profile, timing=self.timing, status=status,
-            started_at=started_wall, ended_at=time.time(), deviated=merge(steady) == "fail",
-            steady_state=tuple(steady), faults=tuple(ctx.faults), verdicts=tuple(verdicts),
-            events=tuple(self.history.snapshot()), error=error, timings=timings,
+            experiment=self.name,
+            profile=self.profile,
+            timing=self.timing,
+            status=status,
+            started_at=started_wall,
+            ended_at=time.time(),
+            deviated=merge(steady) == "fail",
+            steady_state=tuple(steady),
+            faults=tuple(ctx.faults),
+            verdicts=tuple(verdicts),
+            events=tuple(self.history.snapshot()),
+            error=error,
+            timings=timings,
         )
 
     def _record(self, ctx: RunContext, name: str, action: str, error: str | None = None) -> None:

@@ -16,7 +16,16 @@ from chaoslib.experiment import Experiment, RunContext
 from chaoslib.faults.base import Fault
 from chaoslib.faults.network import LinkDown
 from chaoslib.faults.service import Restart, ServiceFault
-from chaoslib.observe import PostgresWorkload, PubSubWorkload, StreamWorkload, channel, logs, redis_ping, sql, tcp
+from chaoslib.observe import (
+    PostgresWorkload,
+    PubSubWorkload,
+    StreamWorkload,
+    channel,
+    logs,
+    redis_ping,
+    sql,
+    tcp,
+)
 from chaoslib.observe.base import Observer
 from chaoslib.observe.workloads import WorkloadResult
 from chaoslib.yaml_lines import FileError, LineDict, Reader, load
@@ -36,18 +45,30 @@ TOXICS = {
 LINK_FAULTS = (*TOXICS, "down")
 SERVICE_FAULTS = ("stop", "kill", "pause", "restart")
 FAULT_TYPES = (*LINK_FAULTS, "partition", *SERVICE_FAULTS)
-OBSERVERS = ("redis_ping", "sql", "tcp", "channel", "logs", "pubsub_workload", "stream_workload",
-             "postgres_workload")
+OBSERVERS = (
+    "redis_ping",
+    "sql",
+    "tcp",
+    "channel",
+    "logs",
+    "pubsub_workload",
+    "stream_workload",
+    "postgres_workload",
+)
 CHECKS = ("recovered_within", "no_loss", "log_seen", "eventually_ok", "never_failed")
 TOP = {"name", "profile", "timing", "steady_for", "observe_after", "observers", "faults", "checks"}
 
 
-def load_experiment(path: str | Path, env: Environment | None, *, clock: Clock = REAL_CLOCK) -> Experiment:
+def load_experiment(
+    path: str | Path, env: Environment | None, *, clock: Clock = REAL_CLOCK
+) -> Experiment:
     """Parse and validate ``path``; with ``env``, also resolve links and services and build it."""
     r = Reader(path)
     doc = load(path)
     if not isinstance(doc, LineDict):
-        raise FileError(path, 1, "", "the file must be a YAML mapping with name, observers, faults and checks")
+        raise FileError(
+            path, 1, "", "the file must be a YAML mapping with name, observers, faults and checks"
+        )
     r.only(doc, TOP, "the experiment")
     exp = Experiment(
         name=r.get(doc, "name", str, required=True),
@@ -60,11 +81,16 @@ def load_experiment(path: str | Path, env: Environment | None, *, clock: Clock =
     observer_items = _list(r, doc, "observers")
     observers = [_observer(r, item, i, env, exp) for i, item in enumerate(observer_items)]
     names = {_observer_name(r, item, i) for i, item in enumerate(observer_items)}
-    faults = [_fault(r, item, i, env, clock) for i, item in enumerate(_list(r, doc, "faults", required=True))]
+    faults = [
+        _fault(r, item, i, env, clock)
+        for i, item in enumerate(_list(r, doc, "faults", required=True))
+    ]
     seen: set[str] = set()
     for name, fault, windows, item in faults:
         if name in seen:
-            raise r.fail(item, "name", f"fault name {name!r} is used twice", "a unique name per fault")
+            raise r.fail(
+                item, "name", f"fault name {name!r} is used twice", "a unique name per fault"
+            )
         seen.add(name)
         if fault is not None:
             exp.add(name, fault, windows)
@@ -82,18 +108,31 @@ def _list(r: Reader, doc: LineDict, key: str, required: bool = False) -> list[Li
 
 def _observer_name(r: Reader, item: LineDict, i: int) -> str:
     kind = str(item.get("type", ""))
-    return r.get(item, "name", str, default=kind.removesuffix("_workload"), context=f"observers[{i}]")
+    return r.get(
+        item, "name", str, default=kind.removesuffix("_workload"), context=f"observers[{i}]"
+    )
 
 
-def _observer(r: Reader, item: LineDict, i: int, env: Environment | None, exp: Experiment) -> Observer | None:
+def _observer(
+    r: Reader, item: LineDict, i: int, env: Environment | None, exp: Experiment
+) -> Observer | None:
     ctx = f"observers[{i}]"
     kind = r.get(item, "type", str, required=True, choices=OBSERVERS, context=ctx)
-    allowed = {"type", "name", "link", "interval"} | {"channel": {"pattern"}, "logs": {"path", "patterns"},
-                                                       "sql": {"query"}}.get(kind, set())
+    allowed = {"type", "name", "link", "interval"} | {
+        "channel": {"pattern"},
+        "logs": {"path", "patterns"},
+        "sql": {"query"},
+    }.get(kind, set())
     r.only(item, allowed, ctx)
     name = _observer_name(r, item, i)
-    interval = r.get(item, "interval", NUMBER, default=0.02 if "workload" in kind else 0.1, minimum=0.001,
-                     context=ctx)
+    interval = r.get(
+        item,
+        "interval",
+        NUMBER,
+        default=0.02 if "workload" in kind else 0.1,
+        minimum=0.001,
+        context=ctx,
+    )
     if kind == "logs":
         path = r.get(item, "path", str, required=True, context=ctx)
         patterns = r.get(item, "patterns", (list, dict), required=True, context=ctx)
@@ -114,8 +153,11 @@ def _observer(r: Reader, item: LineDict, i: int, env: Environment | None, exp: E
         return tcp((host, int(port)), exp.history, interval=interval, **common)
     if kind == "channel":
         return channel(url, pattern, exp.history, **common)
-    workload = {"pubsub_workload": PubSubWorkload, "stream_workload": StreamWorkload,
-                "postgres_workload": PostgresWorkload}[kind]
+    workload = {
+        "pubsub_workload": PubSubWorkload,
+        "stream_workload": StreamWorkload,
+        "postgres_workload": PostgresWorkload,
+    }[kind]
     return workload(url, history=exp.history, interval=interval, **common)
 
 
@@ -140,7 +182,8 @@ def _windows(r: Reader, item: LineDict, ctx: str) -> list[schedule.Window]:
                 r.get(flap, "period", NUMBER, required=True, context=fctx),
                 r.get(flap, "down", NUMBER, required=True, context=fctx),
                 r.get(flap, "cycles", int, required=True, minimum=1, context=fctx),
-                at=at, jitter=r.get(flap, "jitter", NUMBER, default=0, minimum=0, context=fctx),
+                at=at,
+                jitter=r.get(flap, "jitter", NUMBER, default=0, minimum=0, context=fctx),
                 seed=r.get(flap, "seed", int, context=fctx),
             )
         except Exception as exc:
@@ -149,8 +192,9 @@ def _windows(r: Reader, item: LineDict, ctx: str) -> list[schedule.Window]:
     return schedule.once(at, duration)
 
 
-def _fault(r: Reader, item: LineDict, i: int, env: Environment | None,
-           clock: Clock) -> tuple[str, Fault | None, list[schedule.Window], LineDict]:
+def _fault(
+    r: Reader, item: LineDict, i: int, env: Environment | None, clock: Clock
+) -> tuple[str, Fault | None, list[schedule.Window], LineDict]:
     ctx = f"faults[{i}]"
     kind = r.get(item, "type", str, required=True, choices=FAULT_TYPES, context=ctx)
     name = r.get(item, "name", str, required=True, context=ctx)
@@ -165,13 +209,21 @@ def _fault(r: Reader, item: LineDict, i: int, env: Environment | None,
     windows = _windows(r, item, ctx)
     if kind in LINK_FAULTS:
         link = r.get(item, "link", str, required=True, context=ctx)
-        direction = r.get(item, "direction", str, default="downstream", context=ctx,
-                          choices=("upstream", "downstream", "both"))
+        direction = r.get(
+            item,
+            "direction",
+            str,
+            default="downstream",
+            context=ctx,
+            choices=("upstream", "downstream", "both"),
+        )
         toxicity = r.get(item, "toxicity", NUMBER, default=1.0, minimum=0, context=ctx)
         if toxicity > 1:
             raise r.fail(item, f"{ctx}.toxicity", f"must be at most 1, got {toxicity}", "0 to 1")
-        attrs = {key: r.get(item, key, int, required=need, minimum=0, context=ctx)
-                 for key, need in TOXICS.get(kind, {}).items()}
+        attrs = {
+            key: r.get(item, key, int, required=need, minimum=0, context=ctx)
+            for key, need in TOXICS.get(kind, {}).items()
+        }
         attrs = {k: v for k, v in attrs.items() if v is not None}
         if env is None:
             return name, None, windows, item
@@ -180,21 +232,40 @@ def _fault(r: Reader, item: LineDict, i: int, env: Environment | None,
             return name, target.down(), windows, item
         if kind == "stall":
             return name, target.stall(direction=direction, toxicity=toxicity), windows, item
-        builder = {"latency": target.latency, "bandwidth": target.bandwidth, "timeout": target.timeout,
-                   "reset_peer": target.reset_peer, "slicer": target.slicer, "limit_data": target.limit_data,
-                   "slow_close": target.slow_close}[kind]
-        positional = {"latency": ["latency", "jitter"], "bandwidth": ["rate"], "timeout": ["timeout"],
-                      "reset_peer": ["timeout"], "slicer": ["average_size", "size_variation", "delay"],
-                      "limit_data": ["bytes"], "slow_close": ["delay"]}[kind]
+        builder = {
+            "latency": target.latency,
+            "bandwidth": target.bandwidth,
+            "timeout": target.timeout,
+            "reset_peer": target.reset_peer,
+            "slicer": target.slicer,
+            "limit_data": target.limit_data,
+            "slow_close": target.slow_close,
+        }[kind]
+        positional = {
+            "latency": ["latency", "jitter"],
+            "bandwidth": ["rate"],
+            "timeout": ["timeout"],
+            "reset_peer": ["timeout"],
+            "slicer": ["average_size", "size_variation", "delay"],
+            "limit_data": ["bytes"],
+            "slow_close": ["delay"],
+        }[kind]
         args = [attrs[k] for k in positional if k in attrs]
-        fault = _resolve(r, item, ctx, lambda: builder(*args, direction=direction, toxicity=toxicity))
+        fault = _resolve(
+            r, item, ctx, lambda: builder(*args, direction=direction, toxicity=toxicity)
+        )
         return name, fault, windows, item
     if kind == "partition":
         links = r.get(item, "links", list, required=True, context=ctx)
         if env is None:
             return name, None, windows, item
         resolved = [_resolve(r, item, ctx, lambda link=link: env.link(str(link))) for link in links]
-        return name, LinkDown(env.toxiproxy, [link.name for link in resolved], ledger=env.ledger), windows, item
+        return (
+            name,
+            LinkDown(env.toxiproxy, [link.name for link in resolved], ledger=env.ledger),
+            windows,
+            item,
+        )
     service_name = r.get(item, "service", str, required=True, context=ctx)
     down_for = r.get(item, "down_for", NUMBER, default=0, minimum=0, context=ctx)
     if env is None:
@@ -213,12 +284,19 @@ def _check(r: Reader, item: LineDict, i: int, observers: set[str], faults: set[s
     label = r.get(item, "name", str, context=ctx)
     fault = r.get(item, "fault", str, context=ctx)
     if fault is not None and fault not in faults:
-        raise r.fail(item, f"{ctx}.fault", f"no fault is named {fault!r}", ", ".join(sorted(faults)))
+        raise r.fail(
+            item, f"{ctx}.fault", f"no fault is named {fault!r}", ", ".join(sorted(faults))
+        )
 
     def source(key: str) -> str:
         value = r.get(item, key, str, required=True, context=ctx)
         if value not in observers:
-            raise r.fail(item, f"{ctx}.{key}", f"no observer is named {value!r}", ", ".join(sorted(observers)))
+            raise r.fail(
+                item,
+                f"{ctx}.{key}",
+                f"no observer is named {value!r}",
+                ", ".join(sorted(observers)),
+            )
         return value
 
     def heal_time(run: RunContext) -> float:
@@ -228,22 +306,42 @@ def _check(r: Reader, item: LineDict, i: int, observers: set[str], faults: set[s
         return run.applied_at(fault) if fault else min((f.t for f in run.faults), default=None)
 
     if kind == "recovered_within":
-        obs, seconds = source("observer"), r.get(item, "seconds", NUMBER, required=True, minimum=0, context=ctx)
-        return lambda run: checks.recovered_within(run.history, obs, seconds, healed_at=heal_time(run),
-                                                   fault_at=fault_time(run), name=label)
+        obs, seconds = (
+            source("observer"),
+            r.get(item, "seconds", NUMBER, required=True, minimum=0, context=ctx),
+        )
+        return lambda run: checks.recovered_within(
+            run.history,
+            obs,
+            seconds,
+            healed_at=heal_time(run),
+            fault_at=fault_time(run),
+            name=label,
+        )
     if kind == "no_loss":
         workload = source("workload")
-        return lambda run: checks.no_loss(WorkloadResult.from_history(run.history, workload), name=label)
+        return lambda run: checks.no_loss(
+            WorkloadResult.from_history(run.history, workload), name=label
+        )
     if kind == "log_seen":
         pattern = r.get(item, "pattern", str, required=True, context=ctx)
         within = r.get(item, "within", NUMBER, required=True, minimum=0, context=ctx)
-        return lambda run: checks.log_seen(run.history, pattern, within, after=fault_time(run) or 0.0, name=label)
+        return lambda run: checks.log_seen(
+            run.history, pattern, within, after=fault_time(run), name=label
+        )
     obs = source("observer")
     if kind == "eventually_ok":
         within = r.get(item, "within", NUMBER, required=True, minimum=0, context=ctx)
-        return lambda run: checks.eventually(run.history, lambda e: e.source == obs and e.ok is True, within,
-                                             after=heal_time(run), name=label or f"{obs} answers again")
+        return lambda run: checks.eventually(
+            run.history,
+            lambda e: e.source == obs and e.ok is True,
+            within,
+            after=heal_time(run),
+            name=label or f"{obs} answers again",
+        )
     return lambda run: checks.never(
-        run.history, lambda e: e.source == obs and e.ok is False,
-        (run.started, (fault_time(run) or run.last_heal)), name=label or f"{obs} never failed before the faults")
-
+        run.history,
+        lambda e: e.source == obs and e.ok is False,
+        (run.started, (fault_time(run) or run.last_heal)),
+        name=label or f"{obs} never failed before the faults",
+    )

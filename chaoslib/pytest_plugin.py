@@ -32,9 +32,13 @@ from chaoslib.toxiproxy import Toxiproxy
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chaoslib")
-    group.addoption("--chaos-stack", choices=("embedded", "running"), default=None,
-                    help="embedded: start a private stack for the session (default); "
-                         "running: use the stack that `invoke stack.up` started")
+    group.addoption(
+        "--chaos-stack",
+        choices=("embedded", "running"),
+        default=None,
+        help="embedded: start a private stack for the session (default); "
+        "running: use the stack that `invoke stack.up` started",
+    )
     parser.addini("chaos_stack", "default for --chaos-stack", default="embedded")
 
 
@@ -112,12 +116,16 @@ class Chaos:
 
 
 @pytest.fixture(scope="session")
-def chaos_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def chaos_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     mode = request.config.getoption("--chaos-stack") or request.config.getini("chaos_stack")
     if mode == "running":
         stack = Stack.load()
         if stack is None:
-            pytest.fail("--chaos-stack=running, but no stack is running: run `invoke stack.up` first")
+            pytest.fail(
+                "--chaos-stack=running, but no stack is running: run `invoke stack.up` first"
+            )
         yield stack
         return
     stack = Stack(StackConfig(home=tmp_path_factory.mktemp("chaos-home"), owned=True))

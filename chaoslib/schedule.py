@@ -33,7 +33,9 @@ class Action:
 
 def once(at: float, duration: float) -> list[Window]:
     if at < 0 or duration < 0:
-        raise ConfigError(f"a fault needs at >= 0 and for >= 0 seconds (got at={at}, for={duration})")
+        raise ConfigError(
+            f"a fault needs at >= 0 and for >= 0 seconds (got at={at}, for={duration})"
+        )
     return [Window(at, at + duration)]
 
 

@@ -11,8 +11,16 @@ from chaoslib.errors import ConfigError
 
 
 class FileError(ConfigError):
-    def __init__(self, path: str | Path, line: int | None, key: str, problem: str, accepted: str = "") -> None:
-        self.path, self.line, self.key, self.problem, self.accepted = str(path), line, key, problem, accepted
+    def __init__(
+        self, path: str | Path, line: int | None, key: str, problem: str, accepted: str = ""
+    ) -> None:
+        self.path, self.line, self.key, self.problem, self.accepted = (
+            str(path),
+            line,
+            key,
+            problem,
+            accepted,
+        )
         where = f"{path}:{line}" if line else str(path)
         text = f"{where}: {key}: {problem}" if key else f"{where}: {problem}"
         if accepted:
@@ -42,7 +50,9 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in result:
-            raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark)
+            raise yaml.MarkedYAMLError(
+                problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark
+            )
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = key_node.start_mark.line + 1
     return result
@@ -77,17 +87,30 @@ class Reader:
 
     def mapping(self, value: Any, key: str, parent: LineDict | None = None) -> LineDict:
         if not isinstance(value, LineDict):
-            raise self.fail(parent, key, f"must be a mapping, got {type(value).__name__}", "key: value pairs")
+            raise self.fail(
+                parent, key, f"must be a mapping, got {type(value).__name__}", "key: value pairs"
+            )
         return value
 
     def only(self, data: LineDict, allowed: set[str], context: str) -> None:
         for key in data:
             if key not in allowed:
-                raise self.fail(data, str(key), f"unknown key in {context}", ", ".join(sorted(allowed)))
+                raise self.fail(
+                    data, str(key), f"unknown key in {context}", ", ".join(sorted(allowed))
+                )
 
-    def get(self, data: LineDict, key: str, kind: type | tuple[type, ...], *, default: Any = None,
-            required: bool = False, minimum: float | None = None, choices: tuple[str, ...] | None = None,
-            context: str = "") -> Any:
+    def get(
+        self,
+        data: LineDict,
+        key: str,
+        kind: type | tuple[type, ...],
+        *,
+        default: Any = None,
+        required: bool = False,
+        minimum: float | None = None,
+        choices: tuple[str, ...] | None = None,
+        context: str = "",
+    ) -> Any:
         label = f"{context}.{key}" if context else key
         if key not in data or data[key] is None:
             if required:
@@ -102,5 +125,7 @@ class Reader:
         if choices is not None and value not in choices:
             raise self.fail(data, label, f"{value!r} is not valid", ", ".join(choices))
         if minimum is not None and value < minimum:
-            raise self.fail(data, label, f"must be >= {minimum}, got {value}", f"a number >= {minimum}")
+            raise self.fail(
+                data, label, f"must be >= {minimum}, got {value}", f"a number >= {minimum}"
+            )
         return value

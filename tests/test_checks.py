@@ -45,8 +45,14 @@ def test_count_compares_exactly():
 
 
 def test_no_loss_reports_lost_duplicated_and_reordered():
-    result = WorkloadResult("w", acked=(1, 2, 3, 4), failed=(5,), unknown=(6,), received=(1, 3, 2, 3, 6),
-                            failure_times=(1.0, 2.5))
+    result = WorkloadResult(
+        "w",
+        acked=(1, 2, 3, 4),
+        failed=(5,),
+        unknown=(6,),
+        received=(1, 3, 2, 3, 6),
+        failure_times=(1.0, 2.5),
+    )
     v = checks.no_loss(result)
     assert v.status == "fail"
     assert v.details["lost"] == 1 and v.details["lost_sample"] == [4]
@@ -56,12 +62,16 @@ def test_no_loss_reports_lost_duplicated_and_reordered():
 
 
 def test_no_loss_passes_when_every_ack_arrives_once():
-    result = WorkloadResult("w", acked=(1, 2), failed=(), unknown=(3,), received=(1, 2), failure_times=())
+    result = WorkloadResult(
+        "w", acked=(1, 2), failed=(), unknown=(3,), received=(1, 2), failure_times=()
+    )
     assert checks.no_loss(result).status == "pass"
 
 
 def test_no_loss_without_any_ack_is_unknown():
-    result = WorkloadResult("w", acked=(), failed=(1,), unknown=(), received=(), failure_times=(0.0,))
+    result = WorkloadResult(
+        "w", acked=(), failed=(1,), unknown=(), received=(), failure_times=(0.0,)
+    )
     assert checks.no_loss(result).status == "unknown"
 
 

@@ -31,8 +31,9 @@ def links(chaos_stack):
 
 
 def rclient(url: str, timeout: float = 2.0) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                retry=Retry(NoBackoff(), 0))
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
 
 
 def timed(fn) -> float:
@@ -68,9 +69,8 @@ def test_stall_holds_a_command_and_healing_lets_it_finish(tp, links):
     with rclient(links["redis"], timeout=0.3) as r, rclient(links["redis"], timeout=5) as patient:
         r.ping()
         patient.ping()
-        with Link("redis", tp).stall():
-            with pytest.raises(redis.TimeoutError):
-                r.ping()
+        with Link("redis", tp).stall(), pytest.raises(redis.TimeoutError):
+            r.ping()
         assert patient.ping()
 
 
@@ -82,8 +82,11 @@ def test_timeout_fault_drops_traffic(tp, links):
 
 
 def test_reset_peer_breaks_new_connections(tp, links):
-    with Link("redis", tp).reset_peer(0, direction="upstream"), rclient(links["redis"]) as r, \
-            pytest.raises(redis.ConnectionError):
+    with (
+        Link("redis", tp).reset_peer(0, direction="upstream"),
+        rclient(links["redis"]) as r,
+        pytest.raises(redis.ConnectionError),
+    ):
         r.ping()
     with rclient(links["redis"]) as r:
         assert r.ping()
@@ -113,9 +116,8 @@ def test_limit_data_cuts_the_connection(tp, links):
 
 def test_down_refuses_and_heal_restores(tp, links):
     port = int(links["redis"].rsplit(":", 1)[1].split("/")[0])
-    with Link("redis", tp).down():
-        with pytest.raises(ConnectionRefusedError):
-            socket.create_connection(("127.0.0.1", port), timeout=1)
+    with Link("redis", tp).down(), pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1)
     with rclient(links["redis"]) as r:
         assert r.ping()
 
@@ -133,7 +135,9 @@ def test_flap_takes_the_link_down_each_cycle(tp, links):
     changes = []
     with redis_ping(links["redis"], history, name="p", interval=0.02, deadline=1):
         wait_until(lambda: history.select(source="p"), timeout=5, what="a first probe")
-        flap = Link("redis", tp).flap(0.4, 0.2, 3, on_change=lambda state, at: changes.append(state))
+        flap = Link("redis", tp).flap(
+            0.4, 0.2, 3, on_change=lambda state, at: changes.append(state)
+        )
         flap.apply()
         assert flap.wait(10)
         flap.heal()
@@ -186,9 +190,12 @@ def test_stop_and_kill_are_healed_by_a_start(private_redis, action):
 
 
 def test_pause_is_healed_by_resume(private_redis):
-    with ServiceFault(private_redis, "pause"):
-        with rclient(private_redis.url, timeout=0.3) as r, pytest.raises(redis.TimeoutError):
-            r.ping()
+    with (
+        ServiceFault(private_redis, "pause"),
+        rclient(private_redis.url, timeout=0.3) as r,
+        pytest.raises(redis.TimeoutError),
+    ):
+        r.ping()
     with rclient(private_redis.url) as r:
         assert r.ping()
 

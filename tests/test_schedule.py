@@ -42,9 +42,14 @@ def test_bad_flap_settings_are_rejected(kwargs, message):
 def test_timeline_orders_actions_and_heals_before_applies_at_the_same_instant():
     plan = schedule.timeline({"a": [schedule.Window(0, 2)], "b": [schedule.Window(2, 3)]})
     assert [(p.at, p.verb, p.fault) for p in plan] == [
-        (0, "apply", "a"), (2, "heal", "a"), (2, "apply", "b"), (3, "heal", "b"),
+        (0, "apply", "a"),
+        (2, "heal", "a"),
+        (2, "apply", "b"),
+        (3, "heal", "b"),
     ]
-    assert schedule.total_duration({"a": [schedule.Window(0, 2)], "b": [schedule.Window(2, 3)]}) == 3
+    assert (
+        schedule.total_duration({"a": [schedule.Window(0, 2)], "b": [schedule.Window(2, 3)]}) == 3
+    )
 
 
 def test_once_rejects_negative_times():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from invoke import Collection, task
 from invoke.exceptions import Exit
+from rich.markup import escape
 from rich.table import Table
 
 from chaoslib.checks import merge
@@ -20,17 +21,23 @@ from chaoslib.journal import Journal
 
 V = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
 DURATION = "How long to hold the fault, in seconds; 0 holds it until Ctrl-C (default 10)."
-RECOVER = "Fail (exit 1) unless the link answers within this many seconds after the heal (default 10)."
+RECOVER = (
+    "Fail (exit 1) unless the link answers within this many seconds after the heal (default 10)."
+)
 
 
-def _number(value, flag: str, default: float, *, minimum: float = 0, integer: bool = False) -> float:
+def _number(
+    value, flag: str, default: float, *, minimum: float = 0, integer: bool = False
+) -> float:
     if value is None or value == "":
         return default
     try:
         number = int(value) if integer else float(value)
     except (TypeError, ValueError):
         kind = "a whole number" if integer else "a number"
-        raise fail(ChaosError(f"--{flag}={value!r} is not {kind}; use {kind} >= {minimum:g}"), 2) from None
+        raise fail(
+            ChaosError(f"--{flag}={value!r} is not {kind}; use {kind} >= {minimum:g}"), 2
+        ) from None
     if number < minimum:
         raise fail(ChaosError(f"--{flag}={value!r} is too small; use a value >= {minimum:g}"), 2)
     return number
@@ -53,34 +60,62 @@ def _run_fault(build, link: str, duration, recover_within, verbose: int) -> None
         raise Exit(code=1)
 
 
-@task(incrementable=["verbose"], help={
-    "latency": "Added delay per chunk in ms (default 1000).", "jitter": "Random ± jitter in ms (default 0).",
-    "duration": DURATION, "recover_within": RECOVER, "verbose": V})
+@task(
+    incrementable=["verbose"],
+    help={
+        "latency": "Added delay per chunk in ms (default 1000).",
+        "jitter": "Random ± jitter in ms (default 0).",
+        "duration": DURATION,
+        "recover_within": RECOVER,
+        "verbose": V,
+    },
+)
 def db_slow(c, latency=None, jitter=None, duration=None, recover_within=None, verbose=0):
     """Make the database slow: latency on the timescaledb link, then measure recovery."""
     ms = int(_number(latency, "latency", 1000, integer=True))
     jit = int(_number(jitter, "jitter", 0, integer=True))
-    _run_fault(lambda env: env.link("timescaledb").latency(ms, jit, direction="both"), "timescaledb",
-               duration, recover_within, verbose)
+    _run_fault(
+        lambda env: env.link("timescaledb").latency(ms, jit, direction="both"),
+        "timescaledb",
+        duration,
+        recover_within,
+        verbose,
+    )
 
 
-@task(incrementable=["verbose"], help={"duration": DURATION, "recover_within": RECOVER, "verbose": V})
+@task(
+    incrementable=["verbose"], help={"duration": DURATION, "recover_within": RECOVER, "verbose": V}
+)
 def db_down(c, duration=None, recover_within=None, verbose=0):
     """Take the database link down (connections drop, new ones are refused), then measure recovery."""
-    _run_fault(lambda env: env.link("timescaledb").down(), "timescaledb", duration, recover_within, verbose)
+    _run_fault(
+        lambda env: env.link("timescaledb").down(), "timescaledb", duration, recover_within, verbose
+    )
 
 
-@task(incrementable=["verbose"], help={"duration": DURATION, "recover_within": RECOVER, "verbose": V})
+@task(
+    incrementable=["verbose"], help={"duration": DURATION, "recover_within": RECOVER, "verbose": V}
+)
 def redis_down(c, duration=None, recover_within=None, verbose=0):
     """Take the Redis link down, then measure how long Redis takes to answer again."""
     _run_fault(lambda env: env.link("redis").down(), "redis", duration, recover_within, verbose)
 
 
-@task(incrementable=["verbose"], help={
-    "period": "Seconds from one down to the next (default 4).", "down": "Seconds down per cycle (default 1).",
-    "cycles": "How many times the link goes down (default 3).", "jitter": "± seconds on each start (default 0).",
-    "seed": "Seed for the jitter, for a repeatable schedule.", "recover_within": RECOVER, "verbose": V})
-def redis_flap(c, period=None, down=None, cycles=None, jitter=None, seed=None, recover_within=None, verbose=0):
+@task(
+    incrementable=["verbose"],
+    help={
+        "period": "Seconds from one down to the next (default 4).",
+        "down": "Seconds down per cycle (default 1).",
+        "cycles": "How many times the link goes down (default 3).",
+        "jitter": "± seconds on each start (default 0).",
+        "seed": "Seed for the jitter, for a repeatable schedule.",
+        "recover_within": RECOVER,
+        "verbose": V,
+    },
+)
+def redis_flap(
+    c, period=None, down=None, cycles=None, jitter=None, seed=None, recover_within=None, verbose=0
+):
     """Flap the Redis link: down and up on a schedule, then measure recovery."""
     p = _number(period, "period", 4, minimum=0.01)
     d = _number(down, "down", 1, minimum=0.01)
@@ -99,9 +134,16 @@ def redis_flap(c, period=None, down=None, cycles=None, jitter=None, seed=None, r
     _run_fault(build, "redis", p * n, recover_within, verbose)
 
 
-@task(incrementable=["verbose"], help={
-    "link": "Link name: redis or timescaledb (required).", "rate": "Rate in KB/s, 1 KB = 1000 bytes (required).",
-    "duration": DURATION, "recover_within": RECOVER, "verbose": V})
+@task(
+    incrementable=["verbose"],
+    help={
+        "link": "Link name: redis or timescaledb (required).",
+        "rate": "Rate in KB/s, 1 KB = 1000 bytes (required).",
+        "duration": DURATION,
+        "recover_within": RECOVER,
+        "verbose": V,
+    },
+)
 def bandwidth(c, link=None, rate=None, duration=None, recover_within=None, verbose=0):
     """Limit a link's bandwidth in both directions, then measure recovery."""
     if not link:
@@ -109,8 +151,13 @@ def bandwidth(c, link=None, rate=None, duration=None, recover_within=None, verbo
     if rate in (None, ""):
         raise fail(ChaosError("--rate is required: KB/s as a whole number >= 0"), 2)
     kbps = int(_number(rate, "rate", 0, integer=True))
-    _run_fault(lambda env: env.link(link).bandwidth(kbps, direction="both"), link, duration, recover_within,
-               verbose)
+    _run_fault(
+        lambda env: env.link(link).bandwidth(kbps, direction="both"),
+        link,
+        duration,
+        recover_within,
+        verbose,
+    )
 
 
 @task(incrementable=["verbose"], help={"verbose": V})
@@ -124,14 +171,19 @@ def reset(c, verbose=0):
     if not done:
         console.print("Nothing to reset: no fault in the ledger and no stack running.")
     for line in done:
-        console.print(f"  {line}")
+        console.print(f"  {escape(line)}")
     if any(line.startswith("FAILED") for line in done):
         raise Exit(code=1)
 
 
-@task(incrementable=["verbose"], help={
-    "file": "The experiment YAML file.", "journal": "Where to write the journal (default reports/<time>/journal.json).",
-    "verbose": V})
+@task(
+    incrementable=["verbose"],
+    help={
+        "file": "The experiment YAML file.",
+        "journal": "Where to write the journal (default reports/<time>/journal.json).",
+        "verbose": V,
+    },
+)
 def run(c, file, journal=None, verbose=0):
     """Run a YAML experiment against the running stack and write its journal."""
     setup(verbose)
@@ -143,9 +195,15 @@ def run(c, file, journal=None, verbose=0):
     except ChaosError as exc:
         raise fail(exc, 2) from None
     experiment.on_phase = lambda phase, seconds: console.print(f"[bold]{phase}[/] ({seconds:g}s)")
-    console.print(f"Running {experiment.name} ({len(experiment.steps)} faults, {len(experiment.checks)} checks)")
+    console.print(
+        f"Running {experiment.name} ({len(experiment.steps)} faults, {len(experiment.checks)} checks)"
+    )
     result = experiment.run()
-    path = Path(journal) if journal else Path("reports") / time.strftime("%Y%m%d-%H%M%S") / "journal.json"
+    path = (
+        Path(journal)
+        if journal
+        else Path("reports") / time.strftime("%Y%m%d-%H%M%S") / "journal.json"
+    )
     result.write(path)
     _print_verdicts(result)
     console.print(f"Journal: {path}")
@@ -161,12 +219,14 @@ def _print_verdicts(result: Journal) -> None:
         mark = {"pass": "✅", "fail": "❌"}.get(v.status, "❔")
         measured = "-" if v.measured is None else f"{v.measured:g} {v.unit}"
         threshold = "-" if v.threshold is None else f"{v.threshold:g} {v.unit}"
-        table.add_row(mark, v.name, measured, threshold, v.evidence)
+        table.add_row(mark, escape(v.name), measured, threshold, escape(v.evidence))
     console.print(table)
     colour = "green" if result.passed else "red"
     overall = merge(result.verdicts) if result.verdicts else "-"
-    console.print(f"[{colour}]{result.experiment}: {result.status}[/] (checks: {overall})"
-                  + (f" — {result.error}" if result.error else ""))
+    console.print(
+        f"[{colour}]{result.experiment}: {result.status}[/] (checks: {overall})"
+        + (f" — {result.error}" if result.error else "")
+    )
 
 
 collection = Collection("chaos", db_slow, db_down, redis_down, redis_flap, bandwidth, reset, run)

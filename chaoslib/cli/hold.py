@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from chaoslib.checks import Verdict, recovered_within
@@ -39,7 +40,7 @@ def _hold(fault: Fault, duration: float) -> None:
             time.sleep(3600)  # ended by Ctrl-C, which heals
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(fault.describe(), total=duration)
+        task = progress.add_task(escape(fault.describe()), total=duration)
         start = time.monotonic()
         while (elapsed := time.monotonic() - start) < duration:
             if isinstance(fault, Flap) and fault.wait(0):
@@ -48,8 +49,9 @@ def _hold(fault: Fault, duration: float) -> None:
             time.sleep(min(0.1, duration - elapsed))
 
 
-def hold_and_measure(env: Environment, fault: Fault, link: str, duration: float,
-                     recover_within: float) -> Outcome:
+def hold_and_measure(
+    env: Environment, fault: Fault, link: str, duration: float, recover_within: float
+) -> Outcome:
     history = History()
     probe = probe_for(env, link, history)
     probe.start()
@@ -59,7 +61,7 @@ def hold_and_measure(env: Environment, fault: Fault, link: str, duration: float,
             applied_at = probe.clock.now()
             try:
                 fault.apply()
-                console.print(f"Applied: {fault.describe()}")
+                console.print(f"Applied: {escape(fault.describe())}")
                 _hold(fault, duration)
             except KeyboardInterrupt:
                 interrupted = duration != 0
@@ -68,16 +70,24 @@ def hold_and_measure(env: Environment, fault: Fault, link: str, duration: float,
             finally:
                 fault.heal()
                 healed_at = probe.clock.now()
-                console.print(f"Healed: {fault.describe()}")
+                console.print(f"Healed: {escape(fault.describe())}")
         if isinstance(fault, Flap) and fault.error:
             console.print(f"[red]The flap schedule failed: {fault.error}[/]")
         with console.status(f"Waiting up to {recover_within:g}s for {link} to answer…"):
-            history.wait_for(lambda e: e.source == probe.name and e.t >= healed_at and e.ok is True,
-                             recover_within + 1)
+            history.wait_for(
+                lambda e: e.source == probe.name and e.t >= healed_at and e.ok is True,
+                recover_within + 1,
+            )
     finally:
         probe.stop()
-    verdict = recovered_within(history, probe.name, recover_within, healed_at=healed_at,
-                               fault_at=applied_at, name=f"{link} recovered within {recover_within:g}s")
+    verdict = recovered_within(
+        history,
+        probe.name,
+        recover_within,
+        healed_at=healed_at,
+        fault_at=applied_at,
+        name=f"{link} recovered within {recover_within:g}s",
+    )
     return Outcome(verdict, interrupted)
 
 
@@ -85,6 +95,6 @@ def report(outcome: Outcome) -> None:
     v = outcome.verdict
     mark = "[green]✅[/]" if v.passed else "[red]❌[/]"
     detect = v.details.get("time_to_detect_s")
-    console.print(f"{mark} {v.name}: {v.evidence}")
+    console.print(f"{mark} {escape(v.name)}: {escape(v.evidence)}")
     if detect is not None:
         console.print(f"   time to detect: {detect:g}s (first failed probe after the fault)")

@@ -7,6 +7,16 @@ from chaoslib.faults.service import Restart, ServiceFault
 from chaoslib.faults.signals import Terminated, heal_on_signals
 
 __all__ = [
-    "Fault", "Flap", "Ledger", "LedgerEntry", "Link", "LinkDown", "Restart", "ServiceFault",
-    "Terminated", "ToxicFault", "heal_on_signals", "partition",
+    "Fault",
+    "Flap",
+    "Ledger",
+    "LedgerEntry",
+    "Link",
+    "LinkDown",
+    "Restart",
+    "ServiceFault",
+    "Terminated",
+    "ToxicFault",
+    "heal_on_signals",
+    "partition",
 ]

@@ -16,14 +16,20 @@ from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import Ledger, LedgerEntry
 from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
 
-DIRECTIONS = {"upstream": ("upstream",), "downstream": ("downstream",), "both": ("upstream", "downstream")}
+DIRECTIONS = {
+    "upstream": ("upstream",),
+    "downstream": ("downstream",),
+    "both": ("upstream", "downstream"),
+}
 
 
 def _streams(direction: str) -> tuple[str, ...]:
     try:
         return DIRECTIONS[direction]
     except KeyError:
-        raise ConfigError(f"direction {direction!r} is not valid; use upstream, downstream or both") from None
+        raise ConfigError(
+            f"direction {direction!r} is not valid; use upstream, downstream or both"
+        ) from None
 
 
 def _check(value: Any, what: str, minimum: int = 0) -> int:
@@ -44,8 +50,17 @@ def _ignore_missing(call: Callable[[], Any]) -> None:
 class ToxicFault(Fault):
     """One toxic type on one link, in one or both directions."""
 
-    def __init__(self, client: Toxiproxy, proxy: str, toxic_type: str, attributes: dict[str, int], *,
-                 direction: str = "downstream", toxicity: float = 1.0, ledger: Ledger | None = None) -> None:
+    def __init__(
+        self,
+        client: Toxiproxy,
+        proxy: str,
+        toxic_type: str,
+        attributes: dict[str, int],
+        *,
+        direction: str = "downstream",
+        toxicity: float = 1.0,
+        ledger: Ledger | None = None,
+    ) -> None:
         super().__init__(ledger=ledger)
         if not 0 <= toxicity <= 1:
             raise ConfigError(f"toxicity must be between 0 and 1 (got {toxicity})")
@@ -61,13 +76,22 @@ class ToxicFault(Fault):
         return f"{self.type}({attrs}) on {self.proxy} [{'+'.join(self.streams)}]"
 
     def ledger_entry(self) -> LedgerEntry:
-        return LedgerEntry("toxic", {"api": self.client.url, "proxy": self.proxy,
-                                     "toxics": list(self.names.values())}, self.describe())
+        return LedgerEntry(
+            "toxic",
+            {"api": self.client.url, "proxy": self.proxy, "toxics": list(self.names.values())},
+            self.describe(),
+        )
 
     def _apply(self) -> None:
         for stream, name in self.names.items():
-            self.client.add_toxic(self.proxy, self.type, name=name, stream=stream,
-                                  toxicity=self.toxicity, attributes=self.attributes)
+            self.client.add_toxic(
+                self.proxy,
+                self.type,
+                name=name,
+                stream=stream,
+                toxicity=self.toxicity,
+                attributes=self.attributes,
+            )
 
     def _heal(self) -> None:
         for name in self.names.values():
@@ -83,7 +107,9 @@ class ToxicFault(Fault):
 class LinkDown(Fault):
     """Proxies disabled: new connects are refused and open connections drop."""
 
-    def __init__(self, client: Toxiproxy, proxies: list[str], *, ledger: Ledger | None = None) -> None:
+    def __init__(
+        self, client: Toxiproxy, proxies: list[str], *, ledger: Ledger | None = None
+    ) -> None:
         super().__init__(ledger=ledger)
         if not proxies:
             raise ConfigError("a partition needs at least one link")
@@ -94,7 +120,9 @@ class LinkDown(Fault):
         return f"link down: {', '.join(self.proxies)}"
 
     def ledger_entry(self) -> LedgerEntry:
-        return LedgerEntry("link_down", {"api": self.client.url, "proxies": self.proxies}, self.describe())
+        return LedgerEntry(
+            "link_down", {"api": self.client.url, "proxies": self.proxies}, self.describe()
+        )
 
     def _apply(self) -> None:
         for proxy in self.proxies:
@@ -108,9 +136,16 @@ class LinkDown(Fault):
 class Flap(Fault):
     """A link that goes down and up on a schedule, on a background thread."""
 
-    def __init__(self, client: Toxiproxy, proxy: str, windows: list[schedule.Window], *,
-                 clock: Clock = REAL_CLOCK, ledger: Ledger | None = None,
-                 on_change: Callable[[str, float], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: Toxiproxy,
+        proxy: str,
+        windows: list[schedule.Window],
+        *,
+        clock: Clock = REAL_CLOCK,
+        ledger: Ledger | None = None,
+        on_change: Callable[[str, float], None] | None = None,
+    ) -> None:
         super().__init__(ledger=ledger)
         self.client, self.proxy, self.windows, self.clock = client, proxy, windows, clock
         self.on_change = on_change
@@ -121,15 +156,23 @@ class Flap(Fault):
 
     def describe(self) -> str:
         w = self.windows
-        return f"flap {self.proxy}: {len(w)} cycles, down {w[0].duration:g}s each" if w else f"flap {self.proxy}"
+        return (
+            f"flap {self.proxy}: {len(w)} cycles, down {w[0].duration:g}s each"
+            if w
+            else f"flap {self.proxy}"
+        )
 
     def ledger_entry(self) -> LedgerEntry:
-        return LedgerEntry("link_down", {"api": self.client.url, "proxies": [self.proxy]}, self.describe())
+        return LedgerEntry(
+            "link_down", {"api": self.client.url, "proxies": [self.proxy]}, self.describe()
+        )
 
     def _apply(self) -> None:
         self._cancel.clear()
         start = self.clock.now()
-        self._thread = threading.Thread(target=self._run, args=(start,), name=self.name, daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(start,), name=self.name, daemon=True
+        )
         self._thread.start()
 
     def _run(self, start: float) -> None:
@@ -164,55 +207,110 @@ class Flap(Fault):
 class Link:
     """A named network path through one proxy; its methods build faults on it."""
 
-    def __init__(self, name: str, client: Toxiproxy | None = None, *, ledger: Ledger | None = None) -> None:
+    def __init__(
+        self, name: str, client: Toxiproxy | None = None, *, ledger: Ledger | None = None
+    ) -> None:
         self.name = name
         self.client = client or Toxiproxy()
         self.ledger = ledger
 
-    def _toxic(self, toxic_type: str, attributes: dict[str, int], direction: str, toxicity: float) -> ToxicFault:
-        return ToxicFault(self.client, self.name, toxic_type, attributes, direction=direction,
-                          toxicity=toxicity, ledger=self.ledger)
+    def _toxic(
+        self, toxic_type: str, attributes: dict[str, int], direction: str, toxicity: float
+    ) -> ToxicFault:
+        return ToxicFault(
+            self.client,
+            self.name,
+            toxic_type,
+            attributes,
+            direction=direction,
+            toxicity=toxicity,
+            ledger=self.ledger,
+        )
 
-    def latency(self, ms: int, jitter: int = 0, *, direction: str = "downstream", toxicity: float = 1.0) -> ToxicFault:
-        return self._toxic("latency", {"latency": _check(ms, "latency ms"), "jitter": _check(jitter, "jitter ms")},
-                           direction, toxicity)
+    def latency(
+        self, ms: int, jitter: int = 0, *, direction: str = "downstream", toxicity: float = 1.0
+    ) -> ToxicFault:
+        return self._toxic(
+            "latency",
+            {"latency": _check(ms, "latency ms"), "jitter": _check(jitter, "jitter ms")},
+            direction,
+            toxicity,
+        )
 
-    def bandwidth(self, kbps: int, *, direction: str = "downstream", toxicity: float = 1.0) -> ToxicFault:
-        return self._toxic("bandwidth", {"rate": _check(kbps, "bandwidth KB/s")}, direction, toxicity)
+    def bandwidth(
+        self, kbps: int, *, direction: str = "downstream", toxicity: float = 1.0
+    ) -> ToxicFault:
+        return self._toxic(
+            "bandwidth", {"rate": _check(kbps, "bandwidth KB/s")}, direction, toxicity
+        )
 
     def stall(self, *, direction: str = "both", toxicity: float = 1.0) -> ToxicFault:
         """Hold all data without closing (bandwidth 0); healing lets it flow on."""
         return self._toxic("bandwidth", {"rate": 0}, direction, toxicity)
 
-    def timeout(self, ms: int = 0, *, direction: str = "downstream", toxicity: float = 1.0) -> ToxicFault:
+    def timeout(
+        self, ms: int = 0, *, direction: str = "downstream", toxicity: float = 1.0
+    ) -> ToxicFault:
         return self._toxic("timeout", {"timeout": _check(ms, "timeout ms")}, direction, toxicity)
 
-    def reset_peer(self, ms: int = 0, *, direction: str = "downstream", toxicity: float = 1.0) -> ToxicFault:
-        return self._toxic("reset_peer", {"timeout": _check(ms, "reset_peer timeout ms")}, direction, toxicity)
+    def reset_peer(
+        self, ms: int = 0, *, direction: str = "downstream", toxicity: float = 1.0
+    ) -> ToxicFault:
+        return self._toxic(
+            "reset_peer", {"timeout": _check(ms, "reset_peer timeout ms")}, direction, toxicity
+        )
 
-    def slicer(self, average_size: int, size_variation: int = 0, delay_us: int = 0, *,
-               direction: str = "downstream", toxicity: float = 1.0) -> ToxicFault:
+    def slicer(
+        self,
+        average_size: int,
+        size_variation: int = 0,
+        delay_us: int = 0,
+        *,
+        direction: str = "downstream",
+        toxicity: float = 1.0,
+    ) -> ToxicFault:
         _check(average_size, "slicer average_size", 1)
         if _check(size_variation, "slicer size_variation") >= average_size:
             raise ConfigError("slicer size_variation must be smaller than average_size")
-        attrs = {"average_size": average_size, "size_variation": size_variation,
-                 "delay": _check(delay_us, "slicer delay µs")}
+        attrs = {
+            "average_size": average_size,
+            "size_variation": size_variation,
+            "delay": _check(delay_us, "slicer delay µs"),
+        }
         return self._toxic("slicer", attrs, direction, toxicity)
 
-    def limit_data(self, nbytes: int, *, direction: str = "downstream", toxicity: float = 1.0) -> ToxicFault:
-        return self._toxic("limit_data", {"bytes": _check(nbytes, "limit_data bytes")}, direction, toxicity)
+    def limit_data(
+        self, nbytes: int, *, direction: str = "downstream", toxicity: float = 1.0
+    ) -> ToxicFault:
+        return self._toxic(
+            "limit_data", {"bytes": _check(nbytes, "limit_data bytes")}, direction, toxicity
+        )
 
-    def slow_close(self, ms: int, *, direction: str = "downstream", toxicity: float = 1.0) -> ToxicFault:
-        return self._toxic("slow_close", {"delay": _check(ms, "slow_close delay ms")}, direction, toxicity)
+    def slow_close(
+        self, ms: int, *, direction: str = "downstream", toxicity: float = 1.0
+    ) -> ToxicFault:
+        return self._toxic(
+            "slow_close", {"delay": _check(ms, "slow_close delay ms")}, direction, toxicity
+        )
 
     def down(self) -> LinkDown:
         return LinkDown(self.client, [self.name], ledger=self.ledger)
 
-    def flap(self, period: float, down_for: float, cycles: int, *, jitter: float = 0.0,
-             seed: int | None = None, clock: Clock = REAL_CLOCK,
-             on_change: Callable[[str, float], None] | None = None) -> Flap:
+    def flap(
+        self,
+        period: float,
+        down_for: float,
+        cycles: int,
+        *,
+        jitter: float = 0.0,
+        seed: int | None = None,
+        clock: Clock = REAL_CLOCK,
+        on_change: Callable[[str, float], None] | None = None,
+    ) -> Flap:
         windows = schedule.flap(period, down_for, cycles, jitter=jitter, seed=seed)
-        return Flap(self.client, self.name, windows, clock=clock, ledger=self.ledger, on_change=on_change)
+        return Flap(
+            self.client, self.name, windows, clock=clock, ledger=self.ledger, on_change=on_change
+        )
 
 
 def partition(links: list[Link]) -> LinkDown:

@@ -17,7 +17,9 @@ class ServiceFault(Fault):
     def __init__(self, service: Service, action: str, *, ledger: Ledger | None = None) -> None:
         super().__init__(ledger=ledger)
         if action not in ACTIONS:
-            raise ConfigError(f"service action {action!r} is not valid; use one of {', '.join(ACTIONS)}")
+            raise ConfigError(
+                f"service action {action!r} is not valid; use one of {', '.join(ACTIONS)}"
+            )
         self.service, self.action = service, action
         self.name = f"{action}@{service.name}"
 
@@ -25,7 +27,9 @@ class ServiceFault(Fault):
         return f"{self.action} {self.service.name}"
 
     def ledger_entry(self) -> LedgerEntry:
-        return LedgerEntry("service", {"service": self.service.name, "action": self.action}, self.describe())
+        return LedgerEntry(
+            "service", {"service": self.service.name, "action": self.action}, self.describe()
+        )
 
     def _apply(self) -> None:
         getattr(self.service, self.action)()
@@ -40,8 +44,14 @@ class ServiceFault(Fault):
 class Restart(Fault):
     """Stop the service, keep it down for ``down_for`` seconds, start it again."""
 
-    def __init__(self, service: Service, down_for: float = 0.0, *, clock: Clock = REAL_CLOCK,
-                 ledger: Ledger | None = None) -> None:
+    def __init__(
+        self,
+        service: Service,
+        down_for: float = 0.0,
+        *,
+        clock: Clock = REAL_CLOCK,
+        ledger: Ledger | None = None,
+    ) -> None:
         super().__init__(ledger=ledger)
         if down_for < 0:
             raise ConfigError(f"restart down_for must be >= 0 seconds (got {down_for})")
@@ -52,7 +62,9 @@ class Restart(Fault):
         return f"restart {self.service.name} (down {self.down_for:g}s)"
 
     def ledger_entry(self) -> LedgerEntry:
-        return LedgerEntry("service", {"service": self.service.name, "action": "stop"}, self.describe())
+        return LedgerEntry(
+            "service", {"service": self.service.name, "action": "stop"}, self.describe()
+        )
 
     def _apply(self) -> None:
         self.service.stop()

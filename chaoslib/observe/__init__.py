@@ -15,7 +15,25 @@ from chaoslib.observe.workloads import (
 )
 
 __all__ = [
-    "ChannelObserver", "Event", "History", "LogObserver", "Observer", "PostgresWorkload", "Probe",
-    "PubSubWorkload", "RedisPing", "SqlProbe", "StreamWorkload", "TcpProbe", "WebhookSink", "Workload",
-    "WorkloadResult", "channel", "logs", "redis_ping", "sql", "tcp", "webhook_sink",
+    "ChannelObserver",
+    "Event",
+    "History",
+    "LogObserver",
+    "Observer",
+    "PostgresWorkload",
+    "Probe",
+    "PubSubWorkload",
+    "RedisPing",
+    "SqlProbe",
+    "StreamWorkload",
+    "TcpProbe",
+    "WebhookSink",
+    "Workload",
+    "WorkloadResult",
+    "channel",
+    "logs",
+    "redis_ping",
+    "sql",
+    "tcp",
+    "webhook_sink",
 ]

@@ -18,14 +18,18 @@ class Observer:
 
     kind = "probe"
 
-    def __init__(self, name: str, history: History | None = None, *, clock: Clock = REAL_CLOCK) -> None:
+    def __init__(
+        self, name: str, history: History | None = None, *, clock: Clock = REAL_CLOCK
+    ) -> None:
         self.name = name
         self.history = history if history is not None else History()
         self.clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def record(self, ok: bool | None, value: Any = None, detail: str = "", kind: str | None = None) -> Event:
+    def record(
+        self, ok: bool | None, value: Any = None, detail: str = "", kind: str | None = None
+    ) -> Event:
         event = Event(self.clock.now(), self.name, kind or self.kind, ok, value, detail)
         self.history.add(event)
         return event
@@ -34,7 +38,9 @@ class Observer:
         if self._thread is None:
             self._stop.clear()
             self.setup()
-            self._thread = threading.Thread(target=self._guarded, name=f"observe-{self.name}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._guarded, name=f"observe-{self.name}", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -80,8 +86,15 @@ class Probe(Observer):
     of freezing the probe.
     """
 
-    def __init__(self, name: str, history: History | None = None, *, interval: float = 0.1,
-                 deadline: float = 3.0, clock: Clock = REAL_CLOCK) -> None:
+    def __init__(
+        self,
+        name: str,
+        history: History | None = None,
+        *,
+        interval: float = 0.1,
+        deadline: float = 3.0,
+        clock: Clock = REAL_CLOCK,
+    ) -> None:
         super().__init__(name, history, clock=clock)
         self.interval = interval
         self.deadline = deadline
@@ -98,11 +111,17 @@ class Probe(Observer):
                 self._pool.submit(self.check).result(self.deadline)
                 self.record(True, round(self.clock.now() - started, 6))
             except FutureTimeout:
-                self.record(False, round(self.clock.now() - started, 6), f"no answer within {self.deadline:g}s")
+                self.record(
+                    False,
+                    round(self.clock.now() - started, 6),
+                    f"no answer within {self.deadline:g}s",
+                )
             except Exception as exc:
                 if self.stopping:
                     break
-                self.record(False, round(self.clock.now() - started, 6), f"{type(exc).__name__}: {exc}")
+                self.record(
+                    False, round(self.clock.now() - started, 6), f"{type(exc).__name__}: {exc}"
+                )
             self.clock.sleep(self.interval - (self.clock.now() - started), self._stop)
 
     def teardown(self) -> None:

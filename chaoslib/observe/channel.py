@@ -23,15 +23,27 @@ class ChannelObserver(Observer):
 
     kind = "message"
 
-    def __init__(self, url: str, pattern: str, history: History | None = None, *,
-                 name: str | None = None, timeout: float = 1.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        pattern: str,
+        history: History | None = None,
+        *,
+        name: str | None = None,
+        timeout: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name or f"channel:{pattern}", history, **kwargs)
         self.url, self.pattern, self.timeout = url, pattern, timeout
         self._pubsub: redis.client.PubSub | None = None
 
     def _listen_once(self) -> None:
-        client = redis.Redis.from_url(self.url, socket_timeout=self.timeout,
-                                      socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 0))
+        client = redis.Redis.from_url(
+            self.url,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
         pubsub = self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.psubscribe(self.pattern)
@@ -83,5 +95,7 @@ def _decode(data: Any) -> Any:
         return text
 
 
-def channel(url: str, pattern: str, history: History | None = None, **kwargs: Any) -> ChannelObserver:
+def channel(
+    url: str, pattern: str, history: History | None = None, **kwargs: Any
+) -> ChannelObserver:
     return ChannelObserver(url, pattern, history, **kwargs)

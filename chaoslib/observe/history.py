@@ -25,8 +25,15 @@ class Event:
         value = self.value
         if not isinstance(value, (str, int, float, bool, type(None), list, dict)):
             value = repr(value)
-        return {"t": round(self.t, 6), "wall": round(self.wall, 6), "source": self.source,
-                "kind": self.kind, "ok": self.ok, "value": value, "detail": self.detail}
+        return {
+            "t": round(self.t, 6),
+            "wall": round(self.wall, 6),
+            "source": self.source,
+            "kind": self.kind,
+            "ok": self.ok,
+            "value": value,
+            "detail": self.detail,
+        }
 
 
 class History:
@@ -51,10 +58,16 @@ class History:
         with self._lock:
             return sorted(self._events, key=lambda e: e.t)
 
-    def select(self, source: str | None = None, kind: str | None = None,
-               since: float | None = None, until: float | None = None) -> list[Event]:
+    def select(
+        self,
+        source: str | None = None,
+        kind: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[Event]:
         return [
-            e for e in self.snapshot()
+            e
+            for e in self.snapshot()
             if (source is None or e.source == source)
             and (kind is None or e.kind == kind)
             and (since is None or e.t >= since)

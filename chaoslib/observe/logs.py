@@ -19,9 +19,17 @@ class LogObserver(Observer):
 
     kind = "log"
 
-    def __init__(self, path: str | Path, patterns: dict[str, str] | list[str], history: History | None = None,
-                 *, name: str | None = None, from_start: bool = False, interval: float = 0.05,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        patterns: dict[str, str] | list[str],
+        history: History | None = None,
+        *,
+        name: str | None = None,
+        from_start: bool = False,
+        interval: float = 0.05,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name or f"log:{Path(path).name}", history, **kwargs)
         self.path = Path(path)
         items = patterns.items() if isinstance(patterns, dict) else ((p, p) for p in patterns)
@@ -60,6 +68,10 @@ class LogObserver(Observer):
         self._poll()  # lines written just before the stop still count
 
 
-def logs(path: str | Path, patterns: dict[str, str] | list[str], history: History | None = None,
-         **kwargs: Any) -> LogObserver:
+def logs(
+    path: str | Path,
+    patterns: dict[str, str] | list[str],
+    history: History | None = None,
+    **kwargs: Any,
+) -> LogObserver:
     return LogObserver(path, patterns, history, **kwargs)

@@ -18,8 +18,15 @@ class WebhookSink(Observer):
 
     kind = "delivery"
 
-    def __init__(self, history: History | None = None, *, name: str = "webhook", host: str = "127.0.0.1",
-                 port: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        history: History | None = None,
+        *,
+        name: str = "webhook",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(name, history, **kwargs)
         self.host, self.port = host, port
         self._loop: asyncio.AbstractEventLoop | None = None

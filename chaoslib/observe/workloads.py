@@ -51,8 +51,9 @@ class WriteUnknown(Exception):
 
 
 def _redis(url: str, timeout: float) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                retry=Retry(NoBackoff(), 0))
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
 
 
 class Workload(Observer):
@@ -60,8 +61,16 @@ class Workload(Observer):
 
     kind = "op"
 
-    def __init__(self, name: str, history: History | None = None, *, interval: float = 0.02,
-                 timeout: float = 1.0, reconnect_delay: float = 0.2, clock: Clock = REAL_CLOCK) -> None:
+    def __init__(
+        self,
+        name: str,
+        history: History | None = None,
+        *,
+        interval: float = 0.02,
+        timeout: float = 1.0,
+        reconnect_delay: float = 0.2,
+        clock: Clock = REAL_CLOCK,
+    ) -> None:
         super().__init__(name, history, clock=clock)
         self.interval, self.timeout, self.reconnect_delay = interval, timeout, reconnect_delay
         self.seq = 0
@@ -88,7 +97,9 @@ class Workload(Observer):
 
     def setup(self) -> None:
         self._reader_stop.clear()
-        self._reader = threading.Thread(target=self._read_guarded, name=f"read-{self.name}", daemon=True)
+        self._reader = threading.Thread(
+            target=self._read_guarded, name=f"read-{self.name}", daemon=True
+        )
         self._reader.start()
 
     def _read_guarded(self) -> None:
@@ -140,7 +151,9 @@ class Workload(Observer):
 class PubSubWorkload(Workload):
     """PUBLISH on a channel, SUBSCRIBE to it: at-most-once, so outages lose messages."""
 
-    def __init__(self, url: str, channel: str | None = None, history: History | None = None, **kwargs: Any):
+    def __init__(
+        self, url: str, channel: str | None = None, history: History | None = None, **kwargs: Any
+    ):
         super().__init__(kwargs.pop("name", "pubsub"), history, **kwargs)
         self.url = url
         self.channel = channel or f"chaoslib:pubsub:{uuid.uuid4().hex[:8]}"
@@ -171,7 +184,9 @@ class PubSubWorkload(Workload):
 class StreamWorkload(Workload):
     """XADD to a stream; XREADGROUP + XACK in a consumer group, re-reading pending entries."""
 
-    def __init__(self, url: str, stream: str | None = None, history: History | None = None, **kwargs: Any):
+    def __init__(
+        self, url: str, stream: str | None = None, history: History | None = None, **kwargs: Any
+    ):
         super().__init__(kwargs.pop("name", "stream"), history, **kwargs)
         self.url = url
         self.stream = stream or f"chaoslib:stream:{uuid.uuid4().hex[:8]}"
@@ -192,7 +207,9 @@ class StreamWorkload(Workload):
         try:
             start = "0"  # first whatever was delivered but never acknowledged
             while not self._reader_stop.is_set():
-                reply = client.xreadgroup(self.group, "reader", {self.stream: start}, count=100, block=100)
+                reply = client.xreadgroup(
+                    self.group, "reader", {self.stream: start}, count=100, block=100
+                )
                 entries = reply[0][1] if reply else []
                 if start == "0" and not entries:
                     start = ">"
@@ -207,7 +224,9 @@ class StreamWorkload(Workload):
 class PostgresWorkload(Workload):
     """INSERT sequence numbers; the final read is what the table holds."""
 
-    def __init__(self, url: str, table: str | None = None, history: History | None = None, **kwargs: Any):
+    def __init__(
+        self, url: str, table: str | None = None, history: History | None = None, **kwargs: Any
+    ):
         super().__init__(kwargs.pop("name", "postgres"), history, **kwargs)
         self.url = url
         self.table = table or f"chaoslib_workload_{uuid.uuid4().hex[:8]}"

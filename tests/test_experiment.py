@@ -1,0 +1,111 @@
+"""Experiments end to end on the real stack: timeline, guaranteed heal, checks, journal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chaoslib import checks, schedule
+from chaoslib.experiment import Experiment, RunContext
+from chaoslib.faults import Link
+from chaoslib.faults.base import Fault
+from chaoslib.faults.ledger import LedgerEntry
+from chaoslib.observe import redis_ping
+
+
+@pytest.fixture
+def redis_url(chaos_stack, toxiproxy):
+    yield chaos_stack.link_urls()["redis"]["url"]
+    toxiproxy.reset()
+
+
+def probe_recovered(seconds: float):
+    return lambda run: checks.recovered_within(
+        run.history, "redis", seconds, healed_at=run.last_heal, fault_at=run.applied_at("cut")
+    )
+
+
+def build(redis_url, toxiproxy, check_seconds: float = 2.0) -> Experiment:
+    exp = Experiment("cut-redis", steady_for=0.3, observe_after=1.0)
+    exp.observers = [redis_ping(redis_url, name="redis", interval=0.05, deadline=1)]
+    exp.add("cut", Link("redis", toxiproxy).down(), schedule.once(0.2, 0.5))
+    exp.steady_state = [lambda run: checks.eventually(run.history, lambda e: e.ok is True, 1.0)]
+    exp.checks = [probe_recovered(check_seconds)]
+    return exp
+
+
+def test_a_passing_experiment_writes_a_complete_journal(redis_url, toxiproxy, tmp_path):
+    journal = build(redis_url, toxiproxy).run()
+    assert journal.status == "passed", journal.error
+    assert [(f.fault, f.action) for f in journal.faults] == [("cut", "apply"), ("cut", "heal")]
+    window = journal.fault_window("cut")
+    assert window[1] - window[0] == pytest.approx(0.5, abs=0.1)
+    verdict = journal.verdicts[0]
+    assert verdict.status == "pass" and verdict.measured is not None
+    assert any(e.ok is False for e in journal.events)  # the outage was observed
+    data = json.loads(journal.write(tmp_path / "journal.json").read_text())
+    assert data["status"] == "passed"
+    assert data["checks"][0]["name"] == verdict.name
+    assert {
+        "experiment",
+        "profile",
+        "timing",
+        "faults",
+        "events",
+        "steady_state",
+        "deviated",
+    } <= set(data)
+    assert all(p.enabled for p in toxiproxy.proxies().values())
+
+
+def test_a_check_that_fails_makes_the_experiment_fail(redis_url, toxiproxy):
+    exp = build(redis_url, toxiproxy)
+    exp.checks.append(
+        lambda run: checks.never(run.history, lambda e: e.ok is False, (0, 1e12), name="no outage")
+    )
+    journal = exp.run()
+    assert journal.status == "failed"
+    assert [v.status for v in journal.verdicts] == ["pass", "fail"]
+
+
+def test_a_broken_steady_state_aborts_before_any_fault(redis_url, toxiproxy):
+    exp = build(redis_url, toxiproxy)
+    exp.steady_state = [lambda run: checks.Verdict("steady", "fail")]
+    journal = exp.run()
+    assert journal.status == "aborted" and journal.deviated
+    assert journal.faults == ()
+
+
+class _Exploding(Fault):
+    name = "boom"
+
+    def ledger_entry(self) -> LedgerEntry:
+        return LedgerEntry("toxic", {"api": "", "proxy": "", "toxics": []}, "boom")
+
+    def _apply(self) -> None:
+        raise RuntimeError("cannot apply")
+
+    def _heal(self) -> None:
+        pass
+
+
+def test_an_error_mid_timeline_still_heals_every_fault(redis_url, toxiproxy):
+    exp = build(redis_url, toxiproxy)
+    exp.add("boom", _Exploding(), schedule.once(0.4, 0.5))  # fails while "cut" holds
+    journal = exp.run()
+    assert journal.status == "aborted"
+    assert "cannot apply" in journal.error
+    assert ("cut", "heal") in [(f.fault, f.action) for f in journal.faults]
+    assert all(p.enabled for p in toxiproxy.proxies().values())
+
+
+def test_run_context_reports_fault_times():
+    from chaoslib.journal import FaultEvent
+
+    ctx = RunContext(
+        history=None,
+        faults=[FaultEvent("a", "apply", 1.0, 0, ""), FaultEvent("a", "heal", 2.0, 0, "")],
+    )
+    assert (ctx.applied_at("a"), ctx.healed_at("a"), ctx.last_heal) == (1.0, 2.0, 2.0)
+    assert ctx.applied_at("b") is None

@@ -1,0 +1,197 @@
+"""Observers against real servers, and each check proven able to fail on a real failure."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import redis
+import requests
+
+from chaoslib import checks
+from chaoslib.clock import REAL_CLOCK
+from chaoslib.faults import Link
+from chaoslib.observe import (
+    History,
+    PostgresWorkload,
+    PubSubWorkload,
+    StreamWorkload,
+    channel,
+    logs,
+    redis_ping,
+    tcp,
+    webhook_sink,
+)
+from chaoslib.services.redis import RedisServer
+from chaoslib.wait import wait_until
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    with RedisServer(tmp_path / "r") as server:
+        yield server
+
+
+def ok_after(history: History, source: str, t: float) -> bool:
+    return any(e.ok for e in history.select(source=source, since=t))
+
+
+def test_recovered_within_fails_for_a_service_kept_down(private_redis):
+    history = History()
+    with redis_ping(private_redis.url, history, name="p", interval=0.05, deadline=1):
+        wait_until(lambda: ok_after(history, "p", 0), timeout=5)
+        fault_at = REAL_CLOCK.now()
+        private_redis.kill()
+        healed_at = REAL_CLOCK.now()  # "healed", but nothing brings it back
+        wait_until(lambda: len(history.select(source="p", since=healed_at)) >= 10, timeout=5)
+    verdict = checks.recovered_within(history, "p", 0.3, healed_at=healed_at, fault_at=fault_at)
+    assert verdict.status == "fail"
+    assert "never answered" in verdict.evidence
+    assert verdict.details["time_to_detect_s"] is not None
+
+
+def test_recovered_within_passes_when_the_service_comes_back(private_redis):
+    history = History()
+    with redis_ping(private_redis.url, history, name="p", interval=0.05, deadline=1):
+        private_redis.kill()
+        private_redis.start()
+        healed_at = REAL_CLOCK.now()
+        wait_until(lambda: ok_after(history, "p", healed_at), timeout=5)
+    assert checks.recovered_within(history, "p", 2, healed_at=healed_at).status == "pass"
+
+
+def test_pubsub_loses_messages_across_a_redis_restart_and_no_loss_says_so(private_redis):
+    workload = PubSubWorkload(private_redis.url, interval=0.01, reconnect_delay=0.5)
+    history = workload.history
+    workload.start()
+    wait_until(lambda: history.select(source="pubsub", kind="received"), timeout=5)
+    private_redis.restart()
+    restarted = REAL_CLOCK.now()
+    wait_until(
+        lambda: (
+            len([e for e in history.select(source="pubsub", kind="received", since=restarted)]) > 5
+        ),
+        timeout=10,
+        what="messages after the restart",
+    )
+    workload.drain(timeout=1)
+    verdict = checks.no_loss(workload.result())
+    assert verdict.status == "fail"
+    assert verdict.details["lost"] > 0
+    assert verdict.details["duplicated"] == 0
+
+
+def test_streams_with_acks_lose_nothing_across_a_link_outage(toxiproxy, chaos_stack):
+    url = chaos_stack.link_urls()["redis"]["url"]
+    workload = StreamWorkload(url, interval=0.01)
+    workload.start()
+    wait_until(lambda: workload.history.select(source="stream", kind="received"), timeout=5)
+    with Link("redis", toxiproxy).down():
+        wait_until(
+            lambda: any(e.ok is False for e in workload.history.select(source="stream", kind="op")),
+            timeout=5,
+            what="writes to fail while the link is down",
+        )
+    since = REAL_CLOCK.now()
+    wait_until(
+        lambda: any(e.ok for e in workload.history.select(source="stream", kind="op", since=since)),
+        timeout=10,
+        what="writes to succeed again",
+    )
+    workload.drain()
+    verdict = checks.no_loss(workload.result())
+    assert verdict.status == "pass", verdict.evidence
+    assert verdict.details["failed"] + verdict.details["unknown"] > 0
+    assert verdict.details["acknowledged"] > 1
+
+
+def test_postgres_inserts_lose_nothing_across_a_link_outage(toxiproxy, chaos_stack):
+    url = chaos_stack.link_urls()["timescaledb"]["url"]
+    workload = PostgresWorkload(url, interval=0.01)
+    workload.start()
+    wait_until(lambda: len(workload.history.select(source="postgres", kind="op")) > 5, timeout=10)
+    with Link("timescaledb", toxiproxy).down():
+        wait_until(
+            lambda: any(
+                e.ok is not True for e in workload.history.select(source="postgres", kind="op")
+            ),
+            timeout=10,
+        )
+    since = REAL_CLOCK.now()
+    wait_until(
+        lambda: any(
+            e.ok for e in workload.history.select(source="postgres", kind="op", since=since)
+        ),
+        timeout=15,
+    )
+    workload.drain()
+    verdict = checks.no_loss(workload.result())
+    assert verdict.status == "pass", verdict.evidence
+
+
+def test_log_seen_fails_for_a_line_that_never_appears_and_passes_for_one_that_does(tmp_path):
+    path = tmp_path / "service.log"
+    path.write_text("old line: Redis disconnected, reconnecting...\n")
+    history = History()
+    with logs(
+        path,
+        {"reconnected": r"Successfully connected \(total reconnects: \d+\)"},
+        history,
+        name="log",
+    ):
+        with open(path, "a") as fh:
+            fh.write("Successfully connected (total reconnects: 3)\n")
+        wait_until(lambda: history.select(source="log"), timeout=5)
+    assert checks.log_seen(history, "reconnected", 5).status == "pass"
+    missing = checks.log_seen(history, r"Circuit breaker OPENED", 5)
+    assert missing.status == "fail"
+    # the line written before the observer started is not counted
+    assert checks.log_seen(history, "Redis disconnected", 5).status == "fail"
+
+
+def test_channel_observer_resubscribes_after_redis_restarts(private_redis):
+    history = History()
+    with (
+        channel(private_redis.url, "shard:*:heartbeat", history, name="hb"),
+        private_redis.client() as pub,
+    ):
+        wait_until(lambda: history.select(source="hb", kind="subscribed"), timeout=5)
+        pub.publish("shard:1:heartbeat", '{"shard_id": "1"}')
+        wait_until(lambda: history.select(source="hb", kind="message"), timeout=5)
+        private_redis.restart()
+
+        def heard_again() -> bool:
+            try:
+                with private_redis.client() as again:
+                    again.publish("shard:2:heartbeat", '{"shard_id": "2"}')
+            except redis.ConnectionError:
+                return False
+            return any(
+                e.value == {"shard_id": "2"} for e in history.select(source="hb", kind="message")
+            )
+
+        wait_until(heard_again, timeout=10, interval=0.1, what="the resubscribed channel")
+    assert len(history.select(source="hb", kind="subscribed")) >= 2
+    assert history.select(source="hb", kind="disconnect")
+    first = history.select(source="hb", kind="message")[0]
+    assert first.value == {"shard_id": "1"} and first.detail == "shard:1:heartbeat"
+
+
+def test_webhook_sink_records_each_delivery():
+    history = History()
+    with webhook_sink(history) as sink:
+        payload = {"text": "All 2 game shards are unhealthy", "username": "Arbees Critical Alerts"}
+        assert requests.post(sink.url, json=payload, timeout=5).status_code == 200
+        requests.post(sink.url + "other", data=b"plain", timeout=5)
+    deliveries = history.select(kind="delivery")
+    assert [d.value for d in deliveries] == [payload, "plain"]
+
+
+def test_tcp_probe_reports_a_closed_port_as_failed():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    history = History()
+    with tcp(("127.0.0.1", port), history, name="t", interval=0.05):
+        wait_until(lambda: history.select(source="t"), timeout=5)
+    assert all(e.ok is False for e in history.select(source="t"))
