@@ -182,7 +182,13 @@ class PubSubWorkload(Workload):
 
 
 class StreamWorkload(Workload):
-    """XADD to a stream; XREADGROUP + XACK in a consumer group, re-reading pending entries."""
+    """XADD to a stream; XREADGROUP + XACK in a consumer group, re-reading pending entries.
+
+    Delivery is at least once: an entry whose XACK was lost with the
+    connection comes again from the pending list. The consumer is idempotent
+    (it remembers entry ids), as a real one must be; redeliveries are
+    recorded as ``kind="redelivered"``, not as duplicates.
+    """
 
     def __init__(
         self, url: str, stream: str | None = None, history: History | None = None, **kwargs: Any
@@ -191,6 +197,7 @@ class StreamWorkload(Workload):
         self.url = url
         self.stream = stream or f"chaoslib:stream:{uuid.uuid4().hex[:8]}"
         self.group = "chaoslib"
+        self._seen: set[bytes] = set()
         self._writer = _redis(url, self.timeout)
         self._writer.xgroup_create(self.stream, self.group, id="0", mkstream=True)
 
@@ -215,7 +222,12 @@ class StreamWorkload(Workload):
                     start = ">"
                     continue
                 for entry_id, fields in entries:
-                    self.received(int(fields[b"seq"]))
+                    seq = int(fields[b"seq"])
+                    if entry_id in self._seen:
+                        self.record(True, seq, kind="redelivered")
+                    else:
+                        self._seen.add(entry_id)
+                        self.received(seq)
                     client.xack(self.stream, self.group, entry_id)
         finally:
             client.close()
