@@ -64,7 +64,10 @@ CLEAN = {
 }
 
 
-def start_holder(home) -> subprocess.Popen:
+HELD = {"toxics": 1, "disabled_links": 1, "services_down": 0, "services_paused": 1, "ledger_entries": 3}
+
+
+def start_holder(home, stack) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLDER],
         cwd=REPO,
@@ -73,8 +76,9 @@ def start_holder(home) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+    # The ledger is written before each apply, so wait for the faults' effects, not the entries.
     wait_until(
-        lambda: len(Ledger(home).entries()) == 3 or proc.poll() is not None,
+        lambda: clean_state(home, stack) == HELD or proc.poll() is not None,
         timeout=30,
         what="all three faults to be applied",
     )
@@ -85,8 +89,7 @@ def start_holder(home) -> subprocess.Popen:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_a_signal_heals_every_fault(detached_stack, signum):
     home, stack = detached_stack
-    proc = start_holder(home)
-    assert clean_state(home, stack)["toxics"] == 1  # the faults really hold
+    proc = start_holder(home, stack)
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=30)
     assert "STATUS interrupted" in out, err
@@ -95,7 +98,7 @@ def test_a_signal_heals_every_fault(detached_stack, signum):
 
 def test_sigint_twice_still_heals_every_fault(detached_stack):
     home, stack = detached_stack
-    proc = start_holder(home)
+    proc = start_holder(home, stack)
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
@@ -104,11 +107,10 @@ def test_sigint_twice_still_heals_every_fault(detached_stack):
 
 def test_after_sigkill_chaos_reset_restores_a_clean_state(detached_stack):
     home, stack = detached_stack
-    proc = start_holder(home)
+    proc = start_holder(home, stack)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    left = clean_state(home, stack)
-    assert left["ledger_entries"] == 3 and left["toxics"] == 1 and left["services_paused"] == 1
+    assert clean_state(home, stack) == HELD  # SIGKILL healed nothing
     result = subprocess.run(
         [sys.executable, "-m", "invoke", "chaos.reset"],
         cwd=REPO,

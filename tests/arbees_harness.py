@@ -1,0 +1,83 @@
+"""Running the reference system as real subprocesses against a real stack, for the tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from chaoslib.observe import History, channel
+from chaoslib.services.process import LocalProcess, ProcessSpec
+from tests.helpers import REPO
+
+FAST = {
+    "HEARTBEAT_INTERVAL_SECS": "0.25",
+    "SHARD_TIMEOUT_SECS": "1.5",
+    "HEALTH_CHECK_INTERVAL_SECS": "0.25",
+    "SYSTEM_MONITOR_INTERVAL_SECS": "0.5",
+    "DB_HEALTH_CHECK_INTERVAL_SECS": "0.25",
+    "DB_HEALTH_ALERT_THRESHOLD": "3",
+    "REDIS_RECONNECT_BASE_DELAY_MS": "100",
+    "REDIS_RECONNECT_MAX_DELAY_MS": "1000",
+    "ALERT_RATE_LIMIT_SECS": "300",
+    "ZOMBIE_GRACE_SECS": "0.75",
+    "RESYNC_DEBOUNCE_SECS": "0.75",
+    "GAME_POLL_INTERVAL_SECS": "0.25",
+    "GAME_COUNT": "6",
+    "MAX_GAMES": "6",
+}
+
+
+class System:
+    """Orchestrator, shards and signal consumer as processes; heartbeats observed on Redis."""
+
+    def __init__(self, workdir: Path, redis_url: str, database_url: str, **env: str) -> None:
+        self.workdir = workdir
+        self.env = {
+            **FAST,
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": database_url,
+            "ALERT_LOG_PATH": str(workdir / "critical_alerts.log"),
+            **env,
+        }
+        self.procs: dict[str, LocalProcess] = {}
+        self.history = History()
+        self.heartbeats = channel(redis_url, "shard:*:heartbeat", self.history, name="hb")
+
+    def log_path(self, name: str) -> Path:
+        return self.workdir / f"{name}.log"
+
+    def start(self, name: str, module: str, **env: str) -> LocalProcess:
+        spec = ProcessSpec(
+            argv=(sys.executable, "-m", f"examples.arbees.{module}"),
+            log_path=str(self.log_path(name)),
+            env={**self.env, **env},
+            cwd=str(REPO),
+        )
+        proc = LocalProcess(spec)
+        proc.start(owned=True)
+        self.procs[name] = proc
+        return proc
+
+    def shard(self, shard_id: str, **env: str) -> LocalProcess:
+        return self.start(shard_id, "shard", SHARD_ID=shard_id, **env)
+
+    def log(self, name: str) -> str:
+        path = self.log_path(name)
+        return path.read_text() if path.exists() else ""
+
+    def latest_games(self) -> dict[str, set[str]]:
+        """Each shard's `games` from its most recent heartbeat."""
+        games: dict[str, set[str]] = {}
+        for event in self.history.select(source="hb", kind="message"):
+            if isinstance(event.value, dict):
+                games[event.value["shard_id"]] = set(event.value.get("games") or [])
+        return games
+
+    def __enter__(self) -> System:
+        self.heartbeats.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs.values():
+            proc.stop(timeout=5)
+        self.heartbeats.stop()
