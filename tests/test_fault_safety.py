@@ -64,7 +64,13 @@ CLEAN = {
 }
 
 
-HELD = {"toxics": 1, "disabled_links": 1, "services_down": 0, "services_paused": 1, "ledger_entries": 3}
+HELD = {
+    "toxics": 1,
+    "disabled_links": 1,
+    "services_down": 0,
+    "services_paused": 1,
+    "ledger_entries": 3,
+}
 
 
 def start_holder(home, stack) -> subprocess.Popen:

@@ -73,7 +73,10 @@ class Alerts:
         }
         try:
             timeout = aiohttp.ClientTimeout(total=5)
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.post(url, json=payload) as response:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(url, json=payload) as response,
+            ):
                 if response.status >= 300:
                     logger.error("webhook answered {}", response.status)
         except (aiohttp.ClientError, TimeoutError) as exc:
