@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from chaoslib import checks, schedule
+from chaoslib import schedule
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.environment import Environment
-from chaoslib.experiment import Experiment, RunContext
+from chaoslib.experiment import Experiment
+from chaoslib.experiment_checks import build_check
 from chaoslib.faults.base import Fault
 from chaoslib.faults.network import LinkDown
 from chaoslib.faults.service import Restart, ServiceFault
@@ -27,7 +28,6 @@ from chaoslib.observe import (
     tcp,
 )
 from chaoslib.observe.base import Observer
-from chaoslib.observe.workloads import WorkloadResult
 from chaoslib.yaml_lines import FileError, LineDict, Reader, load
 
 NUMBER = (int, float)
@@ -55,7 +55,6 @@ OBSERVERS = (
     "stream_workload",
     "postgres_workload",
 )
-CHECKS = ("recovered_within", "no_loss", "log_seen", "eventually_ok", "never_failed")
 TOP = {"name", "profile", "timing", "steady_for", "observe_after", "observers", "faults", "checks"}
 
 
@@ -94,7 +93,9 @@ def load_experiment(
         seen.add(name)
         if fault is not None:
             exp.add(name, fault, windows)
-    exp.checks = [_check(r, item, i, names, seen) for i, item in enumerate(_list(r, doc, "checks"))]
+    exp.checks = [
+        build_check(r, item, i, names, seen) for i, item in enumerate(_list(r, doc, "checks"))
+    ]
     exp.observers = [o for o in observers if o is not None]
     return exp
 
@@ -274,74 +275,3 @@ def _fault(
     if kind == "restart":
         return name, Restart(service, down_for, clock=clock, ledger=env.ledger), windows, item
     return name, ServiceFault(service, kind, ledger=env.ledger), windows, item
-
-
-def _check(r: Reader, item: LineDict, i: int, observers: set[str], faults: set[str]) -> Any:
-    ctx = f"checks[{i}]"
-    kind = r.get(item, "type", str, required=True, choices=CHECKS, context=ctx)
-    allowed = {"type", "name", "observer", "fault", "seconds", "workload", "pattern", "within"}
-    r.only(item, allowed, ctx)
-    label = r.get(item, "name", str, context=ctx)
-    fault = r.get(item, "fault", str, context=ctx)
-    if fault is not None and fault not in faults:
-        raise r.fail(
-            item, f"{ctx}.fault", f"no fault is named {fault!r}", ", ".join(sorted(faults))
-        )
-
-    def source(key: str) -> str:
-        value = r.get(item, key, str, required=True, context=ctx)
-        if value not in observers:
-            raise r.fail(
-                item,
-                f"{ctx}.{key}",
-                f"no observer is named {value!r}",
-                ", ".join(sorted(observers)),
-            )
-        return value
-
-    def heal_time(run: RunContext) -> float:
-        return (run.healed_at(fault) if fault else run.last_heal) or 0.0
-
-    def fault_time(run: RunContext) -> float | None:
-        return run.applied_at(fault) if fault else min((f.t for f in run.faults), default=None)
-
-    if kind == "recovered_within":
-        obs, seconds = (
-            source("observer"),
-            r.get(item, "seconds", NUMBER, required=True, minimum=0, context=ctx),
-        )
-        return lambda run: checks.recovered_within(
-            run.history,
-            obs,
-            seconds,
-            healed_at=heal_time(run),
-            fault_at=fault_time(run),
-            name=label,
-        )
-    if kind == "no_loss":
-        workload = source("workload")
-        return lambda run: checks.no_loss(
-            WorkloadResult.from_history(run.history, workload), name=label
-        )
-    if kind == "log_seen":
-        pattern = r.get(item, "pattern", str, required=True, context=ctx)
-        within = r.get(item, "within", NUMBER, required=True, minimum=0, context=ctx)
-        return lambda run: checks.log_seen(
-            run.history, pattern, within, after=fault_time(run), name=label
-        )
-    obs = source("observer")
-    if kind == "eventually_ok":
-        within = r.get(item, "within", NUMBER, required=True, minimum=0, context=ctx)
-        return lambda run: checks.eventually(
-            run.history,
-            lambda e: e.source == obs and e.ok is True,
-            within,
-            after=heal_time(run),
-            name=label or f"{obs} answers again",
-        )
-    return lambda run: checks.never(
-        run.history,
-        lambda e: e.source == obs and e.ok is False,
-        (run.started, (fault_time(run) or run.last_heal)),
-        name=label or f"{obs} never failed before the faults",
-    )

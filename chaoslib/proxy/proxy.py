@@ -10,7 +10,8 @@ from typing import Any
 
 from chaoslib.proxy.addresses import format_address, parse_listen, parse_upstream, resolve_host
 from chaoslib.proxy.errors import ApiError
-from chaoslib.proxy.link import ClientSide, Link
+from chaoslib.proxy.link import Link
+from chaoslib.proxy.protocols import ClientSide
 from chaoslib.proxy.toxic_collection import ToxicCollection
 from chaoslib.proxy.toxics import STREAMS, Toxic
 
