@@ -27,16 +27,20 @@ def urls(chaos_stack, toxiproxy):
 def running_system(tmp_path, urls, **env) -> System:
     system = System(tmp_path, *urls, **env)
     system.__enter__()
-    system.start("orchestrator", "orchestrator")
     system.shard("shard_01")
     system.shard("shard_02")
+    system.start("orchestrator", "orchestrator")
     wait_until(lambda: _spread(system), timeout=20, what="every game assigned")
     return system
 
 
 def _spread(system: System) -> bool:
     games = system.latest_games()
-    return set(games) >= {"shard_01", "shard_02"} and set().union(*games.values()) == ALL_GAMES
+    return (
+        set(games) >= {"shard_01", "shard_02"}
+        and set().union(*games.values()) == ALL_GAMES
+        and all(games[s] for s in ("shard_01", "shard_02"))
+    )
 
 
 def test_games_are_spread_over_both_shards_exactly_once(tmp_path, urls):

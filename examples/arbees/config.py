@@ -66,6 +66,7 @@ class Settings:
     resync_debounce: float
     heartbeat_interval: float
     zombie_grace: float
+    startup_grace: float
     game_count: int
     max_games: int
     poll_interval: float
@@ -105,6 +106,7 @@ class Settings:
             resync_debounce=_num("RESYNC_DEBOUNCE_SECS", 5),
             heartbeat_interval=heartbeat,
             zombie_grace=_num("ZOMBIE_GRACE_SECS", 2 * heartbeat),
+            startup_grace=_num("STARTUP_GRACE_SECS", 2 * heartbeat),
             game_count=int(_num("GAME_COUNT", 12)),
             max_games=int(_num("MAX_GAMES", 10)),
             poll_interval=_num("GAME_POLL_INTERVAL_SECS", 1),

@@ -66,6 +66,8 @@ class Orchestrator:
             await pubsub.aclose()
 
     async def health_monitor(self) -> None:
+        # Let shards that start together all register before games are handed out.
+        await asyncio.sleep(self.settings.startup_grace)
         while True:
             await asyncio.sleep(self.settings.health_check_interval)
             now = time.monotonic()
