@@ -12,8 +12,9 @@ from rich.console import Console
 from chaoslib.errors import ChaosError
 from chaoslib.log import configure_logging
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Piped output (CI logs, `| tee`) is not cut to 80 columns: URLs must stay whole.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
 def setup(verbose: int) -> None:
