@@ -148,24 +148,34 @@ class Workload(Observer):
         return WorkloadResult.from_history(self.history, self.name)
 
 
-class PubSubWorkload(Workload):
+class _RedisWorkload(Workload):
+    """A Redis writer that reconnects after a failed call (the failure is still recorded)."""
+
+    def __init__(self, name: str, url: str, history: History | None, **kwargs: Any) -> None:
+        super().__init__(name, history, **kwargs)
+        self.url = url
+        self._writer = _redis(url, self.timeout)
+
+    def _send(self, call: Any) -> None:
+        try:
+            call(self._writer)
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._writer.close()
+            self._writer = _redis(self.url, self.timeout)
+            raise
+
+
+class PubSubWorkload(_RedisWorkload):
     """PUBLISH on a channel, SUBSCRIBE to it: at-most-once, so outages lose messages."""
 
     def __init__(
         self, url: str, channel: str | None = None, history: History | None = None, **kwargs: Any
     ):
-        super().__init__(kwargs.pop("name", "pubsub"), history, **kwargs)
-        self.url = url
+        super().__init__(kwargs.pop("name", "pubsub"), url, history, **kwargs)
         self.channel = channel or f"chaoslib:pubsub:{uuid.uuid4().hex[:8]}"
-        self._writer = _redis(url, self.timeout)
 
     def write(self, seq: int) -> None:
-        try:
-            self._writer.publish(self.channel, str(seq))
-        except (redis.ConnectionError, redis.TimeoutError):
-            self._writer.close()
-            self._writer = _redis(self.url, self.timeout)
-            raise
+        self._send(lambda client: client.publish(self.channel, str(seq)))
 
     def read_loop(self) -> None:
         client = _redis(self.url, self.timeout)
@@ -181,7 +191,7 @@ class PubSubWorkload(Workload):
             client.close()
 
 
-class StreamWorkload(Workload):
+class StreamWorkload(_RedisWorkload):
     """XADD to a stream; XREADGROUP + XACK in a consumer group, re-reading pending entries.
 
     Delivery is at least once: an entry whose XACK was lost with the
@@ -193,21 +203,14 @@ class StreamWorkload(Workload):
     def __init__(
         self, url: str, stream: str | None = None, history: History | None = None, **kwargs: Any
     ):
-        super().__init__(kwargs.pop("name", "stream"), history, **kwargs)
-        self.url = url
+        super().__init__(kwargs.pop("name", "stream"), url, history, **kwargs)
         self.stream = stream or f"chaoslib:stream:{uuid.uuid4().hex[:8]}"
         self.group = "chaoslib"
         self._seen: set[bytes] = set()
-        self._writer = _redis(url, self.timeout)
         self._writer.xgroup_create(self.stream, self.group, id="0", mkstream=True)
 
     def write(self, seq: int) -> None:
-        try:
-            self._writer.xadd(self.stream, {"seq": seq})
-        except (redis.ConnectionError, redis.TimeoutError):
-            self._writer.close()
-            self._writer = _redis(self.url, self.timeout)
-            raise
+        self._send(lambda client: client.xadd(self.stream, {"seq": seq}))
 
     def read_loop(self) -> None:
         client = _redis(self.url, self.timeout)
