@@ -70,6 +70,11 @@ def test_stack_round_trip_through_invoke(tmp_path, binaries):
     proxies = Toxiproxy(services["toxiproxy"]["url"]).proxies()
     assert {name: p.enabled for name, p in proxies.items()} == {"redis": True, "timescaledb": True}
 
+    exports = invoke("stack.env", home=home).stdout.splitlines()
+    assert f"export REDIS_URL={links['redis']['url']}" in exports
+    assert f"export DATABASE_URL={links['timescaledb']['url']}" in exports
+    assert f"export TOXIPROXY_URL={services['toxiproxy']['url']}" in exports
+
     again = invoke("stack.up", home=home)
     assert "already running" in again.stdout
     assert services["redis"]["url"] in again.stdout
@@ -95,7 +100,7 @@ def test_invoke_list_shows_stack_tasks_with_help():
         text=True,
         timeout=60,
     ).stdout
-    for name in ("stack.up", "stack.status", "stack.down"):
+    for name in ("stack.up", "stack.status", "stack.down", "stack.env"):
         line = next(line for line in out.splitlines() if name in line)
         assert len(line.split(name, 1)[1].strip()) > 10, f"{name} has no help line"
 

@@ -25,7 +25,11 @@ def setup(verbose: int) -> None:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    try:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` closed the pipe; nothing left to say
+        sys.stderr.close()
 
 
 def fail(exc: ChaosError, code: int = 1) -> Exit:

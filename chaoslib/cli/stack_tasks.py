@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from invoke import Collection, task
 from rich.table import Table
 
@@ -166,4 +168,20 @@ def _binaries(value) -> str | None:
     return value
 
 
-collection = Collection("stack", up, status, down)
+@task(help={"direct": "Point at the servers directly instead of through the proxy's links."})
+def env(c, direct=False):
+    """Print shell exports of the stack's URLs: eval "$(invoke stack.env)"."""
+    try:
+        stack = stack_mod.Stack.load()
+    except ChaosError as exc:
+        raise fail(exc) from None
+    if stack is None:
+        raise fail(ChaosError("No stack is running. Start one with: invoke stack.up"))
+    key = "upstream" if direct else "url"
+    links = stack.link_urls()
+    print(f"export REDIS_URL={shlex.quote(links['redis'][key])}")
+    print(f"export DATABASE_URL={shlex.quote(links['timescaledb'][key])}")
+    print(f"export TOXIPROXY_URL={shlex.quote(stack.proxy_url or '')}")
+
+
+collection = Collection("stack", up, status, down, env)
