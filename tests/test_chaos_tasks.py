@@ -126,3 +126,29 @@ def test_reset_with_nothing_to_do(tmp_path):
     result = invoke(tmp_path / "empty", "chaos.reset")
     assert result.returncode == 0
     assert "Nothing to reset" in result.stdout
+
+
+def test_duration_zero_holds_until_ctrl_c_and_then_heals(home):
+    import signal
+
+    from chaoslib.wait import wait_until
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "chaos.redis-down", "--duration", "0"],
+        cwd=REPO,
+        env=subprocess_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(
+            lambda: not proxies(home)["redis"].enabled, timeout=30, what="the link to go down"
+        )
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out + err
+    assert "Holding the fault until Ctrl-C" in out and "✅ redis recovered" in out
+    assert proxies(home)["redis"].enabled
