@@ -31,3 +31,34 @@ def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
     env["CHAOS_HOME"] = str(home)
     env.update(extra)
     return env
+
+
+def run_invoke(home: Path, *args: str, timeout: float = 120, **env: str):
+    """``invoke ARGS`` as a user runs it: from the checkout, with its own CHAOS_HOME."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=REPO,
+        env=subprocess_env(home, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def spawn_python(home: Path, *args: str):
+    """A Python child (``-c CODE`` or ``-m MODULE``) with piped output and its own CHAOS_HOME."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=REPO,
+        env=subprocess_env(home),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
 from chaoslib import stack as stack_mod
 from chaoslib.stack import StackConfig
 from chaoslib.toxiproxy import Toxiproxy
-from tests.helpers import REPO, subprocess_env
+from tests.helpers import REPO, run_invoke, spawn_python
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +22,7 @@ def home(tmp_path_factory):
 
 
 def invoke(home, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=REPO,
-        env=subprocess_env(home),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_invoke(home, *args, timeout=timeout)
 
 
 def proxies(home):
@@ -133,14 +125,7 @@ def test_duration_zero_holds_until_ctrl_c_and_then_heals(home):
 
     from chaoslib.wait import wait_until
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "chaos.redis-down", "--duration", "0"],
-        cwd=REPO,
-        env=subprocess_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn_python(home, "-m", "invoke", "chaos.redis-down", "--duration", "0")
     try:
         wait_until(
             lambda: not proxies(home)["redis"].enabled, timeout=30, what="the link to go down"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -14,7 +13,7 @@ from chaoslib.faults.ledger import Ledger
 from chaoslib.stack import StackConfig
 from chaoslib.toxiproxy import Toxiproxy
 from chaoslib.wait import wait_until
-from tests.helpers import REPO, subprocess_env
+from tests.helpers import run_invoke, spawn_python
 
 HOLDER = textwrap.dedent(
     """
@@ -74,14 +73,7 @@ HELD = {
 
 
 def start_holder(home, stack) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER],
-        cwd=REPO,
-        env=subprocess_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn_python(home, "-c", HOLDER)
     # The ledger is written before each apply, so wait for the faults' effects, not the entries.
     wait_until(
         lambda: clean_state(home, stack) == HELD or proc.poll() is not None,
@@ -117,14 +109,7 @@ def test_after_sigkill_chaos_reset_restores_a_clean_state(detached_stack):
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     assert clean_state(home, stack) == HELD  # SIGKILL healed nothing
-    result = subprocess.run(
-        [sys.executable, "-m", "invoke", "chaos.reset"],
-        cwd=REPO,
-        env=subprocess_env(home),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_invoke(home, "chaos.reset", timeout=60)
     assert result.returncode == 0, result.stderr
     assert "resumed redis" in result.stdout
     assert clean_state(home, stack) == CLEAN

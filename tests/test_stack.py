@@ -18,20 +18,19 @@ from chaoslib import stack as stack_mod
 from chaoslib.stack import LINKS, Stack, StackConfig
 from chaoslib.toxiproxy import Toxiproxy
 from chaoslib.wait import wait_until
-from tests.helpers import REPO, connection_refused, pid_alive, subprocess_env
+from tests.helpers import (
+    REPO,
+    connection_refused,
+    pid_alive,
+    run_invoke,
+    spawn_python,
+)
 
 
 def invoke(
     *args: str, home, check: bool = True, timeout: float = 120
 ) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=REPO,
-        env=subprocess_env(home),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    result = run_invoke(home, *args, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"invoke {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -114,15 +113,7 @@ def test_bad_port_flag_is_rejected_with_what_is_accepted(tmp_path):
 
 
 def test_bad_log_level_is_rejected(tmp_path):
-    env = subprocess_env(tmp_path, CHAOS_LOG_LEVEL="LOUD")
-    result = subprocess.run(
-        [sys.executable, "-m", "invoke", "stack.status"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_invoke(tmp_path, "stack.status", CHAOS_LOG_LEVEL="LOUD")
     assert result.returncode == 2
     assert "CHAOS_LOG_LEVEL='LOUD'" in result.stderr
 
@@ -138,14 +129,7 @@ def test_servers_survive_a_sigkilled_starter_and_stack_down_stops_them(tmp_path)
         sys.stdin.read()  # hold until killed
         """
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", starter],
-        cwd=REPO,
-        env=subprocess_env(home),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn_python(home, "-c", starter)
     try:
         assert proc.stdout.readline().strip() == "up"
     finally:
@@ -185,14 +169,7 @@ def test_owned_stack_dies_with_its_parent(tmp_path):
         sys.stdin.read()
         """
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", starter],
-        cwd=REPO,
-        env=subprocess_env(home),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn_python(home, "-c", starter)
     pids = json.loads(proc.stdout.readline())
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
