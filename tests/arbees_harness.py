@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from chaoslib.observe import History, channel
-from chaoslib.services.process import LocalProcess, ProcessSpec
+from chaoslib.services.process_service import ProcessService
 from tests.helpers import REPO
 
 FAST = {
@@ -28,6 +28,14 @@ FAST = {
 }
 
 
+# What each service logs once it is wired up (it then keeps running on its own).
+READY = {
+    "orchestrator": r"Orchestrator starting",
+    "shard": r"Shard \S+ starting",
+    "signals": r"Subscribed to signals:stream|Failed to connect",
+}
+
+
 class System:
     """Orchestrator, shards and signal consumer as processes; heartbeats observed on Redis."""
 
@@ -40,26 +48,27 @@ class System:
             "ALERT_LOG_PATH": str(workdir / "critical_alerts.log"),
             **env,
         }
-        self.procs: dict[str, LocalProcess] = {}
+        self.procs: dict[str, ProcessService] = {}
         self.history = History()
         self.heartbeats = channel(redis_url, "shard:*:heartbeat", self.history, name="hb")
 
     def log_path(self, name: str) -> Path:
         return self.workdir / f"{name}.log"
 
-    def start(self, name: str, module: str, **env: str) -> LocalProcess:
-        spec = ProcessSpec(
-            argv=(sys.executable, "-m", f"examples.arbees.{module}"),
-            log_path=str(self.log_path(name)),
+    def start(self, name: str, module: str, **env: str) -> ProcessService:
+        proc = ProcessService(
+            name,
+            (sys.executable, "-m", f"examples.arbees.{module}"),
+            self.log_path(name),
             env={**self.env, **env},
-            cwd=str(REPO),
+            cwd=REPO,
+            ready_pattern=READY[module],
         )
-        proc = LocalProcess(spec)
-        proc.start(owned=True)
+        proc.start()
         self.procs[name] = proc
         return proc
 
-    def shard(self, shard_id: str, **env: str) -> LocalProcess:
+    def shard(self, shard_id: str, **env: str) -> ProcessService:
         return self.start(shard_id, "shard", SHARD_ID=shard_id, **env)
 
     def log(self, name: str) -> str:
