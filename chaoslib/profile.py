@@ -1,0 +1,252 @@
+"""Profiles: one YAML file per system under test, validated on load.
+
+A profile names the system's services and how to start them, the links
+(which client reaches which stack service through which proxy), the contract
+(channels, log lines, alert names) and two timing sets: ``fast`` for CI and
+``seed`` for the chaos guide's real values. The same scenario runs against
+another system by changing only the profile.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from chaoslib.errors import ConfigError
+from chaoslib.yaml_lines import FileError, LineDict, Reader, load
+
+STACK_SERVICES = ("redis", "postgres")
+TIMINGS = ("fast", "seed")
+NUMBER = (int, float)
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    name: str
+    module: str
+    role: str = "service"
+    env: dict[str, str] = field(default_factory=dict)
+    ready: str | None = None
+    redis: str | None = None  # the link this service uses to reach Redis
+    database: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkDef:
+    name: str
+    service: str  # a stack service: redis or postgres
+    client: str  # a service of the profile
+
+
+@dataclass(frozen=True)
+class Timing:
+    env: dict[str, str]
+    waits: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Contract:
+    heartbeat_channel: str
+    command_channel: str
+    log_patterns: dict[str, str]
+    alerts: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    protected: bool
+    services: dict[str, ServiceDef]
+    links: dict[str, LinkDef]
+    contract: Contract
+    timings: dict[str, Timing]
+    path: str = ""
+
+    def timing(self, name: str) -> Timing:
+        if name not in self.timings:
+            raise ConfigError(
+                f"timing {name!r} is not in profile {self.name}; use one of {', '.join(self.timings)}"
+            )
+        return self.timings[name]
+
+    def shards(self) -> list[str]:
+        return [s.name for s in self.services.values() if s.role == "shard"]
+
+    def links_of(self, client: str) -> list[str]:
+        return [link.name for link in self.links.values() if link.client == client]
+
+
+def builtin_profiles() -> list[str]:
+    return sorted(
+        p.name.removesuffix(".yml")
+        for p in resources.files("chaoslib.profiles").iterdir()
+        if p.name.endswith(".yml")
+    )
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A built-in profile by name (``local``), or a YAML file by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        candidate = resources.files("chaoslib.profiles") / f"{name_or_path}.yml"
+        if not candidate.is_file():
+            raise ConfigError(
+                f"no profile named {name_or_path!r}; built in: {', '.join(builtin_profiles())}, "
+                "or give a path to a .yml file"
+            )
+        path = Path(str(candidate))
+    return parse_profile(path)
+
+
+def _scalars(r: Reader, data: LineDict, key: str, ctx: str) -> dict[str, str]:
+    raw = r.get(data, key, dict, default={}, context=ctx)
+    for k, v in raw.items():
+        if isinstance(v, (dict, list)) or v is None:
+            raise r.fail(raw, f"{ctx}.{key}.{k}", "must be a single value", "a string or a number")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def parse_profile(path: str | Path) -> Profile:
+    r = Reader(path)
+    doc = load(path)
+    if not isinstance(doc, LineDict):
+        raise FileError(path, 1, "", "a profile must be a YAML mapping")
+    r.only(
+        doc,
+        {"name", "description", "protected", "services", "links", "contract", "timings"},
+        "the profile",
+    )
+    services = _services(r, doc)
+    links = _links(r, doc, services)
+    for svc in services.values():
+        for key, stack_service in (("redis", "redis"), ("database", "postgres")):
+            link = getattr(svc, key)
+            if link is None:
+                continue
+            where = r.mapping(doc["services"][svc.name], f"services.{svc.name}", doc["services"])
+            if link not in links:
+                raise r.fail(
+                    where,
+                    f"services.{svc.name}.{key}",
+                    f"no link is named {link!r}",
+                    ", ".join(links),
+                )
+            if links[link].service != stack_service or links[link].client != svc.name:
+                raise r.fail(
+                    where,
+                    f"services.{svc.name}.{key}",
+                    f"link {link!r} must go from {svc.name} to {stack_service}",
+                    f"a link with client: {svc.name}, service: {stack_service}",
+                )
+    return Profile(
+        name=r.get(doc, "name", str, required=True),
+        description=r.get(doc, "description", str, default=""),
+        protected=r.get(doc, "protected", bool, default=False),
+        services=services,
+        links=links,
+        contract=_contract(r, doc),
+        timings=_timings(r, doc),
+        path=str(path),
+    )
+
+
+def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
+    raw = r.mapping(doc.get("services"), "services", doc) if "services" in doc else None
+    if not raw:
+        raise FileError(r.path, doc.line, "services", "is required: at least one service")
+    out = {}
+    for name, item in raw.items():
+        ctx = f"services.{name}"
+        item = r.mapping(item, ctx, raw)
+        r.only(item, {"module", "role", "env", "ready", "redis", "database"}, ctx)
+        out[str(name)] = ServiceDef(
+            name=str(name),
+            module=r.get(item, "module", str, required=True, context=ctx),
+            role=r.get(
+                item, "role", str, default="service", choices=("service", "shard"), context=ctx
+            ),
+            env=_scalars(r, item, "env", ctx),
+            ready=r.get(item, "ready", str, context=ctx),
+            redis=r.get(item, "redis", str, context=ctx),
+            database=r.get(item, "database", str, context=ctx),
+        )
+    return out
+
+
+def _links(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> dict[str, LinkDef]:
+    raw = r.mapping(doc.get("links"), "links", doc) if "links" in doc else LineDict()
+    out = {}
+    for name, item in raw.items():
+        ctx = f"links.{name}"
+        item = r.mapping(item, ctx, raw)
+        r.only(item, {"service", "client"}, ctx)
+        client = r.get(item, "client", str, required=True, context=ctx)
+        if client not in services:
+            raise r.fail(
+                item, f"{ctx}.client", f"no service is named {client!r}", ", ".join(services)
+            )
+        out[str(name)] = LinkDef(
+            str(name),
+            r.get(item, "service", str, required=True, choices=STACK_SERVICES, context=ctx),
+            client,
+        )
+    return out
+
+
+def _contract(r: Reader, doc: LineDict) -> Contract:
+    item = r.mapping(doc.get("contract"), "contract", doc) if "contract" in doc else None
+    if item is None:
+        raise FileError(r.path, doc.line, "contract", "is required")
+    r.only(item, {"heartbeat_channel", "command_channel", "log_patterns", "alerts"}, "contract")
+    patterns = _scalars(r, item, "log_patterns", "contract")
+    for key, pattern in patterns.items():
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise r.fail(
+                item, f"contract.log_patterns.{key}", f"is not a valid regex: {exc}"
+            ) from None
+    return Contract(
+        heartbeat_channel=r.get(item, "heartbeat_channel", str, required=True, context="contract"),
+        command_channel=r.get(item, "command_channel", str, required=True, context="contract"),
+        log_patterns=patterns,
+        alerts=_scalars(r, item, "alerts", "contract"),
+    )
+
+
+def _timings(r: Reader, doc: LineDict) -> dict[str, Timing]:
+    raw = r.mapping(doc.get("timings"), "timings", doc) if "timings" in doc else None
+    if raw is None:
+        raise FileError(r.path, doc.line, "timings", "is required, with fast and seed")
+    r.only(raw, set(TIMINGS), "timings")
+    out: dict[str, Timing] = {}
+    for name in TIMINGS:
+        if name not in raw:
+            raise FileError(
+                r.path, raw.line, f"timings.{name}", "is required", "both fast and seed"
+            )
+        item = r.mapping(raw[name], f"timings.{name}", raw)
+        ctx = f"timings.{name}"
+        r.only(item, {"env", "waits"}, ctx)
+        waits_raw = r.get(item, "waits", dict, default={}, context=ctx)
+        waits: dict[str, float] = {}
+        for key in waits_raw:
+            waits[str(key)] = float(
+                r.get(waits_raw, key, NUMBER, minimum=0, context=f"{ctx}.waits")
+            )
+        out[name] = Timing(_scalars(r, item, "env", ctx), waits)
+    fast, seed = out["fast"], out["seed"]
+    for kind in ("env", "waits"):
+        a, b = set(getattr(fast, kind)), set(getattr(seed, kind))
+        if a != b:
+            missing = sorted(a ^ b)
+            raise FileError(
+                r.path,
+                raw.line,
+                f"timings.*.{kind}",
+                f"fast and seed must set the same keys; only one sets {', '.join(missing)}",
+            )
+    return out
