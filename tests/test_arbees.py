@@ -264,3 +264,27 @@ def test_writes_are_retried_through_a_short_database_outage(tmp_path, urls, toxi
             assert "Retrying in" not in system.log("shard_01")
         else:
             assert "Retrying in" in system.log("shard_01")
+
+
+def test_signal_consumer_survives_a_redis_restart_that_loses_everything(tmp_path):
+    """Without persistence a restarted Redis has no stream and no group; the consumer makes them again."""
+    import redis
+
+    from chaoslib.services.redis import RedisServer
+
+    with (
+        RedisServer(tmp_path / "redis") as server,
+        System(tmp_path, server.url, "postgresql://unused") as system,
+    ):
+        consumer = system.start("signals", "signals")
+        server.restart()
+        with redis.Redis.from_url(server.url) as r:
+            r.xadd(
+                "signals:stream", {"shard": "shard_09", "seq": 1}
+            )  # makes the stream, but not the group
+            wait_until(
+                lambda: r.get("signals:contiguous:shard_09") == b"1",
+                timeout=15,
+                what="the consumer to read after the restart",
+            )
+        assert consumer.is_running()

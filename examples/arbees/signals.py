@@ -49,9 +49,21 @@ class SignalConsumer:
         logger.info("Subscribed to {} as group {}", SIGNAL_STREAM, GROUP)
         start = "0"  # first re-read whatever was delivered but not acknowledged
         while True:
-            reply = await client.xreadgroup(
-                GROUP, self.settings.instance_id, {SIGNAL_STREAM: start}, count=100, block=1000
-            )
+            try:
+                reply = await client.xreadgroup(
+                    GROUP, self.settings.instance_id, {SIGNAL_STREAM: start}, count=100, block=1000
+                )
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # A Redis without persistence came back empty: the group is gone, make it again.
+                logger.warning(
+                    "Consumer group {} is gone (Redis restarted empty); recreating it", GROUP
+                )
+                with contextlib.suppress(ResponseError):
+                    await client.xgroup_create(SIGNAL_STREAM, GROUP, id="0", mkstream=True)
+                start = "0"
+                continue
             entries = reply[0][1] if reply else []
             if start == "0" and not entries:
                 start = ">"
