@@ -135,11 +135,21 @@ class Experiment:
             timings=timings,
         )
 
-    def _record(self, ctx: RunContext, name: str, action: str, error: str | None = None) -> None:
+    def _record(
+        self,
+        ctx: RunContext,
+        name: str,
+        action: str,
+        error: str | None = None,
+        at: float | None = None,
+    ) -> None:
+        """``at``: when the action began (an apply counts from its first effect); default now."""
         now = self.clock.now()
+        at = now if at is None else at
+        wall = time.time() - (now - at)
         fault = self.steps[name].fault
-        ctx.faults.append(FaultEvent(name, action, now, time.time(), fault.describe(), error))
-        self.history.add(Event(now, name, "fault", error is None, action, fault.describe()))
+        ctx.faults.append(FaultEvent(name, action, at, wall, fault.describe(), error))
+        self.history.add(Event(at, name, "fault", error is None, action, fault.describe(), wall))
 
     def _run_timeline(self, ctx: RunContext) -> None:
         plan = schedule.timeline({name: step.windows for name, step in self.steps.items()})
@@ -149,11 +159,13 @@ class Experiment:
         for action in plan:
             self.clock.sleep(start + action.at - self.clock.now())
             fault = self.steps[action.fault].fault
+            began = self.clock.now()
             if action.verb == "apply":
                 fault.apply()
+                self._record(ctx, action.fault, "apply", at=began)
             else:
                 fault.heal()
-            self._record(ctx, action.fault, action.verb)
+                self._record(ctx, action.fault, "heal")
 
     def _heal_all(self, ctx: RunContext) -> None:
         for name, step in self.steps.items():

@@ -43,7 +43,22 @@ class LinkDef:
 @dataclass(frozen=True)
 class Timing:
     env: dict[str, str]
-    waits: dict[str, float]
+    waits: dict[str, float]  # how long a scenario holds or observes, in seconds
+    limits: dict[str, float]  # the thresholds its checks judge against
+
+    def wait(self, key: str) -> float:
+        if key not in self.waits:
+            raise ConfigError(
+                f"the profile's timings have no wait {key!r}; add it to timings.*.waits"
+            )
+        return self.waits[key]
+
+    def limit(self, key: str) -> float:
+        if key not in self.limits:
+            raise ConfigError(
+                f"the profile's timings have no limit {key!r}; add it to timings.*.limits"
+            )
+        return self.limits[key]
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,17 @@ class Profile:
     links: dict[str, LinkDef]
     contract: Contract
     timings: dict[str, Timing]
+    fragile: tuple[str, ...] = ()  # flags the system accepts in FRAGILE, to prove checks can fail
     path: str = ""
+
+    def check_fragile(self, flags: str) -> str:
+        """``a,b`` validated against the profile's flags; returns the normalised list."""
+        given = [f.strip() for f in flags.split(",") if f.strip()]
+        unknown = [f for f in given if f not in self.fragile]
+        if unknown:
+            accepted = ", ".join(self.fragile) or "none (this profile declares no fragile flags)"
+            raise ConfigError(f"unknown fragile flag(s) {', '.join(unknown)}; accepted: {accepted}")
+        return ",".join(given)
 
     def timing(self, name: str) -> Timing:
         if name not in self.timings:
@@ -116,7 +141,7 @@ def parse_profile(path: str | Path) -> Profile:
         raise FileError(path, 1, "", "a profile must be a YAML mapping")
     r.only(
         doc,
-        {"name", "description", "protected", "services", "links", "contract", "timings"},
+        {"name", "description", "protected", "fragile", "services", "links", "contract", "timings"},
         "the profile",
     )
     services = _services(r, doc)
@@ -149,8 +174,17 @@ def parse_profile(path: str | Path) -> Profile:
         links=links,
         contract=_contract(r, doc),
         timings=_timings(r, doc),
+        fragile=tuple(_names(r, doc, "fragile")),
         path=str(path),
     )
+
+
+def _names(r: Reader, doc: LineDict, key: str) -> list[str]:
+    raw = r.get(doc, key, list, default=[])
+    for item in raw:
+        if not isinstance(item, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", item):
+            raise r.fail(doc, key, f"{item!r} is not a flag name", "lower-case-words-with-dashes")
+    return [str(item) for item in raw]
 
 
 def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
@@ -230,16 +264,19 @@ def _timings(r: Reader, doc: LineDict) -> dict[str, Timing]:
             )
         item = r.mapping(raw[name], f"timings.{name}", raw)
         ctx = f"timings.{name}"
-        r.only(item, {"env", "waits"}, ctx)
-        waits_raw = r.get(item, "waits", dict, default={}, context=ctx)
-        waits: dict[str, float] = {}
-        for key in waits_raw:
-            waits[str(key)] = float(
-                r.get(waits_raw, key, NUMBER, minimum=0, context=f"{ctx}.waits")
-            )
-        out[name] = Timing(_scalars(r, item, "env", ctx), waits)
+        r.only(item, {"env", "waits", "limits"}, ctx)
+        numbers: dict[str, dict[str, float]] = {}
+        for section in ("waits", "limits"):
+            raw_section = r.get(item, section, dict, default={}, context=ctx)
+            numbers[section] = {
+                str(key): float(
+                    r.get(raw_section, key, NUMBER, minimum=0, context=f"{ctx}.{section}")
+                )
+                for key in raw_section
+            }
+        out[name] = Timing(_scalars(r, item, "env", ctx), numbers["waits"], numbers["limits"])
     fast, seed = out["fast"], out["seed"]
-    for kind in ("env", "waits"):
+    for kind in ("env", "waits", "limits"):
         a, b = set(getattr(fast, kind)), set(getattr(seed, kind))
         if a != b:
             missing = sorted(a ^ b)

@@ -13,6 +13,7 @@ from rich.table import Table
 from chaoslib.checks import merge
 from chaoslib.cli.hold import hold_and_measure, report
 from chaoslib.cli.output import console, fail, setup
+from chaoslib.cli.suite_tasks import scenario, suite
 from chaoslib.environment import Environment
 from chaoslib.errors import ChaosError
 from chaoslib.faults.base import Fault
@@ -165,7 +166,7 @@ def reset(c, verbose=0):
     """Undo every fault a crashed run left: ledger, proxy toxics and links, stopped or paused services."""
     setup(verbose)
     try:
-        done = reset_all()
+        done = reset_all() + _reset_suite()
     except ChaosError as exc:
         raise fail(exc) from None
     if not done:
@@ -174,6 +175,23 @@ def reset(c, verbose=0):
         console.print(f"  {escape(line)}")
     if any(line.startswith("FAILED") for line in done):
         raise Exit(code=1)
+
+
+def _reset_suite() -> list[str]:
+    """A suite that died hard: its own stack and ledger are dropped, not restored."""
+    from chaoslib.faults.ledger import Ledger
+    from chaoslib.stack import down
+    from chaoslib.state import chaos_home
+
+    home = chaos_home() / "suite"
+    if not home.exists():
+        return []
+    done = [f"suite leftovers: {line}" for line in down(home) or []]
+    ledger = Ledger(home)
+    if ledger.entries():
+        done.append(f"suite leftovers: dropped {len(ledger.entries())} ledger entries")
+        ledger.clear()
+    return done
 
 
 @task(
@@ -229,4 +247,6 @@ def _print_verdicts(result: Journal) -> None:
     )
 
 
-collection = Collection("chaos", db_slow, db_down, redis_down, redis_flap, bandwidth, reset, run)
+collection = Collection(
+    "chaos", db_slow, db_down, redis_down, redis_flap, bandwidth, reset, run, suite, scenario
+)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from chaoslib.observe.base import Observer
-from chaoslib.observe.history import History
+from chaoslib.observe.history import Event, History
 
 
 class LogObserver(Observer):
@@ -55,17 +57,34 @@ class LogObserver(Observer):
             data = fh.read(size - self._offset)
         complete = data.rfind(b"\n") + 1
         self._offset += complete
+        now, wall = self.clock.now(), time.time()
         for raw in data[:complete].splitlines():
             line = raw.decode("utf-8", "replace")
             for key, regex in self.patterns.items():
                 if regex.search(line):
-                    self.record(True, key, line)
+                    stamp = _stamp(line)
+                    # A line stamped by its writer counts from that moment, not from when it was
+                    # read: two services' lines compare correctly whichever file was read first.
+                    at = now if stamp is None else now - min(max(wall - stamp, 0.0), 5.0)
+                    self.history.add(Event(at, self.name, self.kind, True, key, line))
 
     def run(self) -> None:
         while not self.stopping:
             self._poll()
             self.clock.sleep(self.interval, self._stop)
         self._poll()  # lines written just before the stop still count
+
+
+def _stamp(line: str) -> float | None:
+    """The line's leading ISO-8601 timestamp with a zone, as epoch seconds; None without one."""
+    head = line[:40].split(" ", 1)[0]
+    if len(head) < 19 or head[4:5] != "-" or "T" not in head:
+        return None
+    try:
+        moment = datetime.fromisoformat(head)
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo else None
 
 
 def logs(

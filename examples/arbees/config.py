@@ -60,6 +60,7 @@ class Settings:
     db_health_threshold: int
     db_pool_max: int
     db_pool_min: int
+    db_write_timeout: float
     shard_timeout: float
     health_check_interval: float
     system_monitor_interval: float
@@ -100,6 +101,7 @@ class Settings:
             db_health_threshold=int(_num("DB_HEALTH_ALERT_THRESHOLD", 3)),
             db_pool_max=int(_num("DB_POOL_MAX_CONNECTIONS", 20)),
             db_pool_min=int(_num("DB_POOL_MIN_CONNECTIONS", 5)),
+            db_write_timeout=_num("DB_WRITE_TIMEOUT_SECS", 5),
             shard_timeout=_num("SHARD_TIMEOUT_SECS", 60),
             health_check_interval=_num("HEALTH_CHECK_INTERVAL_SECS", 5),
             system_monitor_interval=_num("SYSTEM_MONITOR_INTERVAL_SECS", 30),

@@ -70,12 +70,14 @@ class Writer:
         self.settings = settings
         self.conn: psycopg.AsyncConnection | None = None
         self.ok = True
+        # Pool statistics, reported in every heartbeat.
+        self.stats = {"writes_ok": 0, "writes_retried_ok": 0, "writes_failed": 0, "retries": 0}
 
     async def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
         if self.conn is None or self.conn.closed:
             self.conn = await asyncio.wait_for(connect(self.settings), 5)
         try:
-            await asyncio.wait_for(self.conn.execute(sql, params), 5)
+            await asyncio.wait_for(self.conn.execute(sql, params), self.settings.db_write_timeout)
         except (psycopg.Error, TimeoutError):
             await self.conn.close()
             self.conn = None
@@ -93,10 +95,17 @@ class Writer:
             ):
                 with attempt:
                     await self._execute(sql, params)
+            tries = attempt.retry_state.attempt_number
             self.ok = True
+            self.stats["writes_ok"] += 1
+            self.stats["retries"] += tries - 1
+            if tries > 1:
+                self.stats["writes_retried_ok"] += 1
+                logger.info("Database write succeeded on attempt {}", tries)
             return True
         except (psycopg.Error, TimeoutError, OSError) as exc:
             self.ok = False
+            self.stats["writes_failed"] += 1
             logger.error("Database write gave up after {} attempt(s): {}", attempts, exc)
             return False
 

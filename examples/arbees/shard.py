@@ -57,6 +57,7 @@ class GameShard:
                 "signals_sent": self.seq,
                 "reconnects": self.session.total_reconnects,
                 "pid": os.getpid(),
+                "db": dict(self.writer.stats),
             },
         }
 
@@ -114,7 +115,13 @@ class GameShard:
                 stream_client = stream_client or self.session.client()
                 self.seq += 1
                 await stream_client.xadd(
-                    SIGNAL_STREAM, {"shard": self.id, "seq": self.seq, "games": len(self.games)}
+                    SIGNAL_STREAM,
+                    {
+                        "shard": self.id,
+                        "process": self.process_id,
+                        "seq": self.seq,
+                        "games": len(self.games),
+                    },
                 )
             except REDIS_ERRORS:
                 self.seq -= 1  # not sent; the same number goes out next time

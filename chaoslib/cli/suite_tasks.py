@@ -1,0 +1,86 @@
+"""``invoke chaos.suite`` and ``invoke chaos.scenario``: the chaos guide, run end to end."""
+
+from __future__ import annotations
+
+from invoke import task
+from invoke.exceptions import Exit
+
+from chaoslib.cli.output import console, fail, setup
+from chaoslib.errors import ChaosError
+
+V = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
+HELP = {
+    "profile": "The system profile: a built-in name (local) or a .yml path (default local).",
+    "timing": "fast (seconds, for CI) or seed (the guide's real values, about 15 min). Default fast.",
+    "report-dir": "Where to write journal.json, junit.xml and report.html (default reports/<time>/).",
+    "fragile": "Comma-separated FRAGILE flags passed to the system, to prove the checks fail: "
+    "no-reconnect, no-reassign, no-zombie-cleanup, no-db-retry, sticky-restart, no-alerts.",
+    "verbose": V,
+}
+
+
+def _run(only, profile, timing, report_dir, fragile, verbose) -> None:
+    setup(verbose)
+    from chaoslib.cli.suite_output import Progress, print_checklist, print_scenarios
+    from chaoslib.reports import write_reports
+    from chaoslib.suite import Suite, SuiteConfig
+
+    try:
+        suite = Suite(
+            SuiteConfig(
+                profile=profile,
+                timing=timing,
+                only=only,
+                fragile=fragile or "",
+                report_dir=report_dir,
+            )
+        )
+    except ChaosError as exc:
+        raise fail(exc, 2) from None
+    names = ", ".join(s.name for s in suite.specs)
+    console.print(
+        f"chaos suite: profile [bold]{suite.profile.name}[/], timing [bold]{timing}[/]"
+        + (f", fragile [bold]{suite.fragile}[/]" if suite.fragile else "")
+        + f"\nscenarios: {names}"
+    )
+    with Progress(len(suite.specs)) as progress:
+        suite.progress = progress
+        result = suite.run()
+    paths = write_reports(result)
+    print_scenarios(result)
+    print_checklist(result)
+    colour = "green" if result.status == "passed" else "red"
+    console.print(
+        f"\n[{colour} bold]suite {result.status}[/] in {result.ended_at - result.started_at:.1f}s"
+        + (f": {result.error}" if result.error else "")
+    )
+    console.print("reports: " + ", ".join(str(p) for p in paths.values()))
+    if any(j.status == "interrupted" for j in result.journals):
+        raise Exit("interrupted: every fault was healed", code=130)
+    if result.status != "passed":
+        raise Exit(code=1)
+
+
+@task(
+    incrementable=["verbose"],
+    help={"only": "Run only these scenarios, comma-separated (default: all nine).", **HELP},
+)
+def suite(c, only=None, profile="local", timing="fast", report_dir=None, fragile=None, verbose=0):
+    """Run the chaos guide's nine scenarios end to end on an embedded stack; exit 0 only if all pass.
+
+    Starts its own Redis, PostgreSQL and proxy (system binaries, else the pip
+    wheels) and the profile's system; prints the guide's Success Criteria
+    Checklist with a measured value per line; writes the reports.
+    """
+    _run(only, profile, timing, report_dir, fragile, verbose)
+
+
+@task(
+    incrementable=["verbose"],
+    help={"name": "The scenario: redis-restart, shard-crash, shard-restart, db-drop, "
+          "all-shards-dead, zombie-cleanup, orchestrator-partition, load-failure, db-slow.",
+          **HELP},
+)  # fmt: skip
+def scenario(c, name, profile="local", timing="fast", report_dir=None, fragile=None, verbose=0):
+    """Run one of the guide's scenarios (with the steady-state check first) and write its reports."""
+    _run(name, profile, timing, report_dir, fragile, verbose)

@@ -1,0 +1,183 @@
+"""The suite: the chaos guide end to end, on its own stack, one scenario after another.
+
+It starts an owned stack (Redis with persistence, PostgreSQL, the proxy) and
+the profile's system, checks a quiet period first (no false positives), then
+runs each scenario from a clean slate. Every process it starts dies with it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from chaoslib import scenarios
+from chaoslib.checks import FAIL, PASS, Verdict
+from chaoslib.experiment import Experiment, RunContext
+from chaoslib.faults.ledger import Ledger
+from chaoslib.journal import Journal
+from chaoslib.observe import History
+from chaoslib.observe.webhook import WebhookSink
+from chaoslib.profile import Profile, load_profile
+from chaoslib.scenarios import facts
+from chaoslib.scenarios.base import ScenarioRun, check
+from chaoslib.stack import Stack, StackConfig
+from chaoslib.state import chaos_home
+from chaoslib.system import SystemUnderTest
+
+STEADY = "steady-state"
+Progress = Callable[[str, str, float], None]  # (scenario, phase, seconds)
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    profile: str = "local"
+    timing: str = "fast"
+    only: str | None = None
+    fragile: str = ""
+    report_dir: Path | None = None
+    home: Path | None = None
+
+
+@dataclass
+class SuiteResult:
+    profile: Profile
+    timing: str
+    fragile: str
+    report_dir: Path
+    journals: list[Journal] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+    ended_at: float = 0.0
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error or not self.journals:
+            return "aborted"
+        return "passed" if all(j.status == "passed" for j in self.journals) else "failed"
+
+    def journal(self, name: str) -> Journal | None:
+        return next((j for j in self.journals if j.experiment == name), None)
+
+    def verdict(self, scenario: str, key: str) -> Verdict | None:
+        journal = self.journal(scenario)
+        if journal is None:
+            return None
+        return next((v for v in journal.verdicts if v.details.get("key") == key), None)
+
+
+def default_report_dir() -> Path:
+    return Path("reports") / time.strftime("%Y%m%d-%H%M%S")
+
+
+def _quiet_period(run: ScenarioRun) -> Experiment:
+    """Nothing is wrong: no alert, no error line, no shard marked Dead (no false positives)."""
+
+    def judge(ctx: RunContext) -> Verdict:
+        alerts = ctx.history.select(kind="delivery")
+        errors = facts.log_lines(ctx.history, None, "error")
+        dead = facts.log_lines(ctx.history, None, "marked_dead")
+        bad = len(alerts) + len(errors) + len(dead)
+        evidence = f"{len(alerts)} alerts, {len(errors)} error lines, {len(dead)} Dead marks" + (
+            f"; e.g. {(errors or dead)[0].detail[:120]}" if errors or dead else ""
+        )
+        return Verdict("", FAIL if bad else PASS, bad, 0, "events", evidence)
+
+    exp = run.experiment(STEADY, observe_after=0.0)
+    exp.steady_for = run.wait("stabilize")
+    exp.checks = [check("no_false_positives", "No false positives while nothing is wrong", judge)]
+    return exp
+
+
+class Suite:
+    def __init__(self, config: SuiteConfig, *, progress: Progress | None = None) -> None:
+        self.config = config
+        self.profile = load_profile(config.profile)
+        self.profile.timing(config.timing)  # fail early on a bad timing name
+        self.fragile = self.profile.check_fragile(config.fragile)
+        self.specs = scenarios.select(config.only)
+        self.report_dir = Path(config.report_dir or default_report_dir())
+        self.progress = progress
+
+    def _phase(self, scenario: str) -> Callable[[str, float], None]:
+        def report(phase: str, seconds: float) -> None:
+            if self.progress:
+                self.progress(scenario, phase, seconds)
+
+        return report
+
+    def run(self) -> SuiteResult:
+        result = SuiteResult(self.profile, self.config.timing, self.fragile, self.report_dir)
+        home = chaos_home(self.config.home) / "suite"
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        stack = Stack(StackConfig(home=home, redis_persistence=True, owned=True))
+        sink = WebhookSink(History(), name="webhook")
+        system: SystemUnderTest | None = None
+        try:
+            self._phase("setup")("starting the stack", 0)
+            stack.start()
+            sink.start()
+            system = SystemUnderTest(
+                self.profile,
+                self.config.timing,
+                stack,
+                self.report_dir,
+                fragile=self.fragile,
+                webhook_url=sink.url,
+                ledger=Ledger(home),
+            )
+            self._phase("setup")("starting the system", 0)
+            system.start_all()
+            system.wait_steady(self._settle(system))
+            self._run_one(result, system, sink, _quiet_period, STEADY)
+            for spec in self.specs:
+                self._phase(spec.name)("resetting to a healthy state", 0)
+                system.reset()
+                system.wait_steady(self._settle(system))
+                journal = self._run_one(result, system, sink, spec.build, spec.name)
+                if journal.status == "interrupted":
+                    break
+        except Exception as exc:
+            logger.exception("the suite stopped")
+            result.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            if system is not None:
+                system.stop_all()
+            sink.stop()
+            stack.stop()
+            result.ended_at = time.time()
+        return result
+
+    @staticmethod
+    def _settle(system: SystemUnderTest) -> float:
+        env = system.timing.env
+        return (
+            30
+            + 3 * float(env.get("STARTUP_GRACE_SECS", 0))
+            + 3 * float(env.get("HEARTBEAT_INTERVAL_SECS", 0))
+        )
+
+    def _run_one(
+        self,
+        result: SuiteResult,
+        system: SystemUnderTest,
+        sink: WebhookSink,
+        build: Callable[[ScenarioRun], Experiment],
+        name: str,
+    ) -> Journal:
+        run = ScenarioRun(system, History(), sink, on_phase=self._phase(name))
+        journal = build(run).run()
+        result.journals.append(journal)
+        logger.info("{}: {}", name, journal.status)
+        return journal
+
+
+def summary(result: SuiteResult) -> dict[str, Any]:
+    return {
+        "status": result.status,
+        "scenarios": {j.experiment: j.status for j in result.journals},
+    }
