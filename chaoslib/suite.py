@@ -19,6 +19,7 @@ from chaoslib import scenarios
 from chaoslib.checks import FAIL, PASS, Verdict
 from chaoslib.experiment import Experiment, RunContext
 from chaoslib.faults.ledger import Ledger
+from chaoslib.faults.signals import Terminated, heal_on_signals, signals_held
 from chaoslib.journal import Journal
 from chaoslib.observe import History
 from chaoslib.observe.webhook import WebhookSink
@@ -53,9 +54,12 @@ class SuiteResult:
     started_at: float = field(default_factory=time.time)
     ended_at: float = 0.0
     error: str | None = None
+    interrupted: bool = False
 
     @property
     def status(self) -> str:
+        if self.interrupted:
+            return "interrupted"
         if self.error or not self.journals:
             return "aborted"
         return "passed" if all(j.status == "passed" for j in self.journals) else "failed"
@@ -102,6 +106,7 @@ class Suite:
         self.specs = scenarios.select(config.only)
         self.report_dir = Path(config.report_dir or default_report_dir())
         self.progress = progress
+        self.system: SystemUnderTest | None = None
 
     def _phase(self, scenario: str) -> Callable[[str, float], None]:
         def report(phase: str, seconds: float) -> None:
@@ -116,41 +121,49 @@ class Suite:
         self.report_dir.mkdir(parents=True, exist_ok=True)
         stack = Stack(StackConfig(home=home, redis_persistence=True, owned=True))
         sink = WebhookSink(History(), name="webhook")
-        system: SystemUnderTest | None = None
-        try:
-            self._phase("setup")("starting the stack", 0)
-            stack.start()
-            sink.start()
-            system = SystemUnderTest(
-                self.profile,
-                self.config.timing,
-                stack,
-                self.report_dir,
-                fragile=self.fragile,
-                webhook_url=sink.url,
-                ledger=Ledger(home),
-            )
-            self._phase("setup")("starting the system", 0)
-            system.start_all()
-            system.wait_steady(self._settle(system))
-            self._run_one(result, system, sink, _quiet_period, STEADY)
-            for spec in self.specs:
-                self._phase(spec.name)("resetting to a healthy state", 0)
-                system.reset()
-                system.wait_steady(self._settle(system))
-                journal = self._run_one(result, system, sink, spec.build, spec.name)
-                if journal.status == "interrupted":
-                    break
-        except Exception as exc:
-            logger.exception("the suite stopped")
-            result.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            if system is not None:
-                system.stop_all()
-            sink.stop()
-            stack.stop()
-            result.ended_at = time.time()
+        with heal_on_signals():
+            try:
+                self._run_all(result, stack, sink, home)
+            except (KeyboardInterrupt, Terminated) as exc:
+                result.error = f"interrupted ({exc or type(exc).__name__}); every fault was healed"
+                result.interrupted = True
+            except Exception as exc:
+                logger.exception("the suite stopped")
+                result.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                with signals_held():  # a second Ctrl-C must not leave processes behind
+                    if self.system is not None:
+                        self.system.stop_all()
+                    sink.stop()
+                    stack.stop()
+                result.ended_at = time.time()
         return result
+
+    def _run_all(self, result: SuiteResult, stack: Stack, sink: WebhookSink, home: Path) -> None:
+        self._phase("setup")("starting the stack", 0)
+        stack.start()
+        sink.start()
+        system = self.system = SystemUnderTest(
+            self.profile,
+            self.config.timing,
+            stack,
+            self.report_dir,
+            fragile=self.fragile,
+            webhook_url=sink.url,
+            ledger=Ledger(home),
+        )
+        self._phase("setup")("starting the system", 0)
+        system.start_all()
+        system.wait_steady(self._settle(system))
+        self._run_one(result, system, sink, _quiet_period, STEADY)
+        for spec in self.specs:
+            self._phase(spec.name)("resetting to a healthy state", 0)
+            system.reset()
+            system.wait_steady(self._settle(system))
+            journal = self._run_one(result, system, sink, spec.build, spec.name)
+            if journal.status == "interrupted":
+                result.interrupted = True
+                break
 
     @staticmethod
     def _settle(system: SystemUnderTest) -> float:

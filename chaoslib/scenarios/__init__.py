@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chaoslib.errors import ConfigError
-from chaoslib.scenarios import database, partition, redis_outage, shards, zombie
+from chaoslib.scenarios import database, monitor, partition, redis_outage, shards, zombie
 from chaoslib.scenarios.base import ScenarioRun, ScenarioSpec
 
 SCENARIOS: dict[str, ScenarioSpec] = {
@@ -15,7 +15,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             "Redis Restart",
             "Services reconnect to Redis automatically, with no message loss",
             redis_outage.redis_restart,
-            ("no-reconnect",),
+            ("no-reconnect", "no-alerts"),
         ),
         ScenarioSpec(
             "shard-crash",
@@ -46,7 +46,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             5,
             "All Shards Dead",
             "A critical alert when all game monitoring stops",
-            shards.all_shards_dead,
+            monitor.all_shards_dead,
             ("no-alerts",),
         ),
         ScenarioSpec(

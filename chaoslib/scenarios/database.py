@@ -6,7 +6,7 @@ from chaoslib import schedule
 from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.experiment import Check, Experiment, RunContext
 from chaoslib.faults.network import partition
-from chaoslib.scenarios import common, facts, sources
+from chaoslib.scenarios import alerts, common, facts, sources
 from chaoslib.scenarios.base import ScenarioRun, check
 
 STEP = "db"
@@ -111,14 +111,14 @@ def db_drop(run: ScenarioRun) -> Experiment:
     exp.checks = [
         detected(run),
         # The alert is due at the threshold-th consecutive failed check.
-        common.alert_delivered(
+        alerts.alert_delivered(
             run,
             "database_connectivity_issue",
             STEP,
             "db_health_failed",
             rf"\(attempt {threshold}/{threshold}\)",
         ),
-        common.alert_in_file(run, "database_connectivity_issue"),
+        alerts.alert_in_file(run, "database_connectivity_issue"),
         degraded(run),
         recovered(run),
         common.no_exits(run),

@@ -7,7 +7,7 @@ from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict, no_loss
 from chaoslib.experiment import Check, Experiment, RunContext
 from chaoslib.faults.service import ServiceFault
 from chaoslib.observe import StreamWorkload, WorkloadResult
-from chaoslib.scenarios import common, facts, sources
+from chaoslib.scenarios import alerts, common, facts, sources
 from chaoslib.scenarios.base import ScenarioRun, check
 
 STEP = "redis"
@@ -45,7 +45,7 @@ def redis_restart(run: ScenarioRun) -> Experiment:
         heartbeats_resume(run),
         common.no_exits(run),
         common.message_loss(run),
-        common.alert_delivered(run, "redis_connectivity_issue", STEP, "fault"),
+        alerts.alert_delivered(run, "redis_connectivity_issue", STEP, "fault"),
         common.back_to_steady(run),
     ]
     return exp

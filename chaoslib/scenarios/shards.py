@@ -1,8 +1,6 @@
-"""Guide tests 2, 3 and 5: a shard crashes, a shard restarts, every shard dies."""
+"""Guide tests 2 and 3: a shard crashes, a shard restarts."""
 
 from __future__ import annotations
-
-import statistics
 
 from chaoslib import schedule
 from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
@@ -228,105 +226,6 @@ def shard_restart(run: ScenarioRun) -> Experiment:
         restart_detected(run, step),
         resynced(run, step),
         common.no_exits(run, targeted=(VICTIM,)),
-        common.back_to_steady(run),
-    ]
-    return exp
-
-
-def monitor_detects(run: ScenarioRun, first_step: str) -> Check:
-    limit = run.limit("mark_dead") + run.env("SYSTEM_MONITOR_INTERVAL_SECS")
-
-    def judge(ctx: RunContext) -> Verdict:
-        at = ctx.applied_at(first_step) or 0.0
-        line = facts.first_line(ctx.history, "orchestrator", "all_shards_unhealthy", at)
-        if line is None:
-            return Verdict("", FAIL, None, limit, "s", "no 'All N game shards are unhealthy' line")
-        took = round(line.t - at, 3)
-        return Verdict(
-            "",
-            PASS if took <= limit else FAIL,
-            took,
-            limit,
-            "s",
-            f"'{facts.said(line)}' {took:g}s after the shards stopped",
-        )
-
-    return check("monitor_detects", "System monitor detects all shards unhealthy", judge)
-
-
-def rate_limited(run: ScenarioRun, first_step: str) -> Check:
-    alert = run.alert_name("all_shards_unhealthy")
-
-    def judge(ctx: RunContext) -> Verdict:
-        at = ctx.applied_at(first_step) or 0.0
-        raised = len(facts.log_lines(ctx.history, "orchestrator", "all_shards_unhealthy", at))
-        sent = len(facts.deliveries(ctx.history, alert, at))
-        if raised < 2:
-            return Verdict(
-                "",
-                UNKNOWN,
-                sent,
-                1,
-                "deliveries",
-                f"the monitor raised it {raised} time(s); rate limiting needs two",
-            )
-        return Verdict(
-            "",
-            PASS if sent == 1 else FAIL,
-            sent,
-            1,
-            "deliveries",
-            f"raised {raised} times, delivered {sent} time(s) "
-            f"(limit: one per {run.env('ALERT_RATE_LIMIT_SECS'):g}s)",
-        )
-
-    return check("rate_limit", "Alert rate limiting works", judge)
-
-
-def monitor_interval(run: ScenarioRun, first_step: str) -> Check:
-    every = run.env("SYSTEM_MONITOR_INTERVAL_SECS")
-
-    def judge(ctx: RunContext) -> Verdict:
-        at = ctx.applied_at(first_step) or 0.0
-        times = [
-            e.t for e in facts.log_lines(ctx.history, "orchestrator", "all_shards_unhealthy", at)
-        ]
-        if len(times) < 2:
-            return Verdict("", UNKNOWN, None, every, "s", f"{len(times)} monitor run(s) seen")
-        measured = round(
-            statistics.median(b - a for a, b in zip(times, times[1:], strict=False)), 3
-        )
-        ok = abs(measured - every) <= max(0.25 * every, 0.1)
-        return Verdict(
-            "",
-            PASS if ok else FAIL,
-            measured,
-            every,
-            "s",
-            f"{len(times)} runs, median interval {measured:g}s",
-        )
-
-    return check("monitor_interval", f"System monitor runs every {every:g}s", judge)
-
-
-def all_shards_dead(run: ScenarioRun) -> Experiment:
-    hold = run.wait("shard_timeout") + run.wait("monitor")
-    exp = run.experiment("all-shards-dead", observe_after=1.0)
-    steps = []
-    for shard in run.shards:
-        steps.append(f"stop-{shard}")
-        exp.add(
-            steps[-1],
-            ServiceFault(run.system.service(shard), "stop", ledger=run.system.ledger),
-            schedule.once(0, hold),
-        )
-    exp.checks = [
-        monitor_detects(run, steps[0]),
-        common.alert_delivered(run, "all_shards_unhealthy", steps[0], "all_shards_unhealthy"),
-        common.alert_in_file(run, "all_shards_unhealthy"),
-        rate_limited(run, steps[0]),
-        monitor_interval(run, steps[0]),
-        common.no_exits(run, targeted=tuple(run.shards)),
         common.back_to_steady(run),
     ]
     return exp
