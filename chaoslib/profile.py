@@ -19,6 +19,7 @@ from chaoslib.yaml_lines import FileError, LineDict, Reader, load
 
 STACK_SERVICES = ("redis", "postgres")
 TIMINGS = ("fast", "seed")
+BACKENDS = ("process",)
 NUMBER = (int, float)
 
 
@@ -27,6 +28,7 @@ class ServiceDef:
     name: str
     module: str
     role: str = "service"
+    backend: str = "process"  # a local process; its log source is its stdout and stderr
     env: dict[str, str] = field(default_factory=dict)
     ready: str | None = None
     redis: str | None = None  # the link this service uses to reach Redis
@@ -195,10 +197,11 @@ def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
     for name, item in raw.items():
         ctx = f"services.{name}"
         item = r.mapping(item, ctx, raw)
-        r.only(item, {"module", "role", "env", "ready", "redis", "database"}, ctx)
+        r.only(item, {"module", "backend", "role", "env", "ready", "redis", "database"}, ctx)
         out[str(name)] = ServiceDef(
             name=str(name),
             module=r.get(item, "module", str, required=True, context=ctx),
+            backend=r.get(item, "backend", str, default="process", choices=BACKENDS, context=ctx),
             role=r.get(
                 item, "role", str, default="service", choices=("service", "shard"), context=ctx
             ),

@@ -94,8 +94,8 @@ BAD = {
         "must go from orchestrator to redis",
     ),
     "bad_regex": (
-        '    circuit_open: "Circuit breaker OPENED"',
-        '    circuit_open: "Circuit (breaker"',
+        '    circuit_open: "Circuit breaker OPENED',
+        '    circuit_open: "Circuit (breaker',
         "contract.log_patterns.circuit_open",
         "not a valid regex",
     ),
@@ -110,6 +110,36 @@ BAD = {
         "",
         "timings.*.waits",
         "only one sets partition",
+    ),
+    "limits_disagree": (
+        "      zombie: 3\n      retry_success_pct: 95\n",
+        "      retry_success_pct: 95\n",
+        "timings.*.limits",
+        "only one sets zombie",
+    ),
+    "limit_not_a_number": (
+        "      reassign: 2\n",
+        "      reassign: soon\n",
+        "timings.fast.limits.reassign",
+        "must be int or float",
+    ),
+    "unknown_timing_section": (
+        "    limits:\n      reconnect: 3\n",
+        "    limitz:\n      reconnect: 3\n",
+        "limitz",
+        "unknown key in timings.fast",
+    ),
+    "bad_fragile_flag": (
+        "fragile: [no-reconnect,",
+        "fragile: [No Reconnect,",
+        "fragile",
+        "is not a flag name",
+    ),
+    "unknown_backend": (
+        "    backend: process\n",
+        "    backend: kubernetes\n",
+        "services.orchestrator.backend",
+        "'kubernetes' is not valid",
     ),
     "env_not_scalar": (
         "    env: {SHARD_ID: shard_01}",

@@ -1,0 +1,68 @@
+"""The report's timeline, from a journal built by hand: lanes, states, windows and markers."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from chaoslib.journal import FaultEvent, Journal
+from chaoslib.observe.history import Event
+from chaoslib.reports import html, timeline
+
+
+def _journal() -> Journal:
+    events = []
+    for i in range(11):
+        t = float(i)
+        events.append(Event(t, "up:redis", "state", i not in (3, 4), ""))
+        events.append(Event(t, "up:orchestrator", "state", True, ""))
+        events.append(Event(t, "up:shard_01", "state", True, ""))
+    events += [
+        Event(2.95, "log:orchestrator", "log", True, "redis_disconnected", "x"),
+        Event(6.5, "log:orchestrator", "log", True, "redis_connected", "x"),
+        Event(
+            3.5,
+            "webhook",
+            "delivery",
+            True,
+            {"text": ":rotating_light: RedisConnectivityIssue: down"},
+        ),
+        Event(1.95, "hb", "message", True, {"shard_id": "shard_01", "status": "degraded"}),
+        Event(7.95, "hb", "message", True, {"shard_id": "shard_01", "status": "healthy"}),
+        Event(5.0, "log:orchestrator", "log", True, "restart_detected", "x"),
+    ]
+    faults = (
+        FaultEvent("stop-redis", "apply", 2.9, 0.0, "stop redis"),
+        FaultEvent("stop-redis", "heal", 5.0, 0.0, "stop redis"),
+    )
+    return Journal(
+        "demo", "local", "fast", "passed", 0.0, 1.0, False, faults=faults, events=tuple(events)
+    )
+
+
+def _states(tl: timeline.Timeline, lane: str) -> list[tuple[float, float, str]]:
+    return [(s.start, s.end, s.state) for s in tl.segments if s.lane == lane]
+
+
+def test_lanes_show_down_degraded_and_up_as_observed():
+    tl = timeline.build(_journal())
+    assert tl.lanes == ["redis", "orchestrator", "shard_01"]
+    assert _states(tl, "redis") == [(0, 3, "up"), (3, 5, "down"), (5, 10, "up")]
+    # Degraded while it was reconnecting: from the disconnect line to the reconnect line.
+    assert _states(tl, "orchestrator") == [(0, 3, "up"), (3, 7, "degraded"), (7, 10, "up")]
+    assert _states(tl, "shard_01") == [(0, 2, "up"), (2, 8, "degraded"), (8, 10, "up")]
+    assert [(w.name, w.start, w.end) for w in tl.windows] == [("stop-redis", 2.9, 5.0)]
+    assert [(m.kind, m.label) for m in tl.markers] == [
+        ("alert", "alert RedisConnectivityIssue"),
+        ("restart", "restart detected"),
+    ]
+
+
+def test_the_chart_is_valid_svg_with_a_window_and_a_lane_each():
+    svg = ET.fromstring(html.chart(_journal()))
+    ns = "{http://www.w3.org/2000/svg}"
+    windows = [e for e in svg.iter(f"{ns}rect") if e.get("class") == "fault-window"]
+    lanes = [e.get("data-lane") for e in svg.iter(f"{ns}g") if e.get("class") == "lane"]
+    assert [w.get("data-fault") for w in windows] == ["stop-redis"]
+    assert lanes == ["redis", "orchestrator", "shard_01"]
+    down = [e for e in svg.iter(f"{ns}rect") if e.get("class") == "state down"]
+    assert len(down) == 1 and float(down[0].get("width")) > 0
