@@ -69,6 +69,8 @@ class Contract:
     command_channel: str
     log_patterns: dict[str, str]
     alerts: dict[str, str]
+    signal_stream: str = ""  # a stream the shards write sequence-numbered signals to
+    consumer_mark: str = ""  # key of the consumer's contiguous mark per shard ({shard})
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,18 @@ def _contract(r: Reader, doc: LineDict) -> Contract:
     item = r.mapping(doc.get("contract"), "contract", doc) if "contract" in doc else None
     if item is None:
         raise FileError(r.path, doc.line, "contract", "is required")
-    r.only(item, {"heartbeat_channel", "command_channel", "log_patterns", "alerts"}, "contract")
+    r.only(
+        item,
+        {
+            "heartbeat_channel",
+            "command_channel",
+            "signal_stream",
+            "consumer_mark",
+            "log_patterns",
+            "alerts",
+        },
+        "contract",
+    )
     patterns = _scalars(r, item, "log_patterns", "contract")
     for key, pattern in patterns.items():
         try:
@@ -251,6 +264,8 @@ def _contract(r: Reader, doc: LineDict) -> Contract:
         command_channel=r.get(item, "command_channel", str, required=True, context="contract"),
         log_patterns=patterns,
         alerts=_scalars(r, item, "alerts", "contract"),
+        signal_stream=r.get(item, "signal_stream", str, default="", context="contract"),
+        consumer_mark=r.get(item, "consumer_mark", str, default="", context="contract"),
     )
 
 

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from loguru import logger
 
@@ -187,10 +186,3 @@ class Suite:
         result.journals.append(journal)
         logger.info("{}: {}", name, journal.status)
         return journal
-
-
-def summary(result: SuiteResult) -> dict[str, Any]:
-    return {
-        "status": result.status,
-        "scenarios": {j.experiment: j.status for j in result.journals},
-    }

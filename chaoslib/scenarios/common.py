@@ -40,7 +40,7 @@ def steady_state(run: ScenarioRun) -> Check:
     return check("steady", "every game is on exactly one shard before the fault", judge)
 
 
-def _worst(name_of: dict[str, float | None], limit: float, what: str, unit: str = "s") -> Verdict:
+def slowest(name_of: dict[str, float | None], limit: float, what: str, unit: str = "s") -> Verdict:
     missing = sorted(s for s, t in name_of.items() if t is None)
     if not name_of:
         return Verdict("", UNKNOWN, None, limit, unit, f"nothing to measure for {what}")
@@ -81,7 +81,7 @@ def reconnected(run: ScenarioRun, step: str, services: list[str]) -> Check:
                 if (facts.number(e.detail, r"total reconnects: (\d+)") or 0) >= 1
             ]
             times[service] = lines[0].t - healed if lines else None
-        return _worst(times, run.limit("reconnect"), "a reconnect after Redis came back")
+        return slowest(times, run.limit("reconnect"), "a reconnect after Redis came back")
 
     return check(
         "reconnect",
@@ -258,7 +258,19 @@ def back_to_steady(run: ScenarioRun) -> Check:
 
 def message_loss(run: ScenarioRun) -> Check:
     def judge(ctx: RunContext) -> Verdict:
-        ledger = sources.signal_ledger(run.system.direct["redis"], ctx.history)
+        contract = run.system.profile.contract
+        if not contract.signal_stream or not contract.consumer_mark:
+            return Verdict(
+                "",
+                UNKNOWN,
+                None,
+                0,
+                "messages",
+                "the profile's contract names no signal_stream and consumer_mark",
+            )
+        ledger = sources.signal_ledger(
+            run.system.direct["redis"], contract.signal_stream, contract.consumer_mark, ctx.history
+        )
         bad = len(ledger.lost) + len(ledger.duplicated) + sum(ledger.consumer_behind.values())
         if not ledger.sent:
             return Verdict("", UNKNOWN, None, 0, "messages", "no signal was acknowledged")

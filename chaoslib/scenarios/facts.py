@@ -81,12 +81,6 @@ def downtime(history: History, service: str, since: float, until: float) -> list
     return [e for e in history.select(source=f"up:{service}", since=since, until=until) if not e.ok]
 
 
-def lanes(history: History) -> list[str]:
-    return sorted(
-        {e.source.removeprefix("up:") for e in history.select() if e.source.startswith("up:")}
-    )
-
-
 def steady_at(history: History, since: float, total: int, fresh: float) -> float | None:
     """The first time after ``since`` when fresh heartbeats show every game on exactly one
     healthy shard, all heard after ``since``."""

@@ -28,7 +28,7 @@ def heartbeats_resume(run: ScenarioRun) -> Check:
         for shard in run.shards:
             beats = facts.heartbeats(ctx.history, shard, since=healed)
             times[shard] = beats[0].t - healed if beats else None
-        return common._worst(times, run.limit("reconnect"), "a heartbeat after the heal")
+        return common.slowest(times, run.limit("reconnect"), "a heartbeat after the heal")
 
     return check("heartbeats_resume", "Heartbeats resume after reconnection", judge)
 

@@ -18,8 +18,6 @@ from chaoslib.observe.history import History
 from chaoslib.scenarios import facts
 from chaoslib.wait import WaitTimeout, wait_until
 
-SIGNAL_STREAM = "signals:stream"
-
 
 @dataclass(frozen=True)
 class SignalLedger:
@@ -40,8 +38,13 @@ class SignalLedger:
         )
 
 
-def signal_ledger(redis_url: str, history: History, drain_timeout: float = 5.0) -> SignalLedger:
-    """Compare each shard's acknowledged signal count (from its heartbeats) with the stream."""
+def signal_ledger(
+    redis_url: str, stream: str, mark: str, history: History, drain_timeout: float = 5.0
+) -> SignalLedger:
+    """Compare each shard's acknowledged signal count (from its heartbeats) with the stream.
+
+    ``mark`` is the key (with ``{shard}``) where the consumer keeps how far it read without a gap.
+    """
     sent: dict[tuple[str, str], int] = {}
     for event in facts.heartbeats(history):
         metrics = event.value.get("metrics") or {}
@@ -49,7 +52,7 @@ def signal_ledger(redis_url: str, history: History, drain_timeout: float = 5.0) 
         sent[key] = max(sent.get(key, 0), int(metrics.get("signals_sent", 0)))
     with redis.Redis.from_url(redis_url, socket_timeout=10) as r:
         seen: dict[tuple[str, str], Counter[int]] = {}
-        for _id, fields in r.xrange(SIGNAL_STREAM):
+        for _id, fields in r.xrange(stream):
             key = (fields[b"shard"].decode(), fields.get(b"process", b"").decode())
             seen.setdefault(key, Counter())[int(fields[b"seq"])] += 1
         lost, duplicated = [], []
@@ -58,12 +61,12 @@ def signal_ledger(redis_url: str, history: History, drain_timeout: float = 5.0) 
             lost += [f"{shard}#{seq}" for seq in range(1, count + 1) if seq not in present]
         for (shard, _process), present in seen.items():
             duplicated += [f"{shard}#{seq}" for seq, n in sorted(present.items()) if n > 1]
-        behind = _consumer_behind(r, seen, drain_timeout)
+        behind = _consumer_behind(r, seen, mark, drain_timeout)
     return SignalLedger(sum(sent.values()), lost, duplicated, behind)
 
 
 def _consumer_behind(
-    r: redis.Redis, seen: dict[tuple[str, str], Counter[int]], timeout: float
+    r: redis.Redis, seen: dict[tuple[str, str], Counter[int]], mark: str, timeout: float
 ) -> dict[str, int]:
     """How far the consumer's contiguous mark is behind the stream, once it had time to drain."""
     targets: dict[str, int] = {}
@@ -71,11 +74,8 @@ def _consumer_behind(
         targets[shard] = max(targets.get(shard, 0), max(present, default=0))
 
     def lag() -> dict[str, int]:
-        return {
-            shard: top - int(r.get(f"signals:contiguous:{shard}") or 0)
-            for shard, top in targets.items()
-            if top - int(r.get(f"signals:contiguous:{shard}") or 0) > 0
-        }
+        behind = {s: top - int(r.get(mark.format(shard=s)) or 0) for s, top in targets.items()}
+        return {s: n for s, n in behind.items() if n > 0}
 
     with contextlib.suppress(WaitTimeout):
         wait_until(lambda: not lag(), timeout=timeout, interval=0.1, what="the consumer to drain")
