@@ -140,6 +140,14 @@ class LineResult:
     evidence: str = ""
     verdicts: tuple[tuple[str, Verdict], ...] = field(default_factory=tuple)
 
+    def figure(self) -> str:
+        """``measured (threshold …)`` as people read it."""
+        if self.status == NOT_RUN:
+            return "not run"
+        if self.line.combine == "passed":
+            return f"{self.measured} of {self.threshold} checks passed"
+        return f"{_fmt(self.measured, self.unit)} (threshold {_fmt(self.threshold, self.unit)})"
+
     def to_json(self) -> dict[str, object]:
         return {
             "section": self.line.section,
@@ -151,6 +159,14 @@ class LineResult:
             "evidence": self.evidence,
             "checks": [f"{scenario}: {v.name}" for scenario, v in self.verdicts],
         }
+
+
+def _fmt(value: object, unit: str) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3g} {unit}".strip()
+    return f"{value} {unit}".strip()
 
 
 def _found(result: SuiteResult, line: Line) -> list[tuple[str, Verdict]]:
@@ -179,6 +195,8 @@ def evaluate(result: SuiteResult, line: Line) -> LineResult:
         measured, threshold, unit = sum(v.status == PASS for _, v in found), len(found), "checks"
     elif figures and line.combine in ("sum", "max", "min"):
         measured = {"sum": sum, "max": max, "min": min}[line.combine](figures)
+        if len({v.unit for _, v in found}) > 1:
+            unit = "problems"  # counts of different things (games, rows) added up
     failing = [(s, v) for s, v in found if v.status != PASS]
     shown = failing[0] if failing else found[0]
     evidence = f"{shown[0]}: {shown[1].evidence}"

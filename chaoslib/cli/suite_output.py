@@ -60,21 +60,12 @@ class Progress:
             self.live.stop()
 
 
-def _figure(value: object, unit: str) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.3g} {unit}".strip()
-    return f"{value} {unit}".strip()
-
-
 def _line(r: LineResult) -> str:
     text = escape(r.line.text)
     if r.status == NOT_RUN:
         return f"  {mark(r.status)} [dim]{text} (not run)[/]"
-    figure = f"{_figure(r.measured, r.unit)} (threshold {_figure(r.threshold, r.unit)})"
     why = "" if r.status == "pass" else f"\n       [dim]{escape(r.evidence[:200])}[/]"
-    return f"  {mark(r.status)} {text}: [bold]{escape(figure)}[/]{why}"
+    return f"  {mark(r.status)} {text}: [bold]{escape(r.figure())}[/]{why}"
 
 
 def print_checklist(result: SuiteResult) -> None:

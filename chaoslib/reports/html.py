@@ -44,8 +44,7 @@ def _figure(value: object, unit: str) -> str:
 def _line_row(r: LineResult) -> str:
     return (
         f"<tr><td>{mark(r.status)}</td><td>{escape(r.line.text)}</td>"
-        f"<td class=num>{escape(_figure(r.measured, r.unit))}</td>"
-        f"<td class=num>{escape(_figure(r.threshold, r.unit))}</td>"
+        f"<td class=num>{escape(r.figure())}</td>"
         f"<td class=ev>{escape(r.evidence[:220])}</td></tr>"
     )
 
@@ -55,10 +54,10 @@ def _checklist(result: SuiteResult) -> str:
     for r in checklist(result):
         if r.line.section != section:
             section = r.line.section
-            rows.append(f"<tr><th colspan=5>{escape(section)}</th></tr>")
+            rows.append(f"<tr><th colspan=4>{escape(section)}</th></tr>")
         rows.append(_line_row(r))
     perf = "".join(_line_row(r) for r in performance(result))
-    head = "<tr><th></th><th>Criterion</th><th>Measured</th><th>Threshold</th><th>Evidence</th></tr>"
+    head = "<tr><th></th><th>Criterion</th><th>Measured (threshold)</th><th>Evidence</th></tr>"
     return (
         f"<h2>Success Criteria Checklist</h2><table>{head}{''.join(rows)}</table>"
         f"<h2>Performance Metrics</h2><table>{head}{perf}</table>"
@@ -84,8 +83,10 @@ def _markers(tl: timeline.Timeline) -> list[timeline.Marker]:
 def chart(journal: Journal) -> str:
     tl = timeline.build(journal)
     height = TOP + LANE_H * len(tl.lanes) + 28
-    parts = [f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{LABEL_W + PLOT_W + 10}" '
-             f'height="{height}" role="img" aria-label="timeline of {escape(journal.experiment)}">']
+    parts = [
+        f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{LABEL_W + PLOT_W + 10}" '
+        f'height="{height}" role="img" aria-label="timeline of {escape(journal.experiment)}">'
+    ]
     bottom = TOP + LANE_H * len(tl.lanes)
     for w in tl.windows:
         x0, x1 = _x(w.start, tl), _x(w.end, tl)
@@ -98,7 +99,9 @@ def chart(journal: Journal) -> str:
         )
     for i, lane in enumerate(tl.lanes):
         y = TOP + i * LANE_H
-        parts.append(f'<g class="lane" data-lane="{escape(lane)}"><text x="4" y="{y + 14}">{escape(lane)}</text>')
+        parts.append(
+            f'<g class="lane" data-lane="{escape(lane)}"><text x="4" y="{y + 14}">{escape(lane)}</text>'
+        )
         for s in (s for s in tl.segments if s.lane == lane):
             x0, x1 = _x(s.start, tl), _x(s.end, tl)
             parts.append(
@@ -123,7 +126,9 @@ def chart(journal: Journal) -> str:
     k = 0
     while k * step <= span:
         x = _x(tl.start + k * step, tl)
-        parts.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 11}" fill="#777">{k * step:g}s</text>')
+        parts.append(
+            f'<text class="tick" x="{x:.1f}" y="{bottom + 11}" fill="#777">{k * step:g}s</text>'
+        )
         k += 1
     parts.append("</svg>")
     return "".join(parts)
@@ -143,7 +148,7 @@ def _scenario(journal: Journal) -> str:
     return (
         f'<section class="scenario" id="{escape(data["name"])}"><h3>{escape(title)} '
         f'<code>{escape(data["name"])}</code> <span class="badge {data["status"]}">{data["status"]}</span> '
-        f'<small>{data["duration_s"]:.1f}s</small></h3>{error}{chart(journal)}'
+        f"<small>{data['duration_s']:.1f}s</small></h3>{error}{chart(journal)}"
         f"<table><tr><th></th><th>Check</th><th>Measured</th><th>Threshold</th><th>Evidence</th></tr>"
         f"{rows}</table></section>"
     )
@@ -151,9 +156,12 @@ def _scenario(journal: Journal) -> str:
 
 def render(result: SuiteResult) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result.started_at))
-    legend = "".join(
-        f'<span><i class=sw style="background:{c}"></i>{s}</span>' for s, c in COLOURS.items()
-    ) + '<span><i class=sw style="background:#e5534b33;border:1px dashed #e5534b"></i>fault window</span>'
+    legend = (
+        "".join(
+            f'<span><i class=sw style="background:{c}"></i>{s}</span>' for s, c in COLOURS.items()
+        )
+        + '<span><i class=sw style="background:#e5534b33;border:1px dashed #e5534b"></i>fault window</span>'
+    )
     legend += "".join(
         f'<span><i class=sw style="background:{c};border-radius:6px"></i>{k}</span>'
         for k, c in MARKER_COLOURS.items()
