@@ -19,16 +19,35 @@ from chaoslib.yaml_lines import FileError, LineDict, Reader, load
 
 STACK_SERVICES = ("redis", "postgres")
 TIMINGS = ("fast", "seed")
-BACKENDS = ("process",)
+BACKENDS = ("process", "docker")
+
+
+@dataclass(frozen=True)
+class ComposeDef:
+    """A docker-compose project: the files (relative to the checkout), and which of its
+    services are the stack's Redis, PostgreSQL and proxy."""
+
+    files: tuple[str, ...]
+    project: str
+    proxy_config: str
+    redis: str = "redis"
+    postgres: str = "timescaledb"
+    toxiproxy: str = "toxiproxy"
+    database_url: str = "postgresql://arbees:arbees@{host}:{port}/arbees_db"
+    env: dict[str, str] = field(default_factory=dict)  # defaults; the caller's environment wins
+
+
 NUMBER = (int, float)
 
 
 @dataclass(frozen=True)
 class ServiceDef:
     name: str
-    module: str
+    module: str = ""  # process backend: run as ``python -m module``
     role: str = "service"
-    backend: str = "process"  # a local process; its log source is its stdout and stderr
+    # process: a local process, its log is its stdout and stderr;
+    # docker: the compose service of this name, its log is the container's log.
+    backend: str = "process"
     env: dict[str, str] = field(default_factory=dict)
     ready: str | None = None
     redis: str | None = None  # the link this service uses to reach Redis
@@ -83,6 +102,7 @@ class Profile:
     contract: Contract
     timings: dict[str, Timing]
     fragile: tuple[str, ...] = ()  # flags the system accepts in FRAGILE, to prove checks can fail
+    compose: ComposeDef | None = None
     path: str = ""
 
     def check_fragile(self, flags: str) -> str:
@@ -138,14 +158,41 @@ def _scalars(r: Reader, data: LineDict, key: str, ctx: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()}
 
 
+def _with_base(r: Reader, doc: LineDict) -> LineDict:
+    """``extends: local`` takes every top-level key this file does not set from that profile."""
+    base_name = r.get(doc, "extends", str)
+    if base_name is None:
+        return doc
+    if base_name not in builtin_profiles():
+        raise r.fail(
+            doc, "extends", f"no built-in profile {base_name!r}", ", ".join(builtin_profiles())
+        )
+    base = load(Path(str(resources.files("chaoslib.profiles") / f"{base_name}.yml")))
+    merged = LineDict({**base, **doc})
+    merged.line, merged.key_lines = doc.line, {**base.key_lines, **doc.key_lines}
+    return merged
+
+
 def parse_profile(path: str | Path) -> Profile:
     r = Reader(path)
     doc = load(path)
     if not isinstance(doc, LineDict):
         raise FileError(path, 1, "", "a profile must be a YAML mapping")
+    doc = _with_base(r, doc)
     r.only(
         doc,
-        {"name", "description", "protected", "fragile", "services", "links", "contract", "timings"},
+        {
+            "extends",
+            "name",
+            "description",
+            "protected",
+            "fragile",
+            "compose",
+            "services",
+            "links",
+            "contract",
+            "timings",
+        },
         "the profile",
     )
     services = _services(r, doc)
@@ -179,6 +226,7 @@ def parse_profile(path: str | Path) -> Profile:
         contract=_contract(r, doc),
         timings=_timings(r, doc),
         fragile=tuple(_names(r, doc, "fragile")),
+        compose=_compose(r, doc, services),
         path=str(path),
     )
 
@@ -200,10 +248,13 @@ def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
         ctx = f"services.{name}"
         item = r.mapping(item, ctx, raw)
         r.only(item, {"module", "backend", "role", "env", "ready", "redis", "database"}, ctx)
+        backend = r.get(item, "backend", str, default="process", choices=BACKENDS, context=ctx)
         out[str(name)] = ServiceDef(
             name=str(name),
-            module=r.get(item, "module", str, required=True, context=ctx),
-            backend=r.get(item, "backend", str, default="process", choices=BACKENDS, context=ctx),
+            module=r.get(
+                item, "module", str, required=backend == "process", default="", context=ctx
+            ),
+            backend=backend,
             role=r.get(
                 item, "role", str, default="service", choices=("service", "shard"), context=ctx
             ),
@@ -213,6 +264,31 @@ def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
             database=r.get(item, "database", str, context=ctx),
         )
     return out
+
+
+def _compose(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> ComposeDef | None:
+    docker = [s.name for s in services.values() if s.backend == "docker"]
+    if "compose" not in doc:
+        if docker:
+            raise FileError(
+                r.path, doc.line, "compose", f"is required: {', '.join(docker)} use backend docker"
+            )
+        return None
+    item = r.mapping(doc["compose"], "compose", doc)
+    keys = {"files", "project", "proxy_config", "redis", "postgres", "toxiproxy", "database_url"}
+    r.only(item, keys | {"env"}, "compose")
+    files = r.get(item, "files", list, required=True, context="compose")
+    if not files or not all(isinstance(f, str) for f in files):
+        raise r.fail(item, "compose.files", "must list the compose files", "a list of paths")
+    text = {
+        k: r.get(item, k, str, context="compose")
+        for k in keys - {"files"}
+        if item.get(k) is not None
+    }
+    for required in ("project", "proxy_config"):
+        if required not in text:
+            raise FileError(r.path, item.line, f"compose.{required}", "is required")
+    return ComposeDef(files=tuple(files), env=_scalars(r, item, "env", "compose"), **text)
 
 
 def _links(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> dict[str, LinkDef]:

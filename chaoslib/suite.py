@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
@@ -27,7 +28,7 @@ from chaoslib.scenarios import facts
 from chaoslib.scenarios.base import ScenarioRun, check
 from chaoslib.stack import Stack, StackConfig
 from chaoslib.state import chaos_home
-from chaoslib.system import SystemUnderTest
+from chaoslib.system import LocalSystem, SystemBase
 
 STEADY = "steady-state"
 Progress = Callable[[str, str, float], None]  # (scenario, phase, seconds)
@@ -105,7 +106,8 @@ class Suite:
         self.specs = scenarios.select(config.only)
         self.report_dir = Path(config.report_dir or default_report_dir())
         self.progress = progress
-        self.system: SystemUnderTest | None = None
+        self.system: SystemBase | None = None
+        self._stop: list[Callable[[], None]] = []
 
     def _phase(self, scenario: str) -> Callable[[str, float], None]:
         def report(phase: str, seconds: float) -> None:
@@ -118,11 +120,10 @@ class Suite:
         result = SuiteResult(self.profile, self.config.timing, self.fragile, self.report_dir)
         home = chaos_home(self.config.home) / "suite"
         self.report_dir.mkdir(parents=True, exist_ok=True)
-        stack = Stack(StackConfig(home=home, redis_persistence=True, owned=True))
-        sink = WebhookSink(History(), name="webhook")
+        self._stop: list[Callable[[], None]] = []
         with heal_on_signals():
             try:
-                self._run_all(result, stack, sink, home)
+                self._run_all(result, home)
             except (KeyboardInterrupt, Terminated) as exc:
                 result.error = f"interrupted ({exc or type(exc).__name__}); every fault was healed"
                 result.interrupted = True
@@ -131,26 +132,48 @@ class Suite:
                 result.error = f"{type(exc).__name__}: {exc}"
             finally:
                 with signals_held():  # a second Ctrl-C must not leave processes behind
-                    if self.system is not None:
-                        self.system.stop_all()
-                    sink.stop()
-                    stack.stop()
+                    for stop in reversed(self._stop):
+                        try:
+                            stop()
+                        except Exception as exc:
+                            logger.error("while stopping: {}", exc)
                 result.ended_at = time.time()
         return result
 
-    def _run_all(self, result: SuiteResult, stack: Stack, sink: WebhookSink, home: Path) -> None:
+    def _start(self, home: Path) -> tuple[SystemBase, WebhookSink]:
+        """The stack, the webhook sink and the system: embedded, or a compose project."""
+        common: dict[str, Any] = {"fragile": self.fragile, "ledger": Ledger(home)}
+        if self.profile.compose is not None:
+            from chaoslib.compose_system import ComposeSystem, bridge_gateway
+            from chaoslib.services.docker import docker_client
+
+            # Containers post alerts to the host's bridge address, not to loopback.
+            sink = WebhookSink(History(), name="webhook", host=bridge_gateway(docker_client()))
+            sink.start()
+            self._stop.append(sink.stop)
+            url = f"http://host.docker.internal:{sink.port}/"
+            system = ComposeSystem(
+                self.profile, self.config.timing, self.report_dir, webhook_url=url, **common
+            )
+            self._stop.append(system.down)
+            self._phase("setup")("docker-compose up", 0)
+            return system, sink
+        stack = Stack(StackConfig(home=home, redis_persistence=True, owned=True))
+        self._stop.append(stack.stop)
         self._phase("setup")("starting the stack", 0)
         stack.start()
+        sink = WebhookSink(History(), name="webhook")
         sink.start()
-        system = self.system = SystemUnderTest(
-            self.profile,
-            self.config.timing,
-            stack,
-            self.report_dir,
-            fragile=self.fragile,
-            webhook_url=sink.url,
-            ledger=Ledger(home),
+        self._stop.append(sink.stop)
+        local = LocalSystem(
+            self.profile, self.config.timing, stack, self.report_dir, webhook_url=sink.url, **common
         )
+        self._stop.append(local.stop_all)
+        return local, sink
+
+    def _run_all(self, result: SuiteResult, home: Path) -> None:
+        system, sink = self._start(home)
+        self.system = system
         self._phase("setup")("starting the system", 0)
         system.start_all()
         system.wait_steady(self._settle(system))
@@ -165,7 +188,7 @@ class Suite:
                 break
 
     @staticmethod
-    def _settle(system: SystemUnderTest) -> float:
+    def _settle(system: SystemBase) -> float:
         env = system.timing.env
         return (
             30
@@ -176,7 +199,7 @@ class Suite:
     def _run_one(
         self,
         result: SuiteResult,
-        system: SystemUnderTest,
+        system: SystemBase,
         sink: WebhookSink,
         build: Callable[[ScenarioRun], Experiment],
         name: str,

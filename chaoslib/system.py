@@ -20,6 +20,7 @@ from chaoslib.errors import ConfigError
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.network import Link
 from chaoslib.profile import Profile
+from chaoslib.services.base import Service
 from chaoslib.services.process_service import ProcessService
 from chaoslib.stack import Stack
 from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
@@ -28,33 +29,134 @@ from chaoslib.wait import wait_until
 REPO = Path(__file__).resolve().parent.parent
 
 
-class SystemUnderTest:
+class SystemBase:
+    """What scenarios use, whatever runs the system: links, services, state from the source.
+
+    ``direct`` holds URLs that reach Redis and PostgreSQL without any proxy: the
+    observers and checks read through them, so no fault blinds them.
+    """
+
+    toxiproxy: Toxiproxy
+    direct: dict[str, str]
+    services: dict[str, Service]
+
     def __init__(
         self,
         profile: Profile,
         timing: str,
-        stack: Stack,
         workdir: Path,
         *,
         fragile: str = "",
         webhook_url: str = "",
         ledger: Ledger | None = None,
     ) -> None:
-        if not stack.proxy_url:
-            raise ConfigError("the stack has no proxy server; start it with invoke stack.up")
         self.profile = profile
         self.timing_name = timing
         self.timing = profile.timing(timing)
-        self.stack = stack
         self.workdir = workdir
         self.fragile = profile.check_fragile(fragile)
         self.webhook_url = webhook_url
         self.ledger = ledger
+        self.services = {}
+        self.alert_log = workdir / "critical_alerts.log"
+
+    def stack_service(self, name: str) -> Service:
+        """The stack's ``redis`` or ``postgres`` server, as a Service faults can act on."""
+        raise NotImplementedError
+
+    def service(self, name: str) -> Service:
+        raise NotImplementedError
+
+    def start_all(self) -> None:
+        raise NotImplementedError
+
+    def stop_all(self) -> None:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def _flush(self) -> None:
+        with redis.Redis.from_url(self.direct["redis"], socket_timeout=5) as r:
+            r.flushall()
+        self.alert_log.unlink(missing_ok=True)
+
+    def link(self, name: str) -> Link:
+        if name not in self.profile.links:
+            raise ConfigError(
+                f"unknown link {name!r}; profile {self.profile.name} has: "
+                f"{', '.join(self.profile.links)}"
+            )
+        return Link(name, self.toxiproxy, ledger=self.ledger)
+
+    def links_to(self, stack_service: str, client: str | None = None) -> list[str]:
+        return [
+            link.name
+            for link in self.profile.links.values()
+            if link.service == stack_service and (client is None or link.client == client)
+        ]
+
+    def log_path(self, name: str) -> Path:
+        return self.workdir / "logs" / f"{name}.log"
+
+    # -- the state, read from the source -------------------------------------------------
+    def heartbeats(self, timeout: float) -> dict[str, dict[str, Any]]:
+        """One fresh heartbeat from every shard, read from Redis directly."""
+        shards = set(self.profile.shards())
+        pattern = self.profile.contract.heartbeat_channel
+        seen: dict[str, dict[str, Any]] = {}
+        with redis.Redis.from_url(self.direct["redis"], socket_timeout=5) as r:
+            pubsub = r.pubsub(ignore_subscribe_messages=True)
+            pubsub.psubscribe(pattern)
+
+            def all_heard() -> bool:
+                message = pubsub.get_message(timeout=0.2)
+                if message and message["type"] == "pmessage":
+                    hb = json.loads(message["data"])
+                    seen[str(hb.get("shard_id"))] = hb
+                return shards <= set(seen)
+
+            try:
+                wait_until(
+                    all_heard, timeout=timeout, interval=0, what="a heartbeat from every shard"
+                )
+            finally:
+                pubsub.close()
+        return seen
+
+    def wait_steady(self, timeout: float) -> dict[str, set[str]]:
+        """Every game on exactly one shard, every shard heartbeating and healthy."""
+        total = int(self.timing.env.get("GAME_COUNT", "0"))
+        state: dict[str, set[str]] = {}
+
+        def steady() -> bool:
+            beats = self.heartbeats(timeout)
+            state.clear()
+            state.update({s: set(hb.get("games") or []) for s, hb in beats.items()})
+            games = [g for gs in state.values() for g in gs]
+            healthy = all(hb.get("status") == "healthy" for hb in beats.values())
+            return healthy and len(games) == len(set(games)) and (not total or len(games) == total)
+
+        wait_until(steady, timeout=timeout, interval=0.1, what="the system's steady state")
+        return state
+
+
+class LocalSystem(SystemBase):
+    """The profile's services as local processes on the embedded stack."""
+
+    services: dict[str, ProcessService]  # type: ignore[assignment]
+
+    def __init__(self, profile: Profile, timing: str, stack: Stack, workdir: Path, **kwargs: Any):
+        super().__init__(profile, timing, workdir, **kwargs)
+        if not stack.proxy_url:
+            raise ConfigError("the stack has no proxy server; start it with invoke stack.up")
+        self.stack = stack
         self.toxiproxy = Toxiproxy(stack.proxy_url)
         self.direct = {name: stack.services[name].url for name in ("redis", "postgres")}
         self.link_urls: dict[str, str] = {}
-        self.services: dict[str, ProcessService] = {}
-        self.alert_log = workdir / "critical_alerts.log"
+
+    def stack_service(self, name: str) -> Service:
+        return self.stack.services[name]
 
     # -- links ---------------------------------------------------------------------------
     def create_links(self) -> dict[str, str]:
@@ -73,24 +175,7 @@ class SystemUnderTest:
             self.link_urls[link.name] = server.url_at(proxy.listen_port)
         return dict(self.link_urls)
 
-    def link(self, name: str) -> Link:
-        if name not in self.profile.links:
-            raise ConfigError(
-                f"unknown link {name!r}; profile {self.profile.name} has: "
-                f"{', '.join(self.profile.links)}"
-            )
-        return Link(name, self.toxiproxy, ledger=self.ledger)
-
-    def links_to(self, stack_service: str, client: str | None = None) -> list[str]:
-        return [
-            link.name
-            for link in self.profile.links.values()
-            if link.service == stack_service and (client is None or link.client == client)
-        ]
-
     # -- services ------------------------------------------------------------------------
-    def log_path(self, name: str) -> Path:
-        return self.workdir / "logs" / f"{name}.log"
 
     def env_for(self, name: str) -> dict[str, str]:
         svc = self.profile.services[name]
@@ -140,48 +225,8 @@ class SystemUnderTest:
         """A clean slate between scenarios: fresh processes, empty Redis, links healthy."""
         self.stop_all()
         self.toxiproxy.reset()
-        self.alert_log.unlink(missing_ok=True)
-        with redis.Redis.from_url(self.direct["redis"], socket_timeout=5) as r:
-            r.flushall()
+        self._flush()
         self.start_all()
 
-    # -- the state, read from the source -------------------------------------------------
-    def heartbeats(self, timeout: float) -> dict[str, dict[str, Any]]:
-        """One fresh heartbeat from every shard, read from Redis directly."""
-        shards = set(self.profile.shards())
-        pattern = self.profile.contract.heartbeat_channel
-        seen: dict[str, dict[str, Any]] = {}
-        with redis.Redis.from_url(self.direct["redis"], socket_timeout=5) as r:
-            pubsub = r.pubsub(ignore_subscribe_messages=True)
-            pubsub.psubscribe(pattern)
 
-            def all_heard() -> bool:
-                message = pubsub.get_message(timeout=0.2)
-                if message and message["type"] == "pmessage":
-                    hb = json.loads(message["data"])
-                    seen[str(hb.get("shard_id"))] = hb
-                return shards <= set(seen)
-
-            try:
-                wait_until(
-                    all_heard, timeout=timeout, interval=0, what="a heartbeat from every shard"
-                )
-            finally:
-                pubsub.close()
-        return seen
-
-    def wait_steady(self, timeout: float) -> dict[str, set[str]]:
-        """Every game on exactly one shard, every shard heartbeating and healthy."""
-        total = int(self.timing.env.get("GAME_COUNT", "0"))
-        state: dict[str, set[str]] = {}
-
-        def steady() -> bool:
-            beats = self.heartbeats(timeout)
-            state.clear()
-            state.update({s: set(hb.get("games") or []) for s, hb in beats.items()})
-            games = [g for gs in state.values() for g in gs]
-            healthy = all(hb.get("status") == "healthy" for hb in beats.values())
-            return healthy and len(games) == len(set(games)) and (not total or len(games) == total)
-
-        wait_until(steady, timeout=timeout, interval=0.1, what="the system's steady state")
-        return state
+SystemUnderTest = LocalSystem  # the name the first scenarios used

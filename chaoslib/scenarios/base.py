@@ -19,7 +19,7 @@ from chaoslib.observe import History, channel, logs, redis_ping, sql
 from chaoslib.observe.base import Observer
 from chaoslib.observe.processes import ProcessStates
 from chaoslib.observe.webhook import WebhookSink
-from chaoslib.system import SystemUnderTest
+from chaoslib.system import SystemBase
 
 HEARTBEATS = "hb"
 
@@ -28,7 +28,7 @@ HEARTBEATS = "hb"
 class ScenarioRun:
     """One scenario's view of the system, its timings and its history."""
 
-    system: SystemUnderTest
+    system: SystemBase
     history: History
     sink: WebhookSink | None = None
     clock: Clock = REAL_CLOCK

@@ -18,7 +18,7 @@ def _redis_clients(run: ScenarioRun) -> list[str]:
 
 
 def _redis_fault(run: ScenarioRun, action: str) -> ServiceFault:
-    return ServiceFault(run.system.stack.services["redis"], action, ledger=run.system.ledger)
+    return ServiceFault(run.system.stack_service("redis"), action, ledger=run.system.ledger)
 
 
 def heartbeats_resume(run: ScenarioRun) -> Check:
