@@ -8,6 +8,7 @@ service's container log is followed into ``<workdir>/logs/<service>.log``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -40,8 +41,11 @@ def compose_command() -> list[str]:
 
 def bridge_gateway(client: Any) -> str:
     """The host's address on docker's default bridge: what ``host-gateway`` resolves to."""
-    config = client.networks.get("bridge").attrs["IPAM"]["Config"]
-    return str(config[0]["Gateway"])
+    config = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    if config.get("Gateway"):
+        return str(config["Gateway"])
+    # The engine leaves it out when it is the subnet's first address (docker0's).
+    return str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
 class ComposeSystem(SystemBase):

@@ -168,8 +168,17 @@ def _with_base(r: Reader, doc: LineDict) -> LineDict:
             doc, "extends", f"no built-in profile {base_name!r}", ", ".join(builtin_profiles())
         )
     base = load(Path(str(resources.files("chaoslib.profiles") / f"{base_name}.yml")))
-    merged = LineDict({**base, **doc})
-    merged.line, merged.key_lines = doc.line, {**base.key_lines, **doc.key_lines}
+    return _merge(base, doc)
+
+
+def _merge(base: LineDict, over: LineDict) -> LineDict:
+    """``over`` on top of ``base``; mappings merge key by key (so one wait can change)."""
+    merged = LineDict(base)
+    for key, value in over.items():
+        old = base.get(key)
+        both = isinstance(old, LineDict) and isinstance(value, LineDict)
+        merged[key] = _merge(old, value) if both else value
+    merged.line, merged.key_lines = over.line, {**base.key_lines, **over.key_lines}
     return merged
 
 

@@ -6,7 +6,7 @@ USER_NAME=${POSTGRES_USER:-postgres}
 DB_NAME=${POSTGRES_DB:-$USER_NAME}
 mkdir -p "$PGDATA" && chown -R postgres:postgres "$PGDATA" && chmod 700 "$PGDATA"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-  su postgres -c "$BIN/initdb -D $PGDATA -U $USER_NAME --auth=trust" >/dev/null
+  su postgres -c "$BIN/initdb -D $PGDATA -U $USER_NAME --auth=trust -E UTF8 --locale=C" >/dev/null
   echo "listen_addresses = '*'" >> "$PGDATA/postgresql.conf"
   echo "fsync = off" >> "$PGDATA/postgresql.conf"
   echo "host all all all trust" >> "$PGDATA/pg_hba.conf"

@@ -29,7 +29,7 @@ def test_the_local_profile_gives_every_service_its_own_links():
 
 
 def test_unknown_profile_names_list_the_built_in_ones():
-    with pytest.raises(ConfigError, match="no profile named 'prod'; built in: local"):
+    with pytest.raises(ConfigError, match="no profile named 'prod'; built in: compose, local"):
         load_profile("prod")
     with pytest.raises(ConfigError, match="timing 'slow' is not in profile local"):
         load_profile("local").timing("slow")

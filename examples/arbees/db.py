@@ -70,10 +70,14 @@ class Writer:
         self.settings = settings
         self.conn: psycopg.AsyncConnection | None = None
         self.ok = True
+        self.schema_ready = False
         # Pool statistics, reported in every heartbeat.
         self.stats = {"writes_ok": 0, "writes_retried_ok": 0, "writes_failed": 0, "retries": 0}
 
     async def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
+        if not self.schema_ready:
+            # The database may have been away when the service started: create the tables first.
+            self.schema_ready = await ensure_schema(self.settings)
         if self.conn is None or self.conn.closed:
             self.conn = await asyncio.wait_for(connect(self.settings), 5)
         try:
