@@ -40,7 +40,35 @@ def heal_entry(entry: LedgerEntry, stack: Stack | None) -> str:
         if service is None:
             return f"service {target['service']} is not in the running stack; nothing to restore"
         return restore_service(service)
+    if entry.kind in ("packet", "network"):
+        return _heal_container(entry)
     return f"unknown fault kind {entry.kind!r}; left alone"
+
+
+def _heal_container(entry: LedgerEntry) -> str:
+    from chaoslib.errors import ServiceError
+    from chaoslib.services.docker import DockerService
+
+    target = entry.target
+    try:
+        found = DockerService.find(name=target["container"])
+    except ServiceError as exc:
+        return f"{entry.description}: no Docker engine to heal it ({exc})"
+    if not found:
+        return f"container {target['container']} is gone; nothing to heal"
+    service = found[0]
+    if entry.kind == "network":
+        if target["network"] not in service.networks():
+            service.connect(target["network"], aliases=[target.get("alias", service.name)])
+        return f"reconnected {target['container']} to {target['network']}"
+    from chaoslib.faults.packet import clear
+
+    if not service.is_running() or not service.pid:
+        return f"container {target['container']} is not running; its namespace is gone"
+    from chaoslib.faults.packet import interface_of
+
+    removed = clear(service.pid, target.get("interface") or interface_of(service.pid))
+    return f"removed from {target['container']}: {', '.join(removed) or 'nothing left'}"
 
 
 def restore_service(service) -> str:  # noqa: ANN001 - any ManagedServer
