@@ -64,6 +64,7 @@ class ComposeSystem(SystemBase):
 
     # -- the project ---------------------------------------------------------------------
     def env(self) -> dict[str, str]:
+        self.workdir.mkdir(parents=True, exist_ok=True)
         env_file = self.workdir / "chaos.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in self.timing.env.items()))
         (self.workdir / "alerts").mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,20 @@ class Environment:
             ledger=Ledger(home),
         )
 
+    @classmethod
+    def from_profile(cls, profile: str | None, home: Path | None = None) -> Environment:
+        """The embedded stack (no profile, or one without compose), or a running compose project."""
+        if not profile:
+            return cls.from_stack(home)
+        from chaoslib.profile import load_profile
+
+        loaded = load_profile(profile)
+        if loaded.compose is None:
+            return cls.from_stack(home)
+        from chaoslib.compose_env import compose_environment
+
+        return compose_environment(loaded, Ledger(home))
+
     def link(self, name: str) -> Link:
         if name not in self.link_urls:
             raise ConfigError(
@@ -47,6 +61,11 @@ class Environment:
 
     def url(self, link: str) -> str:
         self.link(link)
+        if not self.link_urls[link]:
+            raise ConfigError(
+                f"link {link!r} is not published on this host, so it cannot be probed from here; "
+                "publish its listen port (see docker-compose.chaos.yml)"
+            )
         return self.link_urls[link]
 
     def service(self, name: str) -> Service:

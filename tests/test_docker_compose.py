@@ -127,3 +127,23 @@ def test_a_fragile_flag_fails_its_scenario_in_compose_too(client, tmp_path):
     verdict = result.verdict("shard-crash", "reassign")
     assert result.status == "failed" and verdict is not None
     assert verdict.status == "fail" and "never reached shard_02" in verdict.evidence
+
+
+def test_fault_tasks_work_against_a_running_compose_project(client, tmp_path):
+    from chaoslib.compose_system import ComposeSystem
+    from tests.helpers import run_invoke
+
+    system = ComposeSystem(load_profile("compose"), "fast", tmp_path / "work")
+    try:
+        system.up()
+        for task in ("chaos.db-down", "chaos.redis-down", "chaos.db-slow"):
+            done = run_invoke(
+                tmp_path / "home", task, "--profile", "compose", "--duration", "1", timeout=120
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert "recovered" in done.stdout, done.stdout
+        proxies = system.toxiproxy.proxies()
+        assert all(p.enabled for p in proxies.values())
+        assert all(not system.toxiproxy.toxics(name) for name in proxies)
+    finally:
+        system.down()

@@ -44,12 +44,18 @@ def _number(
     return number
 
 
-def _run_fault(build, link: str, duration, recover_within, verbose: int) -> None:
+PROFILE = (
+    "Where the system runs: empty for the embedded stack (invoke stack.up), or a profile "
+    "with a compose section (compose) for a running docker-compose project."
+)
+
+
+def _run_fault(build, link: str, duration, recover_within, verbose: int, profile=None) -> None:
     setup(verbose)
     seconds = _number(duration, "duration", 10)
     within = _number(recover_within, "recover-within", 10)
     try:
-        env = Environment.from_stack()
+        env = Environment.from_profile(profile)
         fault: Fault = build(env)
         outcome = hold_and_measure(env, fault, link, seconds, within)
     except ChaosError as exc:
@@ -69,9 +75,12 @@ def _run_fault(build, link: str, duration, recover_within, verbose: int) -> None
         "duration": DURATION,
         "recover_within": RECOVER,
         "verbose": V,
+        "profile": PROFILE,
     },
 )
-def db_slow(c, latency=None, jitter=None, duration=None, recover_within=None, verbose=0):
+def db_slow(
+    c, latency=None, jitter=None, duration=None, recover_within=None, verbose=0, profile=None
+):
     """Make the database slow: latency on the timescaledb link, then measure recovery."""
     ms = int(_number(latency, "latency", 1000, integer=True))
     jit = int(_number(jitter, "jitter", 0, integer=True))
@@ -81,25 +90,35 @@ def db_slow(c, latency=None, jitter=None, duration=None, recover_within=None, ve
         duration,
         recover_within,
         verbose,
+        profile,
     )
 
 
 @task(
-    incrementable=["verbose"], help={"duration": DURATION, "recover_within": RECOVER, "verbose": V}
+    incrementable=["verbose"],
+    help={"duration": DURATION, "recover_within": RECOVER, "verbose": V, "profile": PROFILE},
 )
-def db_down(c, duration=None, recover_within=None, verbose=0):
+def db_down(c, duration=None, recover_within=None, verbose=0, profile=None):
     """Take the database link down (connections drop, new ones are refused), then measure recovery."""
     _run_fault(
-        lambda env: env.link("timescaledb").down(), "timescaledb", duration, recover_within, verbose
+        lambda env: env.link("timescaledb").down(),
+        "timescaledb",
+        duration,
+        recover_within,
+        verbose,
+        profile,
     )
 
 
 @task(
-    incrementable=["verbose"], help={"duration": DURATION, "recover_within": RECOVER, "verbose": V}
+    incrementable=["verbose"],
+    help={"duration": DURATION, "recover_within": RECOVER, "verbose": V, "profile": PROFILE},
 )
-def redis_down(c, duration=None, recover_within=None, verbose=0):
+def redis_down(c, duration=None, recover_within=None, verbose=0, profile=None):
     """Take the Redis link down, then measure how long Redis takes to answer again."""
-    _run_fault(lambda env: env.link("redis").down(), "redis", duration, recover_within, verbose)
+    _run_fault(
+        lambda env: env.link("redis").down(), "redis", duration, recover_within, verbose, profile
+    )
 
 
 @task(
@@ -112,10 +131,19 @@ def redis_down(c, duration=None, recover_within=None, verbose=0):
         "seed": "Seed for the jitter, for a repeatable schedule.",
         "recover_within": RECOVER,
         "verbose": V,
+        "profile": PROFILE,
     },
 )
 def redis_flap(
-    c, period=None, down=None, cycles=None, jitter=None, seed=None, recover_within=None, verbose=0
+    c,
+    period=None,
+    down=None,
+    cycles=None,
+    jitter=None,
+    seed=None,
+    recover_within=None,
+    verbose=0,
+    profile=None,
 ):
     """Flap the Redis link: down and up on a schedule, then measure recovery."""
     p = _number(period, "period", 4, minimum=0.01)
@@ -132,7 +160,7 @@ def redis_flap(
 
         return env.link("redis").flap(p, d, n, jitter=j, seed=s, on_change=announce)
 
-    _run_fault(build, "redis", p * n, recover_within, verbose)
+    _run_fault(build, "redis", p * n, recover_within, verbose, profile)
 
 
 @task(
@@ -143,9 +171,10 @@ def redis_flap(
         "duration": DURATION,
         "recover_within": RECOVER,
         "verbose": V,
+        "profile": PROFILE,
     },
 )
-def bandwidth(c, link=None, rate=None, duration=None, recover_within=None, verbose=0):
+def bandwidth(c, link=None, rate=None, duration=None, recover_within=None, verbose=0, profile=None):
     """Limit a link's bandwidth in both directions, then measure recovery."""
     if not link:
         raise fail(ChaosError("--link is required: redis or timescaledb"), 2)
@@ -158,6 +187,7 @@ def bandwidth(c, link=None, rate=None, duration=None, recover_within=None, verbo
         duration,
         recover_within,
         verbose,
+        profile,
     )
 
 
