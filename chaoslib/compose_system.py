@@ -39,6 +39,12 @@ def compose_command() -> list[str]:
     raise ConfigError("neither docker-compose nor the docker compose plugin is installed")
 
 
+def compose_path(path: str) -> Path:
+    """A profile's compose file: ``$VARS`` expanded; relative paths from the checkout."""
+    expanded = Path(os.path.expandvars(path))
+    return expanded if expanded.is_absolute() else REPO / expanded
+
+
 def bridge_gateway(client: Any) -> str:
     """The host's address on docker's default bridge: what ``host-gateway`` resolves to."""
     config = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
@@ -73,7 +79,7 @@ class ComposeSystem(SystemBase):
             **os.environ,
             "CHAOS_ENV_FILE": str(env_file),
             "CHAOS_ALERT_DIR": str(self.workdir / "alerts"),
-            "CHAOS_PROXY_CONFIG": str(REPO / self.compose.proxy_config),
+            "CHAOS_PROXY_CONFIG": str(compose_path(self.compose.proxy_config)),
             "TOXIPROXY_PORT": str(self.api_port),
             "REDIS_HOST_PORT": str(self.redis_port),
             "POSTGRES_HOST_PORT": str(self.pg_port),
@@ -82,7 +88,7 @@ class ComposeSystem(SystemBase):
         }
 
     def run(self, *args: str, timeout: float = 300) -> str:
-        files = [a for f in self.compose.files for a in ("-f", str(REPO / f))]
+        files = [a for f in self.compose.files for a in ("-f", str(compose_path(f)))]
         argv = [*compose_command(), "-p", self.compose.project, *files, *args]
         done = subprocess.run(
             argv, cwd=REPO, env=self.env(), capture_output=True, text=True, timeout=timeout
@@ -97,7 +103,7 @@ class ComposeSystem(SystemBase):
     def _container(self, service: str) -> DockerService:
         found = DockerService.find(
             service=service, project=self.compose.project, client=self.client
-        )
+        ) or DockerService.find(name=service, client=self.client)  # a container_name
         if not found:
             raise ServiceError(
                 f"compose service {service} has no container in {self.compose.project}"
@@ -138,7 +144,8 @@ class ComposeSystem(SystemBase):
         if name not in self.services:
             if name not in self.profile.services:
                 raise ConfigError(f"unknown service {name!r} in profile {self.profile.name}")
-            self.services[name] = self._container(name)
+            self.services[name] = self._container(self.profile.services[name].container or name)
+            self.services[name].name = name
         return self.services[name]  # type: ignore[return-value]
 
     def start_all(self) -> None:

@@ -50,6 +50,7 @@ class ServiceDef:
     backend: str = "process"
     env: dict[str, str] = field(default_factory=dict)
     ready: str | None = None
+    container: str | None = None  # docker: find it by this container name, not by compose label
     redis: str | None = None  # the link this service uses to reach Redis
     database: str | None = None
 
@@ -88,6 +89,8 @@ class Contract:
     command_channel: str
     log_patterns: dict[str, str]
     alerts: dict[str, str]
+    # The alert file's key per alert, where it differs from the contract's key.
+    alert_file_keys: dict[str, str] = field(default_factory=dict)
     signal_stream: str = ""  # a stream the shards write sequence-numbered signals to
     consumer_mark: str = ""  # key of the consumer's contiguous mark per shard ({shard})
 
@@ -168,15 +171,16 @@ def _with_base(r: Reader, doc: LineDict) -> LineDict:
             doc, "extends", f"no built-in profile {base_name!r}", ", ".join(builtin_profiles())
         )
     base = load(Path(str(resources.files("chaoslib.profiles") / f"{base_name}.yml")))
-    return _merge(base, doc)
+    return _merge(base, doc, replace=("services", "links", "compose"))
 
 
-def _merge(base: LineDict, over: LineDict) -> LineDict:
-    """``over`` on top of ``base``; mappings merge key by key (so one wait can change)."""
+def _merge(base: LineDict, over: LineDict, replace: tuple[str, ...] = ()) -> LineDict:
+    """``over`` on top of ``base``; mappings merge key by key (so one wait can change),
+    except the ``replace`` keys, which a profile states whole (its own services)."""
     merged = LineDict(base)
     for key, value in over.items():
         old = base.get(key)
-        both = isinstance(old, LineDict) and isinstance(value, LineDict)
+        both = isinstance(old, LineDict) and isinstance(value, LineDict) and key not in replace
         merged[key] = _merge(old, value) if both else value
     merged.line, merged.key_lines = over.line, {**base.key_lines, **over.key_lines}
     return merged
@@ -256,7 +260,11 @@ def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
     for name, item in raw.items():
         ctx = f"services.{name}"
         item = r.mapping(item, ctx, raw)
-        r.only(item, {"module", "backend", "role", "env", "ready", "redis", "database"}, ctx)
+        r.only(
+            item,
+            {"module", "backend", "container", "role", "env", "ready", "redis", "database"},
+            ctx,
+        )
         backend = r.get(item, "backend", str, default="process", choices=BACKENDS, context=ctx)
         out[str(name)] = ServiceDef(
             name=str(name),
@@ -269,6 +277,7 @@ def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
             ),
             env=_scalars(r, item, "env", ctx),
             ready=r.get(item, "ready", str, context=ctx),
+            container=r.get(item, "container", str, context=ctx),
             redis=r.get(item, "redis", str, context=ctx),
             database=r.get(item, "database", str, context=ctx),
         )
@@ -333,6 +342,7 @@ def _contract(r: Reader, doc: LineDict) -> Contract:
             "consumer_mark",
             "log_patterns",
             "alerts",
+            "alert_file_keys",
         },
         "contract",
     )
@@ -349,6 +359,7 @@ def _contract(r: Reader, doc: LineDict) -> Contract:
         command_channel=r.get(item, "command_channel", str, required=True, context="contract"),
         log_patterns=patterns,
         alerts=_scalars(r, item, "alerts", "contract"),
+        alert_file_keys=_scalars(r, item, "alert_file_keys", "contract"),
         signal_stream=r.get(item, "signal_stream", str, default="", context="contract"),
         consumer_mark=r.get(item, "consumer_mark", str, default="", context="contract"),
     )

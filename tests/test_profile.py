@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from chaoslib.errors import ConfigError
 from chaoslib.profile import builtin_profiles, load_profile
 from chaoslib.yaml_lines import FileError
+from tests.helpers import REPO
 
 LOCAL = load_profile("local").path
 
@@ -29,7 +31,9 @@ def test_the_local_profile_gives_every_service_its_own_links():
 
 
 def test_unknown_profile_names_list_the_built_in_ones():
-    with pytest.raises(ConfigError, match="no profile named 'prod'; built in: compose, local"):
+    with pytest.raises(
+        ConfigError, match="no profile named 'prod'; built in: arbees, compose, local"
+    ):
         load_profile("prod")
     with pytest.raises(ConfigError, match="timing 'slow' is not in profile local"):
         load_profile("local").timing("slow")
@@ -168,3 +172,25 @@ def test_a_profile_without_timings_is_rejected(tmp_path):
     path.write_text(text)
     with pytest.raises(FileError, match="timings: is required"):
         load_profile(path)
+
+
+def test_the_arbees_profile_names_the_real_stack():
+    profile = load_profile("arbees")
+    assert profile.protected
+    assert profile.shards() == ["shard-1"]
+    assert profile.services["orchestrator"].container == "arbees-orchestrator"
+    assert profile.compose is not None and profile.compose.postgres == "arbees-timescaledb"
+    assert "PubSub stream ended" in profile.contract.log_patterns["redis_disconnected"]
+    assert profile.contract.alert_file_keys["redis_connectivity_issue"] == "redis_connectivity"
+    # Everything it does not restate comes from local.yml.
+    assert profile.timing("seed").limits == load_profile("local").timing("seed").limits
+    proxies = json.loads((REPO / profile.compose.proxy_config).read_text())
+    assert set(profile.links) <= {p["name"] for p in proxies}
+
+
+def test_compose_overrides_one_wait_and_keeps_the_rest():
+    compose, local = load_profile("compose"), load_profile("local")
+    assert compose.timing("fast").waits["redis_down"] == 3
+    others = {k: v for k, v in compose.timing("fast").waits.items() if k != "redis_down"}
+    assert others == {k: v for k, v in local.timing("fast").waits.items() if k != "redis_down"}
+    assert all(s.backend == "docker" for s in compose.services.values())

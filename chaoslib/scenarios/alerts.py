@@ -63,7 +63,8 @@ def alert_in_file(run: ScenarioRun, alert_key: str) -> Check:
     def judge(ctx: RunContext) -> Verdict:
         path = run.system.alert_log
         lines = path.read_text().splitlines() if path.exists() else []
-        mine = [line for line in lines if f" | {alert_key} | " in line]
+        key = run.system.profile.contract.alert_file_keys.get(alert_key, alert_key)
+        mine = [line for line in lines if f" | {key} | " in line]
         return Verdict(
             "",
             PASS if mine else FAIL,

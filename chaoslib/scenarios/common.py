@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 
 from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
@@ -112,10 +113,13 @@ def disconnect_logged(run: ScenarioRun, step: str, services: list[str]) -> Check
 
 
 def _delays(run: ScenarioRun, ctx: RunContext, service: str, since: float) -> list[float]:
-    return [
-        facts.number(e.detail, r"Retrying in (\d+)ms") or 0.0
-        for e in facts.log_lines(ctx.history, service, "redis_retry", since)
-    ]
+    """Retry delays in ms, logged as ``Retrying in 400ms`` or ``Retrying in 2.031s``."""
+    out = []
+    for e in facts.log_lines(ctx.history, service, "redis_retry", since):
+        match = re.search(r"Retrying in ([\d.]+)(ms|s)\b", e.detail)
+        if match:
+            out.append(float(match.group(1)) * (1 if match.group(2) == "ms" else 1000))
+    return out
 
 
 def backoff(run: ScenarioRun, step: str, services: list[str]) -> Check:

@@ -9,7 +9,15 @@ from chaoslib.faults.service import Restart, ServiceFault
 from chaoslib.scenarios import common, facts, sources
 from chaoslib.scenarios.base import ScenarioRun, check
 
-VICTIM, SURVIVOR = "shard_01", "shard_02"
+
+def victim(run: ScenarioRun) -> str:
+    """The shard the scenario stops: the profile's first."""
+    return run.shards[0]
+
+
+def survivor(run: ScenarioRun) -> str:
+    """The shard expected to take over: the profile's second (none: nothing can take over)."""
+    return run.shards[1] if len(run.shards) > 1 else "(no second shard)"
 
 
 def _before(ctx: RunContext, run: ScenarioRun, step: str, shard: str) -> set[str]:
@@ -29,9 +37,9 @@ def marked_dead(run: ScenarioRun, step: str) -> Check:
 
     def judge(ctx: RunContext) -> Verdict:
         at = ctx.applied_at(step) or 0.0
-        dead = _dead_line(ctx, VICTIM, at)
+        dead = _dead_line(ctx, victim(run), at)
         if dead is None:
-            return Verdict("", FAIL, None, limit, "s", f"{VICTIM} was never marked as Dead")
+            return Verdict("", FAIL, None, limit, "s", f"{victim(run)} was never marked as Dead")
         took = round(dead - at, 3)
         # Earlier than the timeout minus one heartbeat would be a false positive.
         early = took < timeout - run.env("HEARTBEAT_INTERVAL_SECS")
@@ -52,8 +60,8 @@ def reassigned(run: ScenarioRun, step: str) -> Check:
     limit = run.limit("reassign")
 
     def judge(ctx: RunContext) -> Verdict:
-        lost = _before(ctx, run, step, VICTIM)
-        dead = _dead_line(ctx, VICTIM, ctx.applied_at(step) or 0.0)
+        lost = _before(ctx, run, step, victim(run))
+        dead = _dead_line(ctx, victim(run), ctx.applied_at(step) or 0.0)
         if not lost or dead is None:
             return Verdict(
                 "",
@@ -61,14 +69,14 @@ def reassigned(run: ScenarioRun, step: str) -> Check:
                 None,
                 limit,
                 "s",
-                f"{VICTIM} had no games" if not lost else f"{VICTIM} never marked Dead",
+                f"{victim(run)} had no games" if not lost else f"{victim(run)} never marked Dead",
             )
         received: dict[str, float] = {}
-        for line in facts.log_lines(ctx.history, SURVIVOR, "add_game", dead):
+        for line in facts.log_lines(ctx.history, survivor(run), "add_game", dead):
             game = line.detail.split("add_game ", 1)[1].split()[0]
             received.setdefault(game, line.t)
         held = facts.games_at(ctx.history, ctx.healed_at(step) or dead, common.fresh(run))
-        missing = sorted(lost - set(received) | lost - held.get(SURVIVOR, set()))
+        missing = sorted(lost - set(received) | lost - held.get(survivor(run), set()))
         moved = len(facts.log_lines(ctx.history, "orchestrator", "reassigning", dead))
         if missing:
             return Verdict(
@@ -77,7 +85,7 @@ def reassigned(run: ScenarioRun, step: str) -> Check:
                 None,
                 limit,
                 "s",
-                f"{len(missing)} of {VICTIM}'s {len(lost)} games never reached {SURVIVOR} "
+                f"{len(missing)} of {victim(run)}'s {len(lost)} games never reached {survivor(run)} "
                 f"(e.g. {', '.join(missing[:4])}); {moved} 'Reassigning game' lines",
             )
         took = round(max(received[g] for g in lost) - dead, 3)
@@ -87,12 +95,12 @@ def reassigned(run: ScenarioRun, step: str) -> Check:
             took,
             limit,
             "s",
-            f"all {len(lost)} games on {SURVIVOR} {took:g}s after the Dead mark "
+            f"all {len(lost)} games on {survivor(run)} {took:g}s after the Dead mark "
             f"(its add_game lines and heartbeat); {moved} 'Reassigning game' lines",
             {"games": len(lost)},
         )
 
-    return check("reassign", f"Games automatically reassigned to {SURVIVOR}", judge)
+    return check("reassign", f"Games automatically reassigned to {survivor(run)}", judge)
 
 
 def coverage(run: ScenarioRun, step: str) -> Check:
@@ -100,7 +108,7 @@ def coverage(run: ScenarioRun, step: str) -> Check:
     limit = run.limit("mark_dead") + run.limit("reassign")
 
     def judge(ctx: RunContext) -> Verdict:
-        lost = sorted(_before(ctx, run, step, VICTIM))
+        lost = sorted(_before(ctx, run, step, victim(run)))
         applied = next((f.wall for f in ctx.faults if f.fault == step), None)
         healed = next((f.wall for f in ctx.faults if f.fault == step and f.action == "heal"), None)
         if not lost or applied is None or healed is None:
@@ -129,25 +137,27 @@ def coverage(run: ScenarioRun, step: str) -> Check:
 def no_cascade(run: ScenarioRun, step: str) -> Check:
     def judge(ctx: RunContext) -> Verdict:
         at = ctx.applied_at(step) or 0.0
-        wrongly = _dead_line(ctx, SURVIVOR, at)
+        wrongly = _dead_line(ctx, survivor(run), at)
         return Verdict(
             "",
             FAIL if wrongly else PASS,
             1 if wrongly else 0,
             0,
             "shards",
-            f"{SURVIVOR} was marked Dead too" if wrongly else f"{SURVIVOR} stayed healthy",
+            f"{survivor(run)} was marked Dead too"
+            if wrongly
+            else f"{survivor(run)} stayed healthy",
         )
 
     return check("no_cascade", "No cascading failures (the healthy shard stays healthy)", judge)
 
 
 def shard_crash(run: ScenarioRun) -> Experiment:
-    step = f"stop-{VICTIM}"
+    step = f"stop-{victim(run)}"
     exp = run.experiment("shard-crash", observe_after=1.0)
     exp.add(
         step,
-        ServiceFault(run.system.service(VICTIM), "stop", ledger=run.system.ledger),
+        ServiceFault(run.system.service(victim(run)), "stop", ledger=run.system.ledger),
         schedule.once(0, run.wait("shard_timeout") + run.limit("reassign")),
     )
     exp.checks = [
@@ -155,7 +165,7 @@ def shard_crash(run: ScenarioRun) -> Experiment:
         reassigned(run, step),
         coverage(run, step),
         no_cascade(run, step),
-        common.no_exits(run, targeted=(VICTIM,)),
+        common.no_exits(run, targeted=(victim(run),)),
         common.back_to_steady(run),
     ]
     return exp
@@ -167,13 +177,15 @@ def restart_detected(run: ScenarioRun, step: str) -> Check:
         lines = [
             e
             for e in facts.log_lines(ctx.history, "orchestrator", "restart_detected", at - 5)
-            if VICTIM in e.detail
+            if victim(run) in e.detail
         ]
         n = len(lines)
         evidence = {
             0: "no 'Detected restart' line: the restart went unnoticed",
             1: f"'{facts.said(lines[0]) if lines else ''}' once",
-        }.get(n, f"'Detected restart: {VICTIM}' {n} times: every heartbeat looks like a restart")
+        }.get(
+            n, f"'Detected restart: {victim(run)}' {n} times: every heartbeat looks like a restart"
+        )
         return Verdict("", PASS if n == 1 else FAIL, n, 1, "detections", evidence)
 
     return check(
@@ -185,12 +197,12 @@ def resynced(run: ScenarioRun, step: str) -> Check:
     limit = run.limit("resync")
 
     def judge(ctx: RunContext) -> Verdict:
-        wanted = _before(ctx, run, step, VICTIM)
+        wanted = _before(ctx, run, step, victim(run))
         at = ctx.healed_at(step) or 0.0  # the new process is up
-        beats = facts.heartbeats(ctx.history, VICTIM, since=at)
+        beats = facts.heartbeats(ctx.history, victim(run), since=at)
         full = [e for e in beats if facts.games(e) >= wanted]
         if not wanted:
-            return Verdict("", UNKNOWN, None, limit, "s", f"{VICTIM} had no games before")
+            return Verdict("", UNKNOWN, None, limit, "s", f"{victim(run)} had no games before")
         if not full:
             last = facts.games(beats[-1]) if beats else set()
             return Verdict(
@@ -199,7 +211,7 @@ def resynced(run: ScenarioRun, step: str) -> Check:
                 None,
                 limit,
                 "s",
-                f"{VICTIM} never got its {len(wanted)} games back (has {len(last)})",
+                f"{victim(run)} never got its {len(wanted)} games back (has {len(last)})",
             )
         fresh_start = full[0].value.get("metrics", {}).get("reconnects", 0) == 0
         took = round(full[0].t - at, 3)
@@ -217,15 +229,17 @@ def resynced(run: ScenarioRun, step: str) -> Check:
 
 
 def shard_restart(run: ScenarioRun) -> Experiment:
-    step = f"restart-{VICTIM}"
+    step = f"restart-{victim(run)}"
     exp = run.experiment("shard-restart", observe_after=run.wait("resync"))
     exp.add(
-        step, Restart(run.system.service(VICTIM), ledger=run.system.ledger), schedule.once(0, 0.01)
+        step,
+        Restart(run.system.service(victim(run)), ledger=run.system.ledger),
+        schedule.once(0, 0.01),
     )
     exp.checks = [
         restart_detected(run, step),
         resynced(run, step),
-        common.no_exits(run, targeted=(VICTIM,)),
+        common.no_exits(run, targeted=(victim(run),)),
         common.back_to_steady(run),
     ]
     return exp

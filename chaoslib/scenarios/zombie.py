@@ -13,8 +13,8 @@ from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import LedgerEntry
 from chaoslib.scenarios import common, facts, sources
 from chaoslib.scenarios.base import ScenarioRun, check
+from chaoslib.scenarios.shards import survivor, victim
 
-VICTIM, OWNER = "shard_01", "shard_02"
 STEP = "stale-game"
 
 
@@ -62,10 +62,10 @@ def _zombie_check(run: ScenarioRun, fault: StaleAssignment) -> Check:
         game, at, healed = fault.game, ctx.applied_at(STEP), ctx.healed_at(STEP)
         if game is None or at is None or healed is None:
             return Verdict("", UNKNOWN, None, limit, "s", "the stale game was never injected")
-        beats = facts.heartbeats(ctx.history, VICTIM, since=at, until=healed)
+        beats = facts.heartbeats(ctx.history, victim(run), since=at, until=healed)
         shown = [e for e in beats if game in facts.games(e)]
         if not shown:
-            return Verdict("", UNKNOWN, None, limit, "s", f"{VICTIM} never reported {game}")
+            return Verdict("", UNKNOWN, None, limit, "s", f"{victim(run)} never reported {game}")
         gone = [e for e in beats if e.t > shown[0].t and game not in facts.games(e)]
         detected = facts.first_line(ctx.history, "orchestrator", "zombie_detected", at)
         removed = [
@@ -84,13 +84,13 @@ def _zombie_check(run: ScenarioRun, fault: StaleAssignment) -> Check:
                 None,
                 limit,
                 "s",
-                f"{VICTIM} kept monitoring {game} for {healed - shown[0].t:.1f}s; {logs}",
+                f"{victim(run)} kept monitoring {game} for {healed - shown[0].t:.1f}s; {logs}",
             )
         took = round(gone[0].t - shown[0].t, 3)
         rows = sources.rows_for(
             run.system.direct["postgres"],
             game,
-            VICTIM,
+            victim(run),
             _wall(ctx, gone[0].t) + 2 * run.env("GAME_POLL_INTERVAL_SECS"),
         )
         ok = took <= limit and detected is not None and bool(removed) and rows == 0
@@ -100,8 +100,8 @@ def _zombie_check(run: ScenarioRun, fault: StaleAssignment) -> Check:
             took,
             limit,
             "s",
-            f"{game} gone from {VICTIM}'s heartbeat {took:g}s after it appeared; {logs}; "
-            f"{rows} rows from {VICTIM} for it afterwards",
+            f"{game} gone from {victim(run)}'s heartbeat {took:g}s after it appeared; {logs}; "
+            f"{rows} rows from {victim(run)} for it afterwards",
         )
 
     return check(
@@ -118,7 +118,7 @@ def _wall(ctx: RunContext, t: float) -> float:
 def _owner_keeps(run: ScenarioRun, fault: StaleAssignment) -> Check:
     def judge(ctx: RunContext) -> Verdict:
         end = ctx.history.snapshot()[-1].t
-        held = facts.games_at(ctx.history, end, common.fresh(run)).get(OWNER, set())
+        held = facts.games_at(ctx.history, end, common.fresh(run)).get(survivor(run), set())
         keeps = fault.game in held
         return Verdict(
             "",
@@ -126,7 +126,7 @@ def _owner_keeps(run: ScenarioRun, fault: StaleAssignment) -> Check:
             int(keeps),
             1,
             "games",
-            f"{OWNER} {'still' if keeps else 'no longer'} monitors {fault.game}",
+            f"{survivor(run)} {'still' if keeps else 'no longer'} monitors {fault.game}",
         )
 
     return check("owner_keeps", "The rightful shard keeps the game", judge)
@@ -134,7 +134,7 @@ def _owner_keeps(run: ScenarioRun, fault: StaleAssignment) -> Check:
 
 def zombie_cleanup(run: ScenarioRun) -> Experiment:
     exp = run.experiment("zombie-cleanup", observe_after=1.0)
-    fault = StaleAssignment(run, VICTIM, OWNER)
+    fault = StaleAssignment(run, victim(run), survivor(run))
     exp.add(STEP, fault, schedule.once(0, run.wait("zombie")))
     exp.checks = [
         _zombie_check(run, fault),
