@@ -142,6 +142,11 @@ def test_fault_tasks_work_against_a_running_compose_project(client, tmp_path):
             )
             assert done.returncode == 0, done.stdout + done.stderr
             assert "recovered" in done.stdout, done.stdout
+        experiment = REPO / "experiments" / "redis-flap-while-db-slow.yml"
+        done = run_invoke(tmp_path / "home", "chaos.run", str(experiment), "--profile", "compose",
+                          "--journal", str(tmp_path / "j.json"), timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads((tmp_path / "j.json").read_text())["status"] == "passed"
         proxies = system.toxiproxy.proxies()
         assert all(p.enabled for p in proxies.values())
         assert all(not system.toxiproxy.toxics(name) for name in proxies)

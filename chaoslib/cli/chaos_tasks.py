@@ -230,15 +230,16 @@ def _reset_suite() -> list[str]:
         "file": "The experiment YAML file.",
         "journal": "Where to write the journal (default reports/<time>/journal.json).",
         "verbose": V,
+        "profile": PROFILE,
     },
 )
-def run(c, file, journal=None, verbose=0):
+def run(c, file, journal=None, verbose=0, profile=None):
     """Run a YAML experiment against the running stack and write its journal."""
     setup(verbose)
     from chaoslib.experiment_file import load_experiment
 
     try:
-        env = Environment.from_stack()
+        env = Environment.from_profile(profile)
         experiment = load_experiment(file, env)
     except ChaosError as exc:
         raise fail(exc, 2) from None

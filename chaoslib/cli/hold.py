@@ -35,7 +35,6 @@ def probe_for(env: Environment, link: str, history: History) -> Probe:
 
 def _hold(fault: Fault, duration: float) -> None:
     if duration == 0:
-        console.print("Holding the fault until Ctrl-C…")
         while True:
             time.sleep(3600)  # ended by Ctrl-C, which heals
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TimeRemainingColumn())
@@ -60,6 +59,8 @@ def hold_and_measure(
         with heal_on_signals():
             applied_at = probe.clock.now()
             try:
+                if duration == 0:  # said first: Ctrl-C may come as soon as the fault shows
+                    console.print("Holding the fault until Ctrl-C…")
                 fault.apply()
                 console.print(f"Applied: {escape(fault.describe())}")
                 _hold(fault, duration)
