@@ -173,3 +173,19 @@ def test_netem_faults_fail_loudly_when_they_cannot_run(box, tmp_path):
     message = str(info.value)
     assert "netem is not available on this kernel" in message or "Pumba image" in message
     assert Ledger(tmp_path).entries() == []  # a fault that never applied leaves nothing to heal
+
+
+def test_a_container_left_stopped_or_paused_by_a_crash_is_restored_by_reset(box, tmp_path):
+    from chaoslib.faults.service import ServiceFault
+
+    box.run("a", IDLE)
+    box.run("b", IDLE)
+    a = DockerService("a", f"{box.network}-a", client=box.client)
+    b = DockerService("b", f"{box.network}-b", client=box.client)
+    ledger = Ledger(tmp_path)
+    ServiceFault(a, "stop", ledger=ledger).apply()  # never healed: the owner "crashed"
+    ServiceFault(b, "pause", ledger=ledger).apply()
+    assert not a.is_running() and b.is_paused()
+    reset_all(tmp_path)
+    assert a.is_running() and b.is_running() and not b.is_paused()
+    assert ledger.entries() == []

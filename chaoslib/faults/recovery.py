@@ -35,6 +35,8 @@ def heal_entry(entry: LedgerEntry, stack: Stack | None) -> str:
             except ToxiproxyError as exc:
                 _ignore_missing(exc)
         return f"enabled {', '.join(target['proxies'])}"
+    if entry.kind == "service" and target.get("container"):
+        return _restore_container(target["container"])
     if entry.kind == "service":
         service = stack.services.get(target["service"]) if stack else None
         if service is None:
@@ -43,6 +45,19 @@ def heal_entry(entry: LedgerEntry, stack: Stack | None) -> str:
     if entry.kind in ("packet", "network"):
         return _heal_container(entry)
     return f"unknown fault kind {entry.kind!r}; left alone"
+
+
+def _restore_container(name: str) -> str:
+    from chaoslib.errors import ServiceError
+    from chaoslib.services.docker import DockerService
+
+    try:
+        found = DockerService.find(name=name)
+    except ServiceError as exc:
+        return f"container {name}: no Docker engine to restore it ({exc})"
+    if not found:
+        return f"container {name} is gone; nothing to restore"
+    return restore_service(found[0])
 
 
 def _heal_container(entry: LedgerEntry) -> str:

@@ -11,6 +11,14 @@ from chaoslib.services.base import Service
 ACTIONS = ("stop", "kill", "pause")
 
 
+def _target(service: Service, action: str) -> dict[str, str]:
+    target = {"service": service.name, "action": action}
+    container = getattr(service, "container_name", None)
+    if container:  # a docker service: reset finds it by container, not in the stack
+        target["container"] = container
+    return target
+
+
 class ServiceFault(Fault):
     """``stop`` or ``kill`` (healed by start) or ``pause`` (healed by resume)."""
 
@@ -27,9 +35,7 @@ class ServiceFault(Fault):
         return f"{self.action} {self.service.name}"
 
     def ledger_entry(self) -> LedgerEntry:
-        return LedgerEntry(
-            "service", {"service": self.service.name, "action": self.action}, self.describe()
-        )
+        return LedgerEntry("service", _target(self.service, self.action), self.describe())
 
     def _apply(self) -> None:
         getattr(self.service, self.action)()
@@ -62,9 +68,7 @@ class Restart(Fault):
         return f"restart {self.service.name} (down {self.down_for:g}s)"
 
     def ledger_entry(self) -> LedgerEntry:
-        return LedgerEntry(
-            "service", {"service": self.service.name, "action": "stop"}, self.describe()
-        )
+        return LedgerEntry("service", _target(self.service, "stop"), self.describe())
 
     def _apply(self) -> None:
         self.service.stop()
