@@ -217,6 +217,8 @@ def test_services_reconnect_after_a_redis_outage(tmp_path, urls, toxiproxy, frag
                 ),
                 timeout=10,
             )
+            if not fragile:  # hold the cut until a retry shows, so the backoff is seen
+                wait_until(lambda: "Retrying in" in system.log("shard_01"), timeout=10)
         if fragile:
             wait_until(
                 lambda: "not reconnecting (FRAGILE=no-reconnect)" in system.log("shard_01"),
