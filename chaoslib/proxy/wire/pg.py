@@ -1,0 +1,134 @@
+"""The PostgreSQL frontend protocol (client to server) as a pure, sans-I/O parser.
+
+``feed(bytes) -> frames``: the startup phase (SSLRequest, GSSENCRequest,
+CancelRequest, StartupMessage, which carry no type byte), then typed messages
+(``Q`` simple query, ``P``/``B``/``E``/``S`` extended query, and the rest).
+Each frame keeps its raw bytes. After an SSLRequest the server's one-byte
+answer decides: ``S`` means TLS follows and the rest passes through opaque;
+``N`` (TLS refused) means a StartupMessage comes next in the clear.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+SSL_REQUEST = 80877103
+GSSENC_REQUEST = 80877104
+CANCEL_REQUEST = 80877102
+PROTOCOL_3 = 196608
+MAX_MESSAGE = 1 << 30  # what PostgreSQL itself accepts
+
+
+class NotPostgres(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Frame:
+    raw: bytes
+    kind: str  # a type byte ("Q", "P", ...), or "startup", "ssl", "gssenc", "cancel", "opaque"
+    sql: str | None = None  # Query and Parse carry statement text
+    statement: str | None = None  # Parse: the prepared statement's name
+
+
+def _cstring(body: bytes, pos: int) -> tuple[str, int]:
+    end = body.index(b"\0", pos)
+    return body[pos:end].decode("utf-8", "replace"), end + 1
+
+
+class FrontendParser:
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self.started = False  # the StartupMessage went through: typed messages follow
+        self.awaiting_ssl_answer = False
+        self.passthrough = False
+
+    def server_answered_ssl(self, answer: bytes) -> None:
+        """The server's reply byte to an SSLRequest or GSSENCRequest (``S``/``G`` or ``N``)."""
+        self.awaiting_ssl_answer = False
+        if answer[:1] in (b"S", b"G"):
+            self.passthrough = True  # encrypted from here on
+
+    def feed(self, data: bytes) -> list[Frame]:
+        if self.passthrough:
+            return [Frame(bytes(data), "opaque")] if data else []
+        self._buf += data
+        frames: list[Frame] = []
+        try:
+            while self._buf and not self.passthrough:
+                frame = self._next()
+                if frame is None:
+                    break
+                frames.append(frame)
+        except NotPostgres:
+            self.passthrough = True
+        if self.passthrough and self._buf:
+            frames.append(Frame(bytes(self._buf), "opaque"))
+            self._buf = bytearray()
+        return frames
+
+    def _take(self, size: int) -> bytes:
+        raw = bytes(self._buf[:size])
+        del self._buf[:size]
+        return raw
+
+    def _next(self) -> Frame | None:
+        if not self.started:
+            return self._startup()
+        if len(self._buf) < 5:
+            return None
+        kind = chr(self._buf[0])
+        (length,) = struct.unpack_from("!i", self._buf, 1)
+        if length < 4 or length > MAX_MESSAGE:
+            raise NotPostgres(f"bad message length {length}")
+        if len(self._buf) < 1 + length:
+            return None
+        raw = self._take(1 + length)
+        body = raw[5:]
+        try:
+            if kind == "Q":
+                return Frame(raw, kind, sql=_cstring(body, 0)[0])
+            if kind == "P":
+                name, pos = _cstring(body, 0)
+                return Frame(raw, kind, sql=_cstring(body, pos)[0], statement=name)
+        except ValueError:
+            raise NotPostgres(f"{kind} message without its terminator") from None
+        return Frame(raw, kind)
+
+    def _startup(self) -> Frame | None:
+        if self.awaiting_ssl_answer:
+            return None  # nothing is parsed until the server has said S or N
+        if len(self._buf) < 8:
+            return None
+        length, code = struct.unpack_from("!ii", self._buf, 0)
+        if length < 8 or length > 10_000:
+            raise NotPostgres(f"bad startup length {length}")
+        if len(self._buf) < length:
+            return None
+        raw = self._take(length)
+        if code == SSL_REQUEST:
+            self.awaiting_ssl_answer = True
+            return Frame(raw, "ssl")
+        if code == GSSENC_REQUEST:
+            self.awaiting_ssl_answer = True
+            return Frame(raw, "gssenc")
+        if code == CANCEL_REQUEST:
+            return Frame(raw, "cancel")
+        if code >> 16 == 3:
+            self.started = True
+            return Frame(raw, "startup")
+        raise NotPostgres(f"unknown startup code {code}")
+
+
+def message(kind: str, body: bytes) -> bytes:
+    return kind.encode() + struct.pack("!i", len(body) + 4) + body
+
+
+def error_response(sqlstate: str, text: str, severity: str = "ERROR") -> bytes:
+    """A real ErrorResponse followed by ReadyForQuery (idle), as the server would send."""
+    fields = b"".join(
+        code + value.encode() + b"\0"
+        for code, value in ((b"S", severity), (b"V", severity), (b"C", sqlstate), (b"M", text))
+    )
+    return message("E", fields + b"\0") + message("Z", b"I")

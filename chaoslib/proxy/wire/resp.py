@@ -1,0 +1,166 @@
+"""RESP (the Redis protocol) as a pure, sans-I/O parser: ``feed(bytes) -> frames``.
+
+Each frame keeps its raw bytes, so a toxic can forward exactly what arrived,
+delay it, or answer instead of forwarding. Commands (client to server) are
+arrays of bulk strings or inline lines; replies (server to client) are any
+RESP2 or RESP3 value. Input that is not RESP switches the parser to
+pass-through: the rest comes out as opaque frames, never an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CRLF = b"\r\n"
+# RESP3 types whose payload is one line, and those that carry a length-prefixed blob.
+LINE_TYPES = frozenset(b"+-:_,#(")
+BLOB_TYPES = frozenset(b"$!=")
+AGGREGATE_TYPES = frozenset(b"*~>")  # n elements
+PAIR_TYPES = frozenset(b"%|")  # n key/value pairs
+MAX_LINE = 64 * 1024  # a header line longer than this is not RESP
+
+
+class NotResp(Exception):
+    """The bytes cannot be RESP."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    raw: bytes
+    args: tuple[bytes, ...] | None = None  # a command's words; None for a reply or opaque bytes
+    opaque: bool = False
+
+    @property
+    def command(self) -> str:
+        return self.args[0].decode("latin-1").upper() if self.args else ""
+
+    @property
+    def key(self) -> bytes | None:
+        return self.args[1] if self.args and len(self.args) > 1 else None
+
+
+def _line(buf: bytes | bytearray, pos: int) -> tuple[bytes, int] | None:
+    end = buf.find(CRLF, pos)
+    if end < 0:
+        if len(buf) - pos > MAX_LINE:
+            raise NotResp("header line too long")
+        return None
+    return bytes(buf[pos:end]), end + 2
+
+
+def _int(text: bytes) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise NotResp(f"bad length {text[:20]!r}") from None
+
+
+def value_end(buf: bytes | bytearray, pos: int = 0) -> int | None:
+    """Where the RESP value starting at ``pos`` ends, or None if it is not complete yet."""
+    if pos >= len(buf):
+        return None
+    kind = buf[pos]
+    got = _line(buf, pos + 1)
+    if got is None:
+        return None
+    header, pos = got
+    if kind in LINE_TYPES:
+        return pos
+    if kind in BLOB_TYPES:
+        size = _int(header)
+        if size < 0:  # $-1: the RESP2 null
+            return pos
+        end = pos + size + 2
+        if len(buf) < end:
+            return None
+        if buf[end - 2 : end] != CRLF:
+            raise NotResp("blob not followed by CRLF")
+        return end
+    if kind in AGGREGATE_TYPES or kind in PAIR_TYPES:
+        count = _int(header)
+        count = count * 2 if kind in PAIR_TYPES else count
+        for _ in range(max(count, 0)):
+            nxt = value_end(buf, pos)
+            if nxt is None:
+                return None
+            pos = nxt
+        return pos
+    raise NotResp(f"unknown type byte {bytes([kind])!r}")
+
+
+def _command_args(raw: bytes) -> tuple[bytes, ...]:
+    """The bulk strings of a complete ``*N`` array of bulk strings."""
+    header, pos = _line(raw, 1)  # type: ignore[misc]
+    args = []
+    for _ in range(max(_int(header), 0)):
+        if raw[pos : pos + 1] != b"$":
+            raise NotResp("a command is an array of bulk strings")
+        size_line, pos = _line(raw, pos + 1)  # type: ignore[misc]
+        size = _int(size_line)
+        args.append(raw[pos : pos + size])
+        pos += size + 2
+    return tuple(args)
+
+
+class RespParser:
+    """One direction of a connection. ``commands=True`` for client to server."""
+
+    def __init__(self, *, commands: bool) -> None:
+        self.commands = commands
+        self.passthrough = False
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[Frame]:
+        if self.passthrough:
+            return [Frame(bytes(data), opaque=True)] if data else []
+        self._buf += data
+        frames: list[Frame] = []
+        try:
+            while self._buf:
+                frame = self._next()
+                if frame is None:
+                    break
+                frames.append(frame)
+        except NotResp:
+            self.passthrough = True
+            rest, self._buf = bytes(self._buf), bytearray()
+            frames.append(Frame(rest, opaque=True))
+        return frames
+
+    def _next(self) -> Frame | None:
+        buf = self._buf
+        if self.commands and buf[0] != ord("*"):
+            end = buf.find(b"\n")  # an inline command: words on one line
+            if end < 0:
+                if len(buf) > MAX_LINE:
+                    raise NotResp("inline command too long")
+                return None
+            raw = bytes(buf[: end + 1])
+            del buf[: end + 1]
+            return Frame(raw, tuple(raw.split()))
+        end = value_end(buf)
+        if end is None:
+            return None
+        raw = bytes(buf[:end])
+        del buf[:end]
+        if self.commands:
+            return Frame(raw, _command_args(raw))
+        return Frame(raw)
+
+    @property
+    def pending(self) -> int:
+        """Bytes held back waiting for the rest of a frame."""
+        return len(self._buf)
+
+
+def encode_command(*args: bytes | str) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode() if isinstance(arg, str) else arg
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def error_reply(text: str) -> bytes:
+    """``-ERR text`` style reply; ``text`` starts with its code (LOADING, READONLY, OOM, ...)."""
+    return b"-" + text.replace("\r", " ").replace("\n", " ").encode() + CRLF
