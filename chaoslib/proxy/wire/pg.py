@@ -13,6 +13,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from chaoslib.proxy.wire.base import FrameParser, WireError
+
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
@@ -20,7 +22,7 @@ PROTOCOL_3 = 196608
 MAX_MESSAGE = 1 << 30  # what PostgreSQL itself accepts
 
 
-class NotPostgres(Exception):
+class NotPostgres(WireError):
     pass
 
 
@@ -37,12 +39,11 @@ def _cstring(body: bytes, pos: int) -> tuple[str, int]:
     return body[pos:end].decode("utf-8", "replace"), end + 1
 
 
-class FrontendParser:
+class FrontendParser(FrameParser[Frame]):
     def __init__(self) -> None:
-        self._buf = bytearray()
+        super().__init__()
         self.started = False  # the StartupMessage went through: typed messages follow
         self.awaiting_ssl_answer = False
-        self.passthrough = False
 
     def server_answered_ssl(self, answer: bytes) -> None:
         """The server's reply byte to an SSLRequest or GSSENCRequest (``S``/``G`` or ``N``)."""
@@ -50,23 +51,8 @@ class FrontendParser:
         if answer[:1] in (b"S", b"G"):
             self.passthrough = True  # encrypted from here on
 
-    def feed(self, data: bytes) -> list[Frame]:
-        if self.passthrough:
-            return [Frame(bytes(data), "opaque")] if data else []
-        self._buf += data
-        frames: list[Frame] = []
-        try:
-            while self._buf and not self.passthrough:
-                frame = self._next()
-                if frame is None:
-                    break
-                frames.append(frame)
-        except NotPostgres:
-            self.passthrough = True
-        if self.passthrough and self._buf:
-            frames.append(Frame(bytes(self._buf), "opaque"))
-            self._buf = bytearray()
-        return frames
+    def _opaque(self, data: bytes) -> Frame:
+        return Frame(data, "opaque")
 
     def _take(self, size: int) -> bytes:
         raw = bytes(self._buf[:size])

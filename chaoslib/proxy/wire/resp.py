@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chaoslib.proxy.wire.base import FrameParser, WireError
+
 CRLF = b"\r\n"
 # RESP3 types whose payload is one line, and those that carry a length-prefixed blob.
 LINE_TYPES = frozenset(b"+-:_,#(")
@@ -20,7 +22,7 @@ PAIR_TYPES = frozenset(b"%|")  # n key/value pairs
 MAX_LINE = 64 * 1024  # a header line longer than this is not RESP
 
 
-class NotResp(Exception):
+class NotResp(WireError):
     """The bytes cannot be RESP."""
 
 
@@ -102,30 +104,15 @@ def _command_args(raw: bytes) -> tuple[bytes, ...]:
     return tuple(args)
 
 
-class RespParser:
+class RespParser(FrameParser[Frame]):
     """One direction of a connection. ``commands=True`` for client to server."""
 
     def __init__(self, *, commands: bool) -> None:
+        super().__init__()
         self.commands = commands
-        self.passthrough = False
-        self._buf = bytearray()
 
-    def feed(self, data: bytes) -> list[Frame]:
-        if self.passthrough:
-            return [Frame(bytes(data), opaque=True)] if data else []
-        self._buf += data
-        frames: list[Frame] = []
-        try:
-            while self._buf:
-                frame = self._next()
-                if frame is None:
-                    break
-                frames.append(frame)
-        except NotResp:
-            self.passthrough = True
-            rest, self._buf = bytes(self._buf), bytearray()
-            frames.append(Frame(rest, opaque=True))
-        return frames
+    def _opaque(self, data: bytes) -> Frame:
+        return Frame(data, opaque=True)
 
     def _next(self) -> Frame | None:
         buf = self._buf
@@ -146,11 +133,6 @@ class RespParser:
         if self.commands:
             return Frame(raw, _command_args(raw))
         return Frame(raw)
-
-    @property
-    def pending(self) -> int:
-        """Bytes held back waiting for the rest of a frame."""
-        return len(self._buf)
 
 
 def encode_command(*args: bytes | str) -> bytes:
