@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Callable
 
 from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.experiment import Check, RunContext
+from chaoslib.observe.history import Event
 from chaoslib.scenarios import facts, sources
 from chaoslib.scenarios.base import ScenarioRun, check
 
@@ -18,6 +20,30 @@ def fresh(run: ScenarioRun) -> float:
 
 def total_games(run: ScenarioRun) -> int:
     return int(run.env("GAME_COUNT"))
+
+
+def within(took: float, limit: float, evidence: str) -> Verdict:
+    """A duration against its limit, in seconds: pass if it is no longer."""
+    took = round(max(0.0, took), 3)
+    return Verdict("", PASS if took <= limit else FAIL, took, limit, "s", evidence)
+
+
+def line_within(
+    ctx: RunContext,
+    service: str | None,
+    key: str,
+    since: float,
+    limit: float,
+    *,
+    missing: str,
+    said: Callable[[Event, float], str],
+) -> Verdict:
+    """Time from ``since`` to the first ``key`` log line of ``service``, against ``limit``."""
+    line = facts.first_line(ctx.history, service, key, since)
+    if line is None:
+        return Verdict("", FAIL, None, limit, "s", missing)
+    took = round(line.t - since, 3)
+    return within(took, limit, said(line, took))
 
 
 def steady_state(run: ScenarioRun) -> Check:
@@ -248,13 +274,8 @@ def back_to_steady(run: ScenarioRun) -> Check:
                 + ", ".join(f"{s}: {len(g)} games" for s, g in sorted(held.items())),
             )
         took = round(max(0.0, at - healed), 3)
-        return Verdict(
-            "",
-            PASS if took <= limit else FAIL,
-            took,
-            limit,
-            "s",
-            f"every game on exactly one healthy shard {took:g}s after the heal",
+        return within(
+            took, limit, f"every game on exactly one healthy shard {took:g}s after the heal"
         )
 
     return check("recovered", "System returns to normal operation without intervention", judge)

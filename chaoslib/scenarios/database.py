@@ -16,19 +16,12 @@ def detected(run: ScenarioRun) -> Check:
     limit = run.limit("db_detect")
 
     def judge(ctx: RunContext) -> Verdict:
-        at = ctx.applied_at(STEP) or 0.0
-        line = facts.first_line(ctx.history, "orchestrator", "db_health_failed", at)
-        if line is None:
-            return Verdict("", FAIL, None, limit, "s", "no 'Database health check failed' line")
-        took = round(line.t - at, 3)
-        return Verdict(
-            "",
-            PASS if took <= limit else FAIL,
-            took,
-            limit,
-            "s",
-            f"first failed check {took:g}s after the cut: {facts.said(line)[:90]}",
-        )
+        return common.line_within(
+            ctx, "orchestrator", "db_health_failed", ctx.applied_at(STEP) or 0.0, limit,
+            missing="no 'Database health check failed' line",
+            said=lambda line, took: f"first failed check {took:g}s after the cut: "
+            f"{facts.said(line)[:90]}",
+        )  # fmt: skip
 
     return check(
         "db_detect",

@@ -16,19 +16,11 @@ def monitor_detects(run: ScenarioRun, first_step: str) -> Check:
     limit = run.limit("mark_dead") + run.env("SYSTEM_MONITOR_INTERVAL_SECS")
 
     def judge(ctx: RunContext) -> Verdict:
-        at = ctx.applied_at(first_step) or 0.0
-        line = facts.first_line(ctx.history, "orchestrator", "all_shards_unhealthy", at)
-        if line is None:
-            return Verdict("", FAIL, None, limit, "s", "no 'All N game shards are unhealthy' line")
-        took = round(line.t - at, 3)
-        return Verdict(
-            "",
-            PASS if took <= limit else FAIL,
-            took,
-            limit,
-            "s",
-            f"'{facts.said(line)}' {took:g}s after the shards stopped",
-        )
+        return common.line_within(
+            ctx, "orchestrator", "all_shards_unhealthy", ctx.applied_at(first_step) or 0.0, limit,
+            missing="no 'All N game shards are unhealthy' line",
+            said=lambda line, took: f"'{facts.said(line)}' {took:g}s after the shards stopped",
+        )  # fmt: skip
 
     return check("monitor_detects", "System monitor detects all shards unhealthy", judge)
 

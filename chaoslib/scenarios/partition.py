@@ -33,19 +33,11 @@ def resubscribed(run: ScenarioRun) -> Check:
     limit = run.limit("reconnect")
 
     def judge(ctx: RunContext) -> Verdict:
-        healed = ctx.healed_at(STEP) or 0.0
-        line = facts.first_line(ctx.history, CLIENT, "subscribed", healed)
-        if line is None:
-            return Verdict("", FAIL, None, limit, "s", "never subscribed again after the cut")
-        took = round(line.t - healed, 3)
-        return Verdict(
-            "",
-            PASS if took <= limit else FAIL,
-            took,
-            limit,
-            "s",
-            f"'{facts.said(line)}' {took:g}s after the heal",
-        )
+        return common.line_within(
+            ctx, CLIENT, "subscribed", ctx.healed_at(STEP) or 0.0, limit,
+            missing="never subscribed again after the cut",
+            said=lambda line, took: f"'{facts.said(line)}' {took:g}s after the heal",
+        )  # fmt: skip
 
     return check("resubscribed", "All subscriptions re-established after reconnect", judge)
 
