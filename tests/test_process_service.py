@@ -12,7 +12,7 @@ from chaoslib.services.base import Service
 from chaoslib.services.process_service import ProcessService
 from chaoslib.wait import wait_until
 
-TICKER = "import time, itertools\nprint('ready', flush=True)\nfor i in itertools.count():\n    print(i, flush=True); time.sleep(0.02)"
+TICKER = "import time, itertools\nprint('ready', flush=True)\nfor i in itertools.count():\n    print(i, flush=True); time.sleep(0.02)"  # ok: the child program's own pacing, not a wait in the test
 
 
 def ticker(tmp_path, **kwargs) -> ProcessService:
