@@ -37,6 +37,8 @@ class Toxic:
     stream: str
     toxicity: float
     attributes: dict[str, Any] = field(default_factory=dict)
+    # What a protocol toxic (pg_query, redis_command) did so far: matched, passed.
+    stats: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Toxic:
@@ -46,6 +48,7 @@ class Toxic:
             stream=data["stream"],
             toxicity=float(data.get("toxicity", 1.0)),
             attributes=dict(data.get("attributes") or {}),
+            stats=dict(data.get("stats") or {}),
         )
 
 
@@ -188,16 +191,19 @@ class Toxiproxy:
         type: str,
         *,
         name: str | None = None,
-        stream: str = "downstream",
+        stream: str | None = None,
         toxicity: float = 1.0,
         attributes: dict[str, Any] | None = None,
     ) -> Toxic:
+        """Add a toxic. Without ``stream`` the server picks: downstream, or the one
+        stream a protocol toxic accepts (upstream)."""
         body: dict[str, Any] = {
             "type": type,
-            "stream": stream,
             "toxicity": toxicity,
             "attributes": attributes or {},
         }
+        if stream is not None:
+            body["stream"] = stream
         if name:
             body["name"] = name
         return Toxic.from_json(self._call("POST", f"/proxies/{self._p(proxy)}/toxics", body))

@@ -12,6 +12,10 @@ Each direction forwards bytes one of two ways:
   once, so no byte is lost or reordered (except by ``timeout``, which drops).
 
 A direction goes back to the fast path only once its queue has drained.
+
+A direction may also carry a **tap**: protocol toxics on the other direction
+install one to see whole replies at the moment they are written, so an answer
+they inject lands in its place in a pipeline. The tap runs on either path.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import random
 import socket
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chaoslib.proxy.toxics.base import Chunk, Toxic
 
@@ -32,6 +37,12 @@ if TYPE_CHECKING:
 HIGH_WATER = 1 << 20  # queued bytes per toxic-path direction before the source pauses
 LOW_WATER = HIGH_WATER // 4
 _EOF = None
+
+
+class Tap(Protocol):
+    """Sees every byte a direction writes and decides what actually goes out."""
+
+    def filter(self, data: bytes, emit: Callable[[bytes], None]) -> None: ...
 
 
 @dataclass
@@ -60,11 +71,15 @@ class Direction:
         self.dst_paused = False
         self.src_paused_by_queue = False
         self.drained: asyncio.Future[None] | None = None
+        # Nearest the destination last: the newest protocol toxic sits nearest the
+        # server on the other direction, so it must see the replies first.
+        self.taps: list[Tap] = []
         self.counters = link.proxy.counters[stream]
+        self.seen = 0  # bytes read from the source on this connection
 
     # -- the chain ---------------------------------------------------------
     def add(self, toxic: Toxic) -> None:
-        entry = Entry(toxic, self.link.draw(toxic.toxicity), toxic.new_state())
+        entry = Entry(toxic, self.link.wants(toxic), toxic.new_state())
         self.entries.append(entry)
         if entry.active:
             toxic.on_attach(self.link, entry.state)
@@ -76,6 +91,11 @@ class Direction:
                 self.entries.remove(entry)
                 if entry.active:
                     toxic.on_detach(self.link, entry.state)
+                    # Bytes the toxic held back (half a frame) go next, ahead of later chunks.
+                    held = toxic.held(entry.state)
+                    if held:
+                        self.queue.appendleft(Chunk(held, self.link.loop.time()))
+                        self.queued_bytes += len(held)
         self._update_mode()
 
     def retoxify(self, toxic: Toxic, toxicity_changed: bool) -> None:
@@ -83,7 +103,7 @@ class Direction:
         for entry in self.entries:
             if entry.toxic is toxic and toxicity_changed:
                 was = entry.active
-                entry.active = self.link.draw(toxic.toxicity)
+                entry.active = self.link.wants(toxic)
                 if entry.active and not was:
                     toxic.on_attach(self.link, entry.state)
                 elif was and not entry.active:
@@ -102,6 +122,7 @@ class Direction:
 
     # -- input -------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
+        self.seen += len(data)
         self.counters.received += len(data)
         if self.fast:
             self._write(data)
@@ -122,6 +143,24 @@ class Direction:
 
     # -- output ------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
+        if self.taps:
+            self._through(0, data)
+        else:
+            self.emit(data)
+
+    def _through(self, index: int, data: bytes) -> None:
+        if index == len(self.taps):
+            self.emit(data)
+        else:
+            self.taps[index].filter(data, lambda out: self._through(index + 1, out))
+
+    def emit_after(self, tap: Tap, data: bytes) -> None:
+        """A tap's own output (an injected reply): through the taps after it only."""
+        index = self.taps.index(tap) + 1 if tap in self.taps else len(self.taps)
+        self._through(index, data)
+
+    def emit(self, data: bytes) -> None:
+        """Write to the destination."""
         if data and self.dst is not None and not self.dst.is_closing():
             self.dst.write(data)
             self.counters.sent += len(data)
@@ -207,6 +246,8 @@ class Link:
         self.loop = proxy.loop
         self.rng: random.Random = proxy.rng
         self.client = client
+        peer = client.get_extra_info("peername")
+        self.peer: str | None = peer[0] if isinstance(peer, tuple) else None
         self.upstream: asyncio.Transport | None = None
         self.closed = False
         # Client bytes that arrive before the upstream connection is open
@@ -221,6 +262,16 @@ class Link:
             self.up.add(toxic)
         for toxic in proxy.toxics.chain("downstream"):
             self.down.add(toxic)
+
+    def wants(self, toxic: Toxic) -> bool:
+        """Whether the toxic is active on this connection: its clients, then one toxicity draw."""
+        return toxic.applies_to(self.peer) and self.draw(toxic.toxicity)
+
+    async def before_connect(self) -> None:
+        """Run connect-time toxics (connect_delay) before the upstream is opened."""
+        for entry in self.up.entries + self.down.entries:
+            if entry.active and not self.closed:
+                await entry.toxic.on_connect(self, entry.state)
 
     def draw(self, toxicity: float) -> bool:
         if toxicity >= 1:
@@ -243,6 +294,22 @@ class Link:
             self.up.feed_eof()
         elif not self.closed:
             self.client.resume_reading()
+
+    @property
+    def mid_stream(self) -> bool:
+        """Whether the client has sent anything yet (a protocol toxic joining late)."""
+        return self.up.seen > 0
+
+    def add_reply_tap(self, tap: Tap) -> None:
+        self.down.taps.insert(0, tap)
+
+    def remove_reply_tap(self, tap: Tap) -> None:
+        if tap in self.down.taps:
+            self.down.taps.remove(tap)
+
+    def reply(self, tap: Tap, data: bytes) -> None:
+        """Send the client an answer the proxy made up, as if from past ``tap``."""
+        self.down.emit_after(tap, data)
 
     def close(self, *, reset: bool = False) -> None:
         """Close both sockets: FIN after flushing, or RST at once with ``reset``."""

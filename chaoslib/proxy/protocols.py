@@ -27,6 +27,9 @@ class ClientSide(asyncio.Protocol):
     async def _connect_upstream(self, link: Link) -> None:
         host, port = self.proxy.upstream_address()
         try:
+            await link.before_connect()
+            if link.closed:
+                return
             await self.proxy.loop.create_connection(lambda: UpstreamSide(link), host, port)
         except (OSError, ValueError):
             # As in Toxiproxy: the client's connect succeeded, and now it is closed.

@@ -7,6 +7,7 @@ from typing import Any
 
 from chaoslib.proxy.errors import bad_request, conflict, not_found
 from chaoslib.proxy.toxics import STREAMS, TOXIC_TYPES, Toxic
+from chaoslib.proxy.toxics.base import parse_clients
 
 MAX_NAME = 256
 
@@ -44,12 +45,13 @@ class ToxicCollection:
         """Validate in Toxiproxy's order (section 2.5), then install on live connections."""
         if not isinstance(body, dict):
             raise bad_request("bad request body: expected a JSON object")
-        stream = body.get("stream", "downstream")
+        toxic_type = body.get("type")
+        cls = TOXIC_TYPES.get(toxic_type) if isinstance(toxic_type, str) else None
+        stream = body.get("stream", cls.streams[0] if cls and len(cls.streams) == 1 else "downstream")
         if not isinstance(stream, str) or stream.lower() not in STREAMS:
             raise bad_request("stream was invalid, can be either upstream or downstream")
         stream_given = stream
         stream = stream.lower()
-        toxic_type = body.get("type")
         name = body.get("name")
         if name is None or name == "":
             name = f"{toxic_type}_{stream_given}"
@@ -57,14 +59,20 @@ class ToxicCollection:
             raise bad_request(
                 f"bad request body: name must be a string of at most {MAX_NAME} characters"
             )
-        if not isinstance(toxic_type, str) or toxic_type not in TOXIC_TYPES:
+        if cls is None:
             raise bad_request("invalid toxic type")
         if any(t.name == name for t in self.all()):
             raise conflict("toxic")
-        cls = TOXIC_TYPES[toxic_type]
+        if stream not in cls.streams:
+            raise bad_request(
+                f"stream {stream} is not accepted for {toxic_type}: it reads what the client "
+                f"sends; accepted: {', '.join(cls.streams)}"
+            )
         attributes = cls.parse_attributes(body.get("attributes"))
+        clients = parse_clients(body.get("attributes"))
         toxicity = parse_toxicity(body.get("toxicity", 1.0))
         toxic = cls(name, stream, toxicity, attributes)
+        toxic.clients = clients
         self._chains[stream].append(toxic)
         self._on_change("add", stream, toxic, True)
         return toxic
@@ -75,12 +83,15 @@ class ToxicCollection:
         if not isinstance(body, dict):
             raise bad_request("bad request body: expected a JSON object")
         attributes = toxic.parse_attributes(body.get("attributes", {}), base=toxic.attributes)
+        clients = parse_clients(body.get("attributes"), base=toxic.clients)
         toxicity = toxic.toxicity
         if "toxicity" in body:
             toxicity = parse_toxicity(body["toxicity"])
-        changed = toxicity != toxic.toxicity
+        # Either one changes which connections the toxic is active on.
+        changed = toxicity != toxic.toxicity or clients != toxic.clients
         toxic.attributes = attributes
         toxic.toxicity = toxicity
+        toxic.clients = clients
         toxic.interrupt()  # chunks sleeping under the old values go on at once
         self._on_change("update", toxic.stream, toxic, changed)
         return toxic

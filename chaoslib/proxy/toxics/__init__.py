@@ -2,9 +2,13 @@
 
 from chaoslib.proxy.toxics import (  # noqa: F401  (imported to register)
     bandwidth,
+    connect_delay,
     latency,
     limit_data,
+    limit_time,
     noop,
+    pg_query,
+    redis_command,
     reset_peer,
     slicer,
     slow_close,

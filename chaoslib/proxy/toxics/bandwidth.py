@@ -1,11 +1,16 @@
-"""bandwidth: limit a direction to ``rate`` KB/s (KB = 1000 bytes); 0 stalls without closing."""
+"""bandwidth: limit a direction to ``rate`` KB/s (KB = 1000 bytes); 0 stalls without closing.
+
+``scope: "proxy"`` (an extension) shares one rate among all connections of the
+proxy instead of giving each connection its own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, attr
+from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, attr, text
 
 SLICE_SECONDS = 0.1
 
@@ -13,6 +18,7 @@ SLICE_SECONDS = 0.1
 @dataclass(frozen=True)
 class BandwidthAttributes:
     rate: int = attr(unit="KB/s (1 KB = 1000 bytes)")
+    scope: str = text("connection", choices=("connection", "proxy"), extension=True)
 
 
 @dataclass
@@ -24,10 +30,17 @@ class Bandwidth(Toxic):
     type_name = "bandwidth"
     Attributes = BandwidthAttributes
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shared = Pace()  # the one schedule of scope "proxy"
+
     def new_state(self) -> Pace:
         return Pace()
 
     async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Pace) -> AsyncIterator[bytes]:
+        if self.attributes.scope == "proxy":
+            # One schedule for every connection: each piece takes its turn of the shared rate.
+            state = self.shared
         data = chunk.data
         while data:
             rate = self.attributes.rate

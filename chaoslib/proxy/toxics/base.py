@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,9 +24,29 @@ STREAMS = ("upstream", "downstream")
 INT_MAX = 2**63 - 1
 
 
+MAX_TEXT = 4096
+
+
 def attr(default: int = 0, *, minimum: int = 0, unit: str = "", maximum: int = INT_MAX) -> Any:
     """A toxic attribute: an integer with an accepted range, documented by its unit."""
-    return field(default=default, metadata={"min": minimum, "max": maximum, "unit": unit})
+    return field(
+        default=default, metadata={"kind": "int", "min": minimum, "max": maximum, "unit": unit}
+    )
+
+
+def text(default: str = "", *, choices: tuple[str, ...] = (), extension: bool = False) -> Any:
+    """A string attribute, optionally one of ``choices``.
+
+    ``extension`` marks a field Toxiproxy's own toxic lacks: it is left out of the
+    JSON while it has its default, so a Toxiproxy client sees what it expects."""
+    return field(
+        default=default, metadata={"kind": "str", "choices": choices, "extension": extension}
+    )
+
+
+def words(what: str) -> Any:
+    """A list of strings (command names, for example); ``what`` names one item."""
+    return field(default=(), metadata={"kind": "list", "what": what})
 
 
 @dataclass
@@ -42,12 +63,23 @@ class LinkContext(Protocol):
 
     def close(self, *, reset: bool = False) -> None: ...
 
+    @property
+    def mid_stream(self) -> bool: ...
+
+    def add_reply_tap(self, tap: Any) -> None: ...
+
+    def remove_reply_tap(self, tap: Any) -> None: ...
+
+    def reply(self, tap: Any, data: bytes) -> None: ...
+
 
 class Toxic:
     """One configured toxic on one proxy. Subclasses set ``type_name`` and ``Attributes``."""
 
     type_name: ClassVar[str] = ""
     Attributes: ClassVar[type] = type(None)
+    # Protocol toxics read what the client sends: they default to, and only accept, upstream.
+    streams: ClassVar[tuple[str, ...]] = STREAMS
     registry: ClassVar[dict[str, type[Toxic]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -60,7 +92,19 @@ class Toxic:
         self.stream = stream
         self.toxicity = toxicity
         self.attributes = attributes
+        self.clients: tuple[Network, ...] = ()  # empty: every client
         self._sleepers: set[asyncio.Future[bool]] = set()
+
+    def applies_to(self, peer: str | None) -> bool:
+        """Whether a connection from ``peer`` (the client's IP) gets this toxic."""
+        if not self.clients:
+            return True
+        if peer is None:
+            return False
+        address = ipaddress.ip_address(peer.split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.clients)
 
     # -- what a toxic type overrides ---------------------------------------------
     def new_state(self) -> Any:
@@ -74,6 +118,13 @@ class Toxic:
     async def on_eof(self, ctx: LinkContext, state: Any) -> bool:
         """The stream ended. Return False if the toxic closed the connection itself."""
         return True
+
+    async def on_connect(self, ctx: LinkContext, state: Any) -> None:
+        """The client connected; the upstream opens once every toxic returns."""
+
+    def held(self, state: Any) -> bytes:
+        """Bytes kept back (part of a frame) to hand on when the toxic is removed."""
+        return b""
 
     def on_attach(self, ctx: LinkContext, state: Any) -> None:
         """The toxic became active on a connection (it opened, or the toxic was added)."""
@@ -101,9 +152,21 @@ class Toxic:
             _resolve(waiter, False)
 
     # -- (de)serialisation ------------------------------------------------------------
+    def attributes_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self.attributes):
+            value = getattr(self.attributes, f.name)
+            if f.metadata.get("extension") and value == f.default:
+                continue
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
     def to_json(self) -> dict[str, Any]:
+        attributes = self.attributes_json()
+        if self.clients:
+            attributes["clients"] = [str(network) for network in self.clients]
         return {
-            "attributes": dataclasses.asdict(self.attributes),
+            "attributes": attributes,
             "name": self.name,
             "type": self.type_name,
             "stream": self.stream,
@@ -120,35 +183,75 @@ class Toxic:
             raise bad_request("bad request body: attributes must be a JSON object")
         values = dataclasses.asdict(base) if base is not None else {}
         for f in dataclasses.fields(cls.Attributes):
-            if f.name not in raw:
-                continue
-            value = raw[f.name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise bad_request(
-                    f"bad request body: attribute {f.name} of {cls.type_name} must be a number, "
-                    f"got {type(value).__name__}"
-                )
-            if isinstance(value, float) and not value.is_integer():
-                raise bad_request(
-                    f"bad request body: attribute {f.name} of {cls.type_name} must be a whole number"
-                )
-            values[f.name] = int(value)
+            if f.name in raw:
+                values[f.name] = _parse_field(cls.type_name, f, raw[f.name])
         attrs = cls.Attributes(**values)
-        for f in dataclasses.fields(attrs):
-            lo, hi, unit = f.metadata["min"], f.metadata["max"], f.metadata["unit"]
-            value = getattr(attrs, f.name)
-            if not lo <= value <= hi:
-                unit_text = f" {unit}" if unit else ""
-                raise bad_request(
-                    f"attribute {f.name} of {cls.type_name} is {value}; "
-                    f"accepted: {lo} to {hi}{unit_text}"
-                )
         cls.validate(attrs)
         return attrs
 
     @classmethod
     def validate(cls, attrs: Any) -> None:
         """Checks across fields, beyond each field's range."""
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_clients(raw: Any, base: tuple[Network, ...] = ()) -> tuple[Network, ...]:
+    """The ``clients`` attribute any toxic accepts: source IPs or CIDRs it applies to."""
+    if not isinstance(raw, dict) or "clients" not in raw:
+        return base
+    value = raw["clients"]
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > 1000:
+        raise bad_request(
+            "bad request body: attribute clients must be a list of at most 1000 IP addresses "
+            'or CIDRs, such as ["127.0.0.2", "10.0.0.0/8"]'
+        )
+    networks = []
+    for item in value:
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except (TypeError, ValueError):
+            raise bad_request(
+                f"attribute clients: {item!r} is not an IP address or CIDR; "
+                'accepted: such as "127.0.0.2" or "10.0.0.0/8"'
+            ) from None
+    return tuple(networks)
+
+
+def _parse_field(type_name: str, f: dataclasses.Field, value: Any) -> Any:
+    meta, where = f.metadata, f"attribute {f.name} of {type_name}"
+    if meta["kind"] == "int":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad_request(
+                f"bad request body: {where} must be a number, got {type(value).__name__}"
+            )
+        if isinstance(value, float) and not value.is_integer():
+            raise bad_request(f"bad request body: {where} must be a whole number")
+        number = int(value)
+        lo, hi, unit = meta["min"], meta["max"], meta["unit"]
+        if not lo <= number <= hi:
+            unit_text = f" {unit}" if unit else ""
+            raise bad_request(f"{where} is {number}; accepted: {lo} to {hi}{unit_text}")
+        return number
+    if meta["kind"] == "str":
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise bad_request(
+                f"bad request body: {where} must be a string of at most {MAX_TEXT} characters"
+            )
+        choices = meta["choices"]
+        if choices and value not in choices:
+            raise bad_request(f"{where} is {value!r}; accepted: {', '.join(choices)}")
+        return value
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise bad_request(
+            f"bad request body: {where} must be a list of {meta['what']} (non-empty strings)"
+        )
+    if len(value) > 1000:
+        raise bad_request(f"{where} has {len(value)} items; accepted: at most 1000")
+    return tuple(value)
 
 
 def _resolve(waiter: asyncio.Future[bool], value: bool) -> None:

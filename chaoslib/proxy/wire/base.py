@@ -45,6 +45,11 @@ class FrameParser(Generic[F]):
             self._buf = bytearray()
         return frames
 
+    def take_pending(self) -> bytes:
+        """Hand over the bytes held back (the parser is being dropped)."""
+        data, self._buf = bytes(self._buf), bytearray()
+        return data
+
     @property
     def pending(self) -> int:
         """Bytes held back waiting for the rest of a frame."""

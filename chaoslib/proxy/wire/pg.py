@@ -31,7 +31,8 @@ class Frame:
     raw: bytes
     kind: str  # a type byte ("Q", "P", ...), or "startup", "ssl", "gssenc", "cancel", "opaque"
     sql: str | None = None  # Query and Parse carry statement text
-    statement: str | None = None  # Parse: the prepared statement's name
+    statement: str | None = None  # Parse, Bind: the prepared statement's name
+    portal: str | None = None  # Bind, Execute: the portal's name
 
 
 def _cstring(body: bytes, pos: int) -> tuple[str, int]:
@@ -78,6 +79,11 @@ class FrontendParser(FrameParser[Frame]):
             if kind == "P":
                 name, pos = _cstring(body, 0)
                 return Frame(raw, kind, sql=_cstring(body, pos)[0], statement=name)
+            if kind == "B":
+                portal, pos = _cstring(body, 0)
+                return Frame(raw, kind, statement=_cstring(body, pos)[0], portal=portal)
+            if kind == "E":
+                return Frame(raw, kind, portal=_cstring(body, 0)[0])
         except ValueError:
             raise NotPostgres(f"{kind} message without its terminator") from None
         return Frame(raw, kind)
@@ -107,14 +113,47 @@ class FrontendParser(FrameParser[Frame]):
         raise NotPostgres(f"unknown startup code {code}")
 
 
+class BackendParser(FrameParser[Frame]):
+    """The server's side: typed messages, and the one-byte answer to an SSLRequest."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer_due = False  # an SSLRequest or GSSENCRequest went out
+
+    def _opaque(self, data: bytes) -> Frame:
+        return Frame(data, "opaque")
+
+    def _next(self) -> Frame | None:
+        if self.answer_due:
+            self.answer_due = False
+            raw = bytes(self._buf[:1])
+            del self._buf[:1]
+            return Frame(raw, "answer")
+        if len(self._buf) < 5:
+            return None
+        (length,) = struct.unpack_from("!i", self._buf, 1)
+        if length < 4 or length > MAX_MESSAGE:
+            raise NotPostgres(f"bad message length {length}")
+        if len(self._buf) < 1 + length:
+            return None
+        raw = bytes(self._buf[: 1 + length])
+        del self._buf[: 1 + length]
+        return Frame(raw, chr(raw[0]))
+
+
 def message(kind: str, body: bytes) -> bytes:
     return kind.encode() + struct.pack("!i", len(body) + 4) + body
 
 
-def error_response(sqlstate: str, text: str, severity: str = "ERROR") -> bytes:
-    """A real ErrorResponse followed by ReadyForQuery (idle), as the server would send."""
+def error_message(sqlstate: str, text: str, severity: str = "ERROR") -> bytes:
+    """A real ErrorResponse, as the server would send it."""
     fields = b"".join(
         code + value.encode() + b"\0"
         for code, value in ((b"S", severity), (b"V", severity), (b"C", sqlstate), (b"M", text))
     )
-    return message("E", fields + b"\0") + message("Z", b"I")
+    return message("E", fields + b"\0")
+
+
+def error_response(sqlstate: str, text: str, severity: str = "ERROR") -> bytes:
+    """ErrorResponse followed by ReadyForQuery (idle)."""
+    return error_message(sqlstate, text, severity) + message("Z", b"I")

@@ -1,0 +1,32 @@
+"""connect_delay: hold a new connection ``delay`` ± ``jitter`` ms before opening the upstream.
+
+The client's connect succeeds at once (the listener accepts it), but nothing
+reaches the server and nothing comes back until the delay has passed: a slow
+handshake as the application sees it. Connections already open are untouched.
+Removing or updating the toxic releases the connections it is holding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chaoslib.proxy.toxics.base import LinkContext, Toxic, attr
+
+
+@dataclass(frozen=True)
+class ConnectDelayAttributes:
+    delay: int = attr(unit="ms")
+    jitter: int = attr(unit="ms")
+
+
+class ConnectDelay(Toxic):
+    type_name = "connect_delay"
+    Attributes = ConnectDelayAttributes
+    streams = ("upstream",)
+
+    async def on_connect(self, ctx: LinkContext, state: Any) -> None:
+        delay_ms = self.attributes.delay
+        if self.attributes.jitter:
+            delay_ms += ctx.rng.randrange(-self.attributes.jitter, self.attributes.jitter)
+        await self.sleep(ctx, delay_ms / 1000)

@@ -1,0 +1,162 @@
+"""pg_query: delay, fail or cut PostgreSQL statements whose SQL matches (an extension).
+
+    {"type": "pg_query", "attributes": {"pattern": "INSERT INTO game_states",
+     "action": "delay", "delay_ms": 2000}}
+
+``pattern`` is a case-insensitive regex searched in the statement's SQL, for a
+simple ``Query`` and for the extended protocol (a ``Parse`` names the
+statement; ``Bind`` and ``Execute`` of it match, however often it runs).
+``action``: ``delay`` holds the statement ``delay_ms``; ``error`` answers it
+with a real ErrorResponse (``sqlstate``, ``message``) and ReadyForQuery and
+never forwards it (in a transaction block the client sees the transaction
+failed, as it would); ``close`` ends the connection there, unexecuted.
+``count`` stops after that many matches (0: no limit). A connection that
+switches to TLS passes through untouched: its SQL cannot be read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from chaoslib.proxy.errors import bad_request
+from chaoslib.proxy.toxics.base import LinkContext, attr, text
+from chaoslib.proxy.toxics.protocol import (
+    ACTIONS,
+    Pending,
+    ProtocolToxic,
+    Sequencer,
+    Session,
+    Slot,
+)
+from chaoslib.proxy.wire.pg import BackendParser, Frame, FrontendParser, error_message, message
+
+SQLSTATE = re.compile(r"[0-9A-Z]{5}")
+EXPECTS_READY = frozenset({"Q", "S", "F", "startup"})  # each gets one ReadyForQuery
+
+
+@dataclass(frozen=True)
+class PgQueryAttributes:
+    pattern: str = text()
+    action: str = text("delay", choices=ACTIONS)
+    delay_ms: int = attr(unit="ms")
+    sqlstate: str = text("57014")
+    message: str = text("canceling statement due to statement timeout")
+    count: int = attr(unit="matches (0: no limit)")
+
+
+class ReadySequencer(Sequencer):
+    def __init__(self, link: LinkContext, session: Session) -> None:
+        super().__init__(link, BackendParser())
+        self.session = session
+        self.status = b"I"  # the last ReadyForQuery's transaction status
+
+    def is_unit_end(self, frame: Frame) -> bool:
+        return frame.kind == "Z"
+
+    def seen(self, frame: Frame) -> None:
+        if frame.kind == "Z" and len(frame.raw) == 6:
+            self.status = frame.raw[5:6]
+        elif frame.kind == "answer":
+            requests = self.session.requests
+            assert isinstance(requests, FrontendParser)
+            requests.server_answered_ssl(frame.raw)
+            self.parser.passthrough = requests.passthrough
+
+    def failed_status(self) -> bytes:
+        return b"I" if self.status == b"I" else b"E"
+
+    def fail_end(self, raw: bytes) -> bytes:
+        # In a transaction block the server is fine, but the client must see it failed.
+        return raw if raw[5:6] == b"I" else message("Z", b"E")
+
+
+class PgQuery(ProtocolToxic):
+    type_name = "pg_query"
+    Attributes = PgQueryAttributes
+
+    @classmethod
+    def validate(cls, attrs: PgQueryAttributes) -> None:
+        try:
+            re.compile(attrs.pattern)
+        except re.error as exc:
+            raise bad_request(f"attribute pattern of pg_query is not a regex: {exc}")
+        if not SQLSTATE.fullmatch(attrs.sqlstate):
+            raise bad_request(
+                f"attribute sqlstate of pg_query is {attrs.sqlstate!r}; accepted: five digits "
+                'or capitals, such as "57014" (query_canceled) or "40001" (serialization_failure)'
+            )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._compiled: tuple[Any, re.Pattern[str]] | None = None
+
+    def _pattern(self) -> re.Pattern[str]:
+        if self._compiled is None or self._compiled[0] is not self.attributes:
+            self._compiled = (self.attributes, re.compile(self.attributes.pattern, re.I | re.S))
+        return self._compiled[1]
+
+    def new_parser(self) -> FrontendParser:
+        return FrontendParser()
+
+    def joined_late(self, session: Session) -> None:
+        assert isinstance(session.requests, FrontendParser)
+        session.requests.started = True
+
+    def new_sequencer(self, ctx: LinkContext, session: Session) -> Sequencer:
+        return ReadySequencer(ctx, session)
+
+    def match(self, frame: Frame, session: Session) -> bool | None:
+        if session.extra.get("dropping"):
+            return None
+        if frame.kind == "Q":
+            return bool(self._pattern().search(frame.sql or ""))
+        statements = session.extra.setdefault("statements", {})
+        portals = session.extra.setdefault("portals", {})
+        if frame.kind == "P":
+            statements[frame.statement] = bool(self._pattern().search(frame.sql or ""))
+        elif frame.kind == "B":
+            portals[frame.portal] = statements.get(frame.statement, False)
+        elif frame.kind == "E":
+            return portals.get(frame.portal, False)
+        return None
+
+    def forward(self, frame: Frame, session: Session) -> bool:
+        sequencer = session.sequencer
+        if session.extra.get("dropping"):
+            # After a failed Execute the server would skip to the Sync, and so do we.
+            if frame.kind != "S":
+                return False
+            session.extra["dropping"] = False
+            if sequencer:
+                error = error_message(self.attributes.sqlstate, self.attributes.message)
+                sequencer.expect(Pending(Slot.FAIL, lambda: error))
+            return True
+        if sequencer is not None:
+            if frame.kind in EXPECTS_READY:
+                sequencer.expect(Pending(Slot.PASS))
+            elif frame.kind in ("ssl", "gssenc"):
+                assert isinstance(sequencer.parser, BackendParser)
+                sequencer.parser.answer_due = True
+        return True
+
+    def refuse(self, frame: Frame, session: Session) -> None:
+        if frame.kind == "E":
+            session.extra["dropping"] = True
+            return
+        sequencer = session.sequencer
+        if isinstance(sequencer, ReadySequencer):
+            attrs = self.attributes
+            sequencer.expect(
+                Pending(
+                    Slot.ANSWER,
+                    lambda: error_message(attrs.sqlstate, attrs.message)
+                    + message("Z", sequencer.failed_status()),
+                )
+            )
+
+    def cut(self, frame: Frame, session: Session, out: bytearray) -> None:
+        session.cut = True
+        if session.sequencer:
+            session.sequencer.expect(Pending(Slot.CUT_NOW))

@@ -1,0 +1,228 @@
+"""Protocol-aware toxics: a thin pump around a sans-I/O parser of what the client sends.
+
+Each statement (a Redis command, a PostgreSQL query) that matches is delayed,
+answered with an error instead of being forwarded, or ends the connection.
+Everything else is forwarded byte for byte.
+
+An answer the proxy makes up must land in its place among the server's
+replies, also in a pipeline. So each connection gets a :class:`Sequencer` on
+the reply direction: for every statement forwarded or answered, the toxic
+appends a slot; the sequencer parses the replies as they are written to the
+client, and emits a made-up answer once the replies to everything sent before
+it have gone out.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar
+
+from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
+from chaoslib.proxy.wire.base import FrameParser
+
+ACTIONS = ("delay", "error", "close")
+
+
+class Slot(Enum):
+    PASS = "pass"  # one server reply goes through
+    ANSWER = "answer"  # the proxy answers in place of the server (payload: bytes factory)
+    FAIL = "fail"  # the server's reply passes, with an error put in before its end
+    CUT_NOW = "cut_now"  # close the connection once everything before has gone out
+    CUT_AFTER = "cut_after"  # drop the next server reply, then close
+
+
+@dataclass
+class Pending:
+    slot: Slot
+    payload: Callable[[], bytes] | None = None
+
+
+_PASS = Pending(Slot.PASS)
+
+
+class Sequencer:
+    """The reply-direction tap of one connection. Protocols override the unit hooks."""
+
+    def __init__(self, link: LinkContext, parser: FrameParser[Any]) -> None:
+        self.link = link
+        self.parser = parser
+        self.slots: collections.deque[Pending] = collections.deque()
+        self.retired = False  # the toxic was removed: leave once the slots are done
+        self.closed = False
+
+    # -- protocol hooks ------------------------------------------------------------
+    def is_unit_end(self, frame: Any) -> bool:
+        """Whether ``frame`` completes one reply (a Redis reply, a ReadyForQuery)."""
+        raise NotImplementedError
+
+    def fail_end(self, raw: bytes) -> bytes:
+        """The unit end of a FAIL slot, changed to report the error (PostgreSQL)."""
+        return raw
+
+    def seen(self, frame: Any) -> None:
+        """Every reply frame passes here (PostgreSQL tracks the transaction status)."""
+
+    # -- the toxic's side ------------------------------------------------------------
+    def expect(self, pending: Pending) -> None:
+        self.slots.append(pending)
+        if len(self.slots) == 1 and pending.slot in (Slot.ANSWER, Slot.CUT_NOW):
+            out: list[bytes] = []
+            self._release(out)
+            if out:
+                self.link.reply(self, b"".join(out))
+
+    # -- the reply side --------------------------------------------------------------
+    def filter(self, data: bytes, emit: Callable[[bytes], None]) -> None:
+        out: list[bytes] = []
+        for frame in self.parser.feed(data):
+            self._release(out)
+            if self.closed:
+                return
+            self.seen(frame)
+            if not self.is_unit_end(frame):
+                if not (self.slots and self.slots[0].slot is Slot.CUT_AFTER):
+                    out.append(frame.raw)
+                continue
+            pending = self.slots.popleft() if self.slots else _PASS
+            if pending.slot is Slot.CUT_AFTER:
+                self._cut(out, emit)
+                return
+            if pending.slot is Slot.FAIL and pending.payload is not None:
+                out.append(pending.payload())
+                out.append(self.fail_end(frame.raw))
+            else:
+                out.append(frame.raw)
+        self._release(out)
+        if out:
+            emit(b"".join(out))
+        if self.retired and not self.slots and not self.parser.pending:
+            self.link.remove_reply_tap(self)
+
+    def _release(self, out: list[bytes]) -> None:
+        """Emit the made-up answers (and a cut) that have reached the front."""
+        while self.slots and self.slots[0].slot in (Slot.ANSWER, Slot.CUT_NOW):
+            pending = self.slots.popleft()
+            if pending.slot is Slot.CUT_NOW:
+                self.slots.clear()
+                self.closed = True
+                if out:
+                    self.link.reply(self, b"".join(out))
+                    out.clear()
+                self.link.close()
+                return
+            assert pending.payload is not None
+            out.append(pending.payload())
+
+    def _cut(self, out: list[bytes], emit: Callable[[bytes], None]) -> None:
+        self.closed = True
+        self.slots.clear()
+        if out:
+            emit(b"".join(out))
+        self.link.close()
+
+
+@dataclass
+class Session:
+    """One connection's state: the request parser, the sequencer, what is being dropped."""
+
+    requests: FrameParser[Any]
+    sequencer: Sequencer | None = None
+    cut: bool = False  # the connection is being closed: forward nothing more
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ProtocolToxic(Toxic):
+    """Subclasses parse one protocol: ``match``, ``forward``, ``refuse``, ``cut``."""
+
+    streams: ClassVar[tuple[str, ...]] = ("upstream",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.matched = 0  # statements acted on (delayed, answered, cut)
+        self.passed = 0  # statements that did not match
+
+    # -- protocol hooks ------------------------------------------------------------
+    def new_parser(self) -> FrameParser[Any]:
+        raise NotImplementedError
+
+    def new_sequencer(self, ctx: LinkContext, session: Session) -> Sequencer:
+        raise NotImplementedError
+
+    def match(self, frame: Any, session: Session) -> bool | None:
+        """True: a matching statement; False: a statement that does not match; None: not one."""
+        raise NotImplementedError
+
+    def forward(self, frame: Any, session: Session) -> bool:
+        """Account for a frame that goes to the server (expect its reply); False drops it."""
+        raise NotImplementedError
+
+    def refuse(self, frame: Any, session: Session) -> None:
+        """Answer a matching statement with the configured error instead of forwarding it."""
+        raise NotImplementedError
+
+    def cut(self, frame: Any, session: Session, out: bytearray) -> None:
+        """End the connection at a matching statement."""
+        raise NotImplementedError
+
+    # -- the pump --------------------------------------------------------------------
+    def new_state(self) -> Session:
+        return Session(self.new_parser())
+
+    def joined_late(self, session: Session) -> None:
+        """The toxic was added to a live connection: its handshake is long past."""
+
+    def on_attach(self, ctx: LinkContext, state: Session) -> None:
+        if ctx.mid_stream:
+            self.joined_late(state)
+        state.sequencer = self.new_sequencer(ctx, state)
+        ctx.add_reply_tap(state.sequencer)
+
+    def on_detach(self, ctx: LinkContext, state: Session) -> None:
+        if state.sequencer is not None:
+            state.sequencer.retired = True
+            if not state.sequencer.slots:
+                ctx.remove_reply_tap(state.sequencer)
+
+    def held(self, state: Session) -> bytes:
+        return state.requests.take_pending()
+
+    def wanted(self) -> bool:
+        """Whether one more match may be acted on (``count`` 0: no limit)."""
+        count = getattr(self.attributes, "count", 0)
+        return not count or self.matched < count
+
+    async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Session) -> AsyncIterator[bytes]:
+        out = bytearray()
+        for frame in state.requests.feed(chunk.data):
+            if state.cut:
+                continue
+            hit = self.match(frame, state)
+            if hit is False:
+                self.passed += 1
+            if not hit or not self.wanted():
+                if self.forward(frame, state):
+                    out += frame.raw
+                continue
+            self.matched += 1
+            action = self.attributes.action
+            if action == "delay":
+                if out:
+                    yield bytes(out)
+                    out.clear()
+                due = chunk.read_at + self.attributes.delay_ms / 1000
+                await self.sleep(ctx, due - ctx.loop.time())
+                if self.forward(frame, state):
+                    out += frame.raw
+            elif action == "error":
+                self.refuse(frame, state)
+            else:
+                self.cut(frame, state, out)
+        if out:
+            yield bytes(out)
+
+    def to_json(self) -> dict[str, Any]:
+        # New toxic types only, so a Toxiproxy client never meets this key.
+        return {**super().to_json(), "stats": {"matched": self.matched, "passed": self.passed}}

@@ -1,0 +1,115 @@
+"""redis_command: delay, refuse or cut Redis commands by name and key (an extension).
+
+    {"type": "redis_command", "attributes": {"commands": ["PUBLISH", "XADD"],
+     "action": "error", "error": "READONLY You can't write against a read only replica."}}
+
+``action``: ``delay`` holds a matching command ``delay_ms`` before forwarding
+it; ``error`` answers it with ``-<error>`` and never forwards it; ``close``
+forwards it, drops its reply and closes the connection (the write may have
+happened, and the client cannot know). ``key_pattern`` (a regex) narrows the
+match to commands whose first key matches; ``count`` stops after that many
+matches (0: no limit). Replies stay in pipeline order. Once a connection
+subscribes (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, MONITOR), replies no longer
+follow commands one to one, so the toxic leaves that connection alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from chaoslib.proxy.errors import bad_request
+from chaoslib.proxy.toxics.base import LinkContext, attr, text, words
+from chaoslib.proxy.toxics.protocol import (
+    ACTIONS,
+    Pending,
+    ProtocolToxic,
+    Sequencer,
+    Session,
+    Slot,
+)
+from chaoslib.proxy.wire.resp import Frame, RespParser, error_reply
+
+PUSH_MODE = frozenset({"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"})
+PUSH = ord(">")
+
+
+@dataclass(frozen=True)
+class RedisCommandAttributes:
+    commands: tuple[str, ...] = words("command names")
+    key_pattern: str = text()
+    action: str = text("delay", choices=ACTIONS)
+    delay_ms: int = attr(unit="ms")
+    error: str = text("READONLY You can't write against a read only replica.")
+    count: int = attr(unit="matches (0: no limit)")
+
+
+class ReplySequencer(Sequencer):
+    def is_unit_end(self, frame: Frame) -> bool:
+        return not frame.opaque and frame.raw[0] != PUSH  # RESP3 pushes answer no command
+
+
+class RedisCommand(ProtocolToxic):
+    type_name = "redis_command"
+    Attributes = RedisCommandAttributes
+
+    @classmethod
+    def validate(cls, attrs: RedisCommandAttributes) -> None:
+        try:
+            re.compile(attrs.key_pattern)
+        except re.error as exc:
+            raise bad_request(f"attribute key_pattern of redis_command is not a regex: {exc}")
+        if not attrs.error.strip():
+            raise bad_request(
+                'attribute error of redis_command is empty; accepted: an error code and text, '
+                'such as "LOADING Redis is loading the dataset in memory"'
+            )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._compiled: tuple[Any, ...] = ()
+
+    def _rules(self) -> tuple[frozenset[str], re.Pattern[bytes] | None]:
+        attrs = self.attributes
+        if not self._compiled or self._compiled[0] is not attrs:
+            names = frozenset(name.upper() for name in attrs.commands)
+            key = re.compile(attrs.key_pattern.encode(), re.S) if attrs.key_pattern else None
+            self._compiled = (attrs, names, key)
+        return self._compiled[1], self._compiled[2]
+
+    def new_parser(self) -> RespParser:
+        return RespParser(commands=True)
+
+    def new_sequencer(self, ctx: LinkContext, session: Session) -> Sequencer:
+        return ReplySequencer(ctx, RespParser(commands=False))
+
+    def match(self, frame: Frame, session: Session) -> bool | None:
+        if not frame.args or session.extra.get("push_mode"):
+            return None
+        command = frame.command
+        if command in PUSH_MODE:
+            session.extra["push_mode"] = True
+            return None
+        names, key = self._rules()
+        if names and command not in names:
+            return False
+        if key is not None and (frame.key is None or not key.search(frame.key)):
+            return False
+        return True
+
+    def forward(self, frame: Frame, session: Session) -> bool:
+        if frame.args and not session.extra.get("push_mode") and session.sequencer:
+            session.sequencer.expect(Pending(Slot.PASS))
+        return True
+
+    def refuse(self, frame: Frame, session: Session) -> None:
+        reply = error_reply(self.attributes.error)
+        if session.sequencer:
+            session.sequencer.expect(Pending(Slot.ANSWER, lambda: reply))
+
+    def cut(self, frame: Frame, session: Session, out: bytearray) -> None:
+        out += frame.raw
+        session.cut = True
+        if session.sequencer:
+            session.sequencer.expect(Pending(Slot.CUT_AFTER))
