@@ -215,7 +215,9 @@ def test_redis_command_pipeline_of_100_keeps_replies_in_order(client, redis_prox
 
 
 def test_redis_command_close_drops_the_reply_after_the_write(client, redis_proxy):
-    client.add_toxic("redis", "redis_command", attributes={"commands": ["INCR", "INCRBY"], "action": "close"})
+    client.add_toxic(
+        "redis", "redis_command", attributes={"commands": ["INCR", "INCRBY"], "action": "close"}
+    )
     with redis_client(redis_proxy) as r:
         r.set("n", 0)
         with pytest.raises(redis.ConnectionError):

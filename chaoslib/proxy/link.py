@@ -25,8 +25,8 @@ import collections
 import random
 import socket
 import struct
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chaoslib.proxy.toxics.base import Chunk, Toxic

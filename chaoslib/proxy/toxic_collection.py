@@ -47,7 +47,9 @@ class ToxicCollection:
             raise bad_request("bad request body: expected a JSON object")
         toxic_type = body.get("type")
         cls = TOXIC_TYPES.get(toxic_type) if isinstance(toxic_type, str) else None
-        stream = body.get("stream", cls.streams[0] if cls and len(cls.streams) == 1 else "downstream")
+        stream = body.get(
+            "stream", cls.streams[0] if cls and len(cls.streams) == 1 else "downstream"
+        )
         if not isinstance(stream, str) or stream.lower() not in STREAMS:
             raise bad_request("stream was invalid, can be either upstream or downstream")
         stream_given = stream

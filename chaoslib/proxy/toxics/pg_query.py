@@ -81,7 +81,7 @@ class PgQuery(ProtocolToxic):
         try:
             re.compile(attrs.pattern)
         except re.error as exc:
-            raise bad_request(f"attribute pattern of pg_query is not a regex: {exc}")
+            raise bad_request(f"attribute pattern of pg_query is not a regex: {exc}") from None
         if not SQLSTATE.fullmatch(attrs.sqlstate):
             raise bad_request(
                 f"attribute sqlstate of pg_query is {attrs.sqlstate!r}; accepted: five digits "
@@ -151,8 +151,10 @@ class PgQuery(ProtocolToxic):
             sequencer.expect(
                 Pending(
                     Slot.ANSWER,
-                    lambda: error_message(attrs.sqlstate, attrs.message)
-                    + message("Z", sequencer.failed_status()),
+                    lambda: (
+                        error_message(attrs.sqlstate, attrs.message)
+                        + message("Z", sequencer.failed_status())
+                    ),
                 )
             )
 

@@ -59,10 +59,12 @@ class RedisCommand(ProtocolToxic):
         try:
             re.compile(attrs.key_pattern)
         except re.error as exc:
-            raise bad_request(f"attribute key_pattern of redis_command is not a regex: {exc}")
+            raise bad_request(
+                f"attribute key_pattern of redis_command is not a regex: {exc}"
+            ) from None
         if not attrs.error.strip():
             raise bad_request(
-                'attribute error of redis_command is empty; accepted: an error code and text, '
+                "attribute error of redis_command is empty; accepted: an error code and text, "
                 'such as "LOADING Redis is loading the dataset in memory"'
             )
 
@@ -94,9 +96,7 @@ class RedisCommand(ProtocolToxic):
         names, key = self._rules()
         if names and command not in names:
             return False
-        if key is not None and (frame.key is None or not key.search(frame.key)):
-            return False
-        return True
+        return not (key is not None and (frame.key is None or not key.search(frame.key)))
 
     def forward(self, frame: Frame, session: Session) -> bool:
         if frame.args and not session.extra.get("push_mode") and session.sequencer:
