@@ -151,3 +151,12 @@ def test_generated_query_streams_cut_anywhere(statements, sizes):
     frames = [f for chunk in _cuts(data, sizes) for f in parser.feed(chunk)]
     assert [f.sql for f in frames[1:]] == statements
     assert b"".join(f.raw for f in frames) == data
+
+
+def test_a_frame_that_fails_to_parse_is_passed_through_whole():
+    # Found by the fuzzer: the bytes of a frame rejected late were dropped.
+    parser = resp.RespParser(commands=True)
+    assert b"".join(f.raw for f in parser.feed(b"*1\r\n:1\r\nPING\r\n")) == b"*1\r\n:1\r\nPING\r\n"
+    data = startup() + pg.message("Q", b"no terminator") + pg.message("S", b"")
+    frames = pg.FrontendParser().feed(data)
+    assert b"".join(f.raw for f in frames) == data and frames[-1].kind == "opaque"

@@ -71,7 +71,11 @@ class FrontendParser(FrameParser[Frame]):
             raise NotPostgres(f"bad message length {length}")
         if len(self._buf) < 1 + length:
             return None
-        raw = self._take(1 + length)
+        frame = self._typed(kind, bytes(self._buf[: 1 + length]))
+        del self._buf[: 1 + length]  # only once it parsed: pass-through gets every byte
+        return frame
+
+    def _typed(self, kind: str, raw: bytes) -> Frame:
         body = raw[5:]
         try:
             if kind == "Q":
@@ -98,6 +102,8 @@ class FrontendParser(FrameParser[Frame]):
             raise NotPostgres(f"bad startup length {length}")
         if len(self._buf) < length:
             return None
+        if code not in (SSL_REQUEST, GSSENC_REQUEST, CANCEL_REQUEST) and code >> 16 != 3:
+            raise NotPostgres(f"unknown startup code {code}")
         raw = self._take(length)
         if code == SSL_REQUEST:
             self.awaiting_ssl_answer = True
@@ -107,10 +113,8 @@ class FrontendParser(FrameParser[Frame]):
             return Frame(raw, "gssenc")
         if code == CANCEL_REQUEST:
             return Frame(raw, "cancel")
-        if code >> 16 == 3:
-            self.started = True
-            return Frame(raw, "startup")
-        raise NotPostgres(f"unknown startup code {code}")
+        self.started = True
+        return Frame(raw, "startup")
 
 
 class BackendParser(FrameParser[Frame]):

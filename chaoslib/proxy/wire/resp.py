@@ -129,10 +129,9 @@ class RespParser(FrameParser[Frame]):
         if end is None:
             return None
         raw = bytes(buf[:end])
-        del buf[:end]
-        if self.commands:
-            return Frame(raw, _command_args(raw))
-        return Frame(raw)
+        frame = Frame(raw, _command_args(raw)) if self.commands else Frame(raw)
+        del buf[:end]  # only once it parsed: pass-through gets every byte
+        return frame
 
 
 def encode_command(*args: bytes | str) -> bytes:
