@@ -66,6 +66,7 @@ class Direction:
         self.queue: collections.deque[Chunk | None] = collections.deque()
         self.queued_bytes = 0
         self.fast = True
+        self.inline: Entry | None = None  # a protocol toxic run synchronously on the fast path
         self.pump_task: asyncio.Task[None] | None = None
         self.wakeup: asyncio.Future[None] | None = None
         self.dst_paused = False
@@ -93,7 +94,9 @@ class Direction:
                     toxic.on_detach(self.link, entry.state)
                     # Bytes the toxic held back (half a frame) go next, ahead of later chunks.
                     held = toxic.held(entry.state)
-                    if held:
+                    if held and self.fast:
+                        self._write(held)  # nothing is queued ahead of it
+                    elif held:
                         self.queue.appendleft(Chunk(held, self.link.loop.time()))
                         self.queued_bytes += len(held)
         self._update_mode()
@@ -113,8 +116,17 @@ class Direction:
     def _has_active(self) -> bool:
         return any(e.active for e in self.entries)
 
+    def _inline_entry(self) -> Entry | None:
+        """The one active toxic, if it can run on the fast path (a protocol toxic)."""
+        active = [e for e in self.entries if e.active]
+        return active[0] if len(active) == 1 and active[0].toxic.inline else None
+
+    def _fast_ok(self) -> bool:
+        self.inline = self._inline_entry()
+        return self.inline is not None or not self._has_active()
+
     def _update_mode(self) -> None:
-        if self._has_active():
+        if not self._fast_ok():
             self.fast = False
             self._ensure_pump()
         else:
@@ -125,9 +137,23 @@ class Direction:
         self.seen += len(data)
         self.counters.received += len(data)
         if self.fast:
+            if self.inline is None:
+                self._write(data)
+                return
+            data, later = self.inline.toxic.run_inline(data, self.link, self.inline.state)
             self._write(data)
+            if later is None:
+                return
+            # A statement to delay: it and everything after wait for the pump.
+            self.fast = False
+            self._ensure_pump()
+            self._enqueue(later)
             return
-        self.queue.append(Chunk(data, self.link.loop.time()))
+        self._enqueue(Chunk(data, self.link.loop.time()))
+
+    def _enqueue(self, chunk: Chunk) -> None:
+        data = chunk.data
+        self.queue.append(chunk)
         self.queued_bytes += len(data)
         if self.queued_bytes > HIGH_WATER and self.src and not self.src_paused_by_queue:
             self.src_paused_by_queue = True
@@ -191,7 +217,7 @@ class Direction:
         try:
             while not self.link.closed:
                 if not self.queue:
-                    if not self._has_active():
+                    if self._fast_ok():
                         self.fast = True
                         return
                     self.wakeup = self.link.loop.create_future()

@@ -53,6 +53,9 @@ def words(what: str) -> Any:
 class Chunk:
     data: bytes
     read_at: float  # loop time when the proxy read it; latency counts from here
+    # Frames a protocol toxic already parsed on the inline path, handed to its pump
+    # (``data`` is their bytes, so a chain without that toxic still forwards them).
+    frames: list[Any] | None = None
 
 
 class LinkContext(Protocol):
@@ -80,6 +83,8 @@ class Toxic:
     Attributes: ClassVar[type] = type(None)
     # Protocol toxics read what the client sends: they default to, and only accept, upstream.
     streams: ClassVar[tuple[str, ...]] = STREAMS
+    # Whether the toxic can run synchronously on the fast path (``run_inline``).
+    inline: ClassVar[bool] = False
     registry: ClassVar[dict[str, type[Toxic]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -114,6 +119,10 @@ class Toxic:
     async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Any) -> AsyncIterator[bytes]:
         """Turn one chunk into zero or more chunks for the next toxic. Default: pass through."""
         yield chunk.data
+
+    def run_inline(self, data: bytes, ctx: LinkContext, state: Any) -> tuple[bytes, Chunk | None]:
+        """For ``inline`` toxics: what to forward now, and what must wait for the pump."""
+        raise NotImplementedError
 
     async def on_eof(self, ctx: LinkContext, state: Any) -> bool:
         """The stream ended. Return False if the toxic closed the connection itself."""

@@ -138,6 +138,7 @@ class ProtocolToxic(Toxic):
     """Subclasses parse one protocol: ``match``, ``forward``, ``refuse``, ``cut``."""
 
     streams: ClassVar[tuple[str, ...]] = ("upstream",)
+    inline = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -194,9 +195,10 @@ class ProtocolToxic(Toxic):
         count = getattr(self.attributes, "count", 0)
         return not count or self.matched < count
 
-    async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Session) -> AsyncIterator[bytes]:
-        out = bytearray()
-        for frame in state.requests.feed(chunk.data):
+    def _sift(self, frames: list[Any], start: int, state: Session, out: bytearray) -> int | None:
+        """Handle ``frames[start:]`` at once; the index of a frame to delay stops it."""
+        for index in range(start, len(frames)):
+            frame = frames[index]
             if state.cut:
                 continue
             hit = self.match(frame, state)
@@ -209,17 +211,41 @@ class ProtocolToxic(Toxic):
             self.matched += 1
             action = self.attributes.action
             if action == "delay":
-                if out:
-                    yield bytes(out)
-                    out.clear()
-                due = chunk.read_at + self.attributes.delay_ms / 1000
-                await self.sleep(ctx, due - ctx.loop.time())
-                if self.forward(frame, state):
-                    out += frame.raw
-            elif action == "error":
+                return index
+            if action == "error":
                 self.refuse(frame, state)
             else:
                 self.cut(frame, state, out)
+        return None
+
+    def run_inline(
+        self, data: bytes, ctx: LinkContext, state: Session
+    ) -> tuple[bytes, Chunk | None]:
+        frames = state.requests.feed(data)
+        out = bytearray()
+        index = self._sift(frames, 0, state, out)
+        if index is None:
+            # Nothing matched and no frame is split: forward the very bytes read.
+            return (data if len(out) == len(data) else bytes(out)), None
+        later = frames[index:]
+        return bytes(out), Chunk(b"".join(f.raw for f in later), ctx.loop.time(), later)
+
+    async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Session) -> AsyncIterator[bytes]:
+        out = bytearray()
+        if chunk.frames is not None:  # from the inline path: the first frame is a counted match
+            frames, index = chunk.frames, 0
+        else:
+            frames = state.requests.feed(chunk.data)
+            index = self._sift(frames, 0, state, out)
+        while index is not None:
+            if out:
+                yield bytes(out)
+                out.clear()
+            due = chunk.read_at + self.attributes.delay_ms / 1000
+            await self.sleep(ctx, due - ctx.loop.time())
+            if self.forward(frames[index], state):
+                out += frames[index].raw
+            index = self._sift(frames, index + 1, state, out)
         if out:
             yield bytes(out)
 

@@ -17,11 +17,11 @@ class FrameParser(Generic[F]):
     so a proxy keeps forwarding what it cannot read."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
+        self._buf = b""
         self.passthrough = False
 
-    def _next(self) -> F | None:
-        """One complete frame from the front of the buffer, or None to wait for more."""
+    def _next(self, buf: bytes, pos: int) -> tuple[F, int] | None:
+        """One complete frame at ``pos`` and where it ends, or None to wait for more."""
         raise NotImplementedError
 
     def _opaque(self, data: bytes) -> F:
@@ -29,25 +29,32 @@ class FrameParser(Generic[F]):
 
     def feed(self, data: bytes) -> list[F]:
         if self.passthrough:
-            return [self._opaque(bytes(data))] if data else []
-        self._buf += data
+            held, self._buf = self._buf, b""  # switched by the caller (TLS): the rest is opaque
+            data = held + bytes(data) if held else bytes(data)
+            return [self._opaque(data)] if data else []
+        # Frames are cut out by position and the rest kept once per feed: deleting
+        # from the front frame by frame would cost O(n^2) on a long pipeline.
+        buf = self._buf + bytes(data) if self._buf else bytes(data)
         frames: list[F] = []
+        pos, size = 0, len(buf)
         try:
-            while self._buf and not self.passthrough:
-                frame = self._next()
-                if frame is None:
+            while pos < size and not self.passthrough:
+                got = self._next(buf, pos)
+                if got is None:
                     break
+                frame, pos = got
                 frames.append(frame)
         except WireError:
             self.passthrough = True
+        self._buf = buf[pos:] if pos else buf
         if self.passthrough and self._buf:
-            frames.append(self._opaque(bytes(self._buf)))
-            self._buf = bytearray()
+            frames.append(self._opaque(self._buf))
+            self._buf = b""
         return frames
 
     def take_pending(self) -> bytes:
         """Hand over the bytes held back (the parser is being dropped)."""
-        data, self._buf = bytes(self._buf), bytearray()
+        data, self._buf = self._buf, b""
         return data
 
     @property

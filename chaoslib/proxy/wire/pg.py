@@ -55,25 +55,18 @@ class FrontendParser(FrameParser[Frame]):
     def _opaque(self, data: bytes) -> Frame:
         return Frame(data, "opaque")
 
-    def _take(self, size: int) -> bytes:
-        raw = bytes(self._buf[:size])
-        del self._buf[:size]
-        return raw
-
-    def _next(self) -> Frame | None:
+    def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
         if not self.started:
-            return self._startup()
-        if len(self._buf) < 5:
+            return self._startup(buf, pos)
+        if len(buf) - pos < 5:
             return None
-        kind = chr(self._buf[0])
-        (length,) = struct.unpack_from("!i", self._buf, 1)
+        (length,) = struct.unpack_from("!i", buf, pos + 1)
         if length < 4 or length > MAX_MESSAGE:
             raise NotPostgres(f"bad message length {length}")
-        if len(self._buf) < 1 + length:
+        end = pos + 1 + length
+        if len(buf) < end:
             return None
-        frame = self._typed(kind, bytes(self._buf[: 1 + length]))
-        del self._buf[: 1 + length]  # only once it parsed: pass-through gets every byte
-        return frame
+        return self._typed(chr(buf[pos]), buf[pos:end]), end
 
     def _typed(self, kind: str, raw: bytes) -> Frame:
         body = raw[5:]
@@ -92,29 +85,27 @@ class FrontendParser(FrameParser[Frame]):
             raise NotPostgres(f"{kind} message without its terminator") from None
         return Frame(raw, kind)
 
-    def _startup(self) -> Frame | None:
+    def _startup(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
         if self.awaiting_ssl_answer:
             return None  # nothing is parsed until the server has said S or N
-        if len(self._buf) < 8:
+        if len(buf) - pos < 8:
             return None
-        length, code = struct.unpack_from("!ii", self._buf, 0)
+        length, code = struct.unpack_from("!ii", buf, pos)
         if length < 8 or length > 10_000:
             raise NotPostgres(f"bad startup length {length}")
-        if len(self._buf) < length:
+        end = pos + length
+        if len(buf) < end:
             return None
-        if code not in (SSL_REQUEST, GSSENC_REQUEST, CANCEL_REQUEST) and code >> 16 != 3:
-            raise NotPostgres(f"unknown startup code {code}")
-        raw = self._take(length)
-        if code == SSL_REQUEST:
+        raw = buf[pos:end]
+        if code in (SSL_REQUEST, GSSENC_REQUEST):
             self.awaiting_ssl_answer = True
-            return Frame(raw, "ssl")
-        if code == GSSENC_REQUEST:
-            self.awaiting_ssl_answer = True
-            return Frame(raw, "gssenc")
+            return Frame(raw, "ssl" if code == SSL_REQUEST else "gssenc"), end
         if code == CANCEL_REQUEST:
-            return Frame(raw, "cancel")
+            return Frame(raw, "cancel"), end
+        if code >> 16 != 3:
+            raise NotPostgres(f"unknown startup code {code}")
         self.started = True
-        return Frame(raw, "startup")
+        return Frame(raw, "startup"), end
 
 
 class BackendParser(FrameParser[Frame]):
@@ -127,22 +118,19 @@ class BackendParser(FrameParser[Frame]):
     def _opaque(self, data: bytes) -> Frame:
         return Frame(data, "opaque")
 
-    def _next(self) -> Frame | None:
+    def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
         if self.answer_due:
             self.answer_due = False
-            raw = bytes(self._buf[:1])
-            del self._buf[:1]
-            return Frame(raw, "answer")
-        if len(self._buf) < 5:
+            return Frame(buf[pos : pos + 1], "answer"), pos + 1
+        if len(buf) - pos < 5:
             return None
-        (length,) = struct.unpack_from("!i", self._buf, 1)
+        (length,) = struct.unpack_from("!i", buf, pos + 1)
         if length < 4 or length > MAX_MESSAGE:
             raise NotPostgres(f"bad message length {length}")
-        if len(self._buf) < 1 + length:
+        end = pos + 1 + length
+        if len(buf) < end:
             return None
-        raw = bytes(self._buf[: 1 + length])
-        del self._buf[: 1 + length]
-        return Frame(raw, chr(raw[0]))
+        return Frame(buf[pos:end], chr(buf[pos])), end
 
 
 def message(kind: str, body: bytes) -> bytes:

@@ -9,7 +9,7 @@ pass-through: the rest comes out as opaque frames, never an exception.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chaoslib.proxy.wire.base import FrameParser, WireError
 
@@ -26,8 +26,8 @@ class NotResp(WireError):
     """The bytes cannot be RESP."""
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
+    # A NamedTuple, not a frozen dataclass: one is built per command on the hot path.
     raw: bytes
     args: tuple[bytes, ...] | None = None  # a command's words; None for a reply or opaque bytes
     opaque: bool = False
@@ -90,18 +90,43 @@ def value_end(buf: bytes | bytearray, pos: int = 0) -> int | None:
     raise NotResp(f"unknown type byte {bytes([kind])!r}")
 
 
-def _command_args(raw: bytes) -> tuple[bytes, ...]:
-    """The bulk strings of a complete ``*N`` array of bulk strings."""
-    header, pos = _line(raw, 1)  # type: ignore[misc]
+def _header(buf: bytes, pos: int) -> tuple[int, int] | None:
+    """The number after a type byte at ``pos``, and where the line ends."""
+    end = buf.find(CRLF, pos)
+    if end < 0:
+        if len(buf) - pos > MAX_LINE:
+            raise NotResp("header line too long")
+        return None
+    return _int(buf[pos + 1 : end]), end + 2
+
+
+def _command(buf: bytes, pos: int) -> tuple[Frame, int] | None:
+    """A ``*N`` array of bulk strings at ``pos``, in one pass (the hot path of a toxic)."""
+    got = _header(buf, pos)
+    if got is None:
+        return None
+    count, at = got
     args = []
-    for _ in range(max(_int(header), 0)):
-        if raw[pos : pos + 1] != b"$":
+    size_all = len(buf)
+    for _ in range(count):
+        if at >= size_all:
+            return None
+        if buf[at] != 36:  # "$"
             raise NotResp("a command is an array of bulk strings")
-        size_line, pos = _line(raw, pos + 1)  # type: ignore[misc]
-        size = _int(size_line)
-        args.append(raw[pos : pos + size])
-        pos += size + 2
-    return tuple(args)
+        got = _header(buf, at)
+        if got is None:
+            return None
+        size, start = got
+        end = start + size
+        if size < 0 or end + 2 > size_all:
+            if size < 0:
+                raise NotResp("a command's bulk string has a negative length")
+            return None
+        if buf[end : end + 2] != CRLF:
+            raise NotResp("bulk string not followed by CRLF")
+        args.append(buf[start:end])
+        at = end + 2
+    return Frame(buf[pos:at], tuple(args)), at
 
 
 class RespParser(FrameParser[Frame]):
@@ -114,24 +139,21 @@ class RespParser(FrameParser[Frame]):
     def _opaque(self, data: bytes) -> Frame:
         return Frame(data, opaque=True)
 
-    def _next(self) -> Frame | None:
-        buf = self._buf
-        if self.commands and buf[0] != ord("*"):
-            end = buf.find(b"\n")  # an inline command: words on one line
+    def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
+        if self.commands and buf[pos] != 42:  # not "*": an inline command, words on one line
+            end = buf.find(b"\n", pos)
             if end < 0:
-                if len(buf) > MAX_LINE:
+                if len(buf) - pos > MAX_LINE:
                     raise NotResp("inline command too long")
                 return None
-            raw = bytes(buf[: end + 1])
-            del buf[: end + 1]
-            return Frame(raw, tuple(raw.split()))
-        end = value_end(buf)
+            raw = buf[pos : end + 1]
+            return Frame(raw, tuple(raw.split())), end + 1
+        if self.commands:
+            return _command(buf, pos)
+        end = value_end(buf, pos)
         if end is None:
             return None
-        raw = bytes(buf[:end])
-        frame = Frame(raw, _command_args(raw)) if self.commands else Frame(raw)
-        del buf[:end]  # only once it parsed: pass-through gets every byte
-        return frame
+        return Frame(buf[pos:end]), end
 
 
 def encode_command(*args: bytes | str) -> bytes:
