@@ -137,3 +137,38 @@ def test_duration_zero_holds_until_ctrl_c_and_then_heals(home):
     assert proc.returncode == 0, out + err
     assert "Holding the fault until Ctrl-C" in out and "✅ redis recovered" in out
     assert proxies(home)["redis"].enabled
+
+
+def test_db_slow_with_a_pattern_uses_pg_query_and_heals(home):
+    result = invoke(
+        home,
+        "chaos.db-slow",
+        "--pattern",
+        "INSERT INTO game_states",
+        "--latency",
+        "300",
+        "--duration",
+        "0.5",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pg_query(pattern=INSERT INTO game_states, action=delay, delay_ms=300)" in result.stdout
+    assert all(not p.toxics for p in proxies(home).values())
+
+
+def test_partition_cuts_one_client_address_and_the_others_keep_working(home):
+    result = invoke(
+        home, "chaos.partition", "--client", "127.0.0.2", "--service", "redis", "--duration", "0.5"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())
+    assert "✅ redis 127.0.0.2 cut no answer" in out
+    assert "✅ redis 127.0.0.3 works answered" in out
+    assert "✅ timescaledb 127.0.0.1 works answered" in out
+    assert "After the heal: every probe answered" in out
+    assert all(not p.toxics for p in proxies(home).values())
+
+
+def test_partition_refuses_an_unknown_client_saying_what_is_accepted(home):
+    result = invoke(home, "chaos.partition", "--client", "shard9", "--service", "redis")
+    assert result.returncode == 2
+    assert "is not an IP address or CIDR" in result.stdout + result.stderr

@@ -2,8 +2,9 @@
 
 from invoke import Collection
 
-from chaoslib.cli import chaos_tasks, stack_tasks
+from chaoslib.cli import chaos_tasks, partition_task, stack_tasks
 
+chaos_tasks.collection.add_task(partition_task.partition)
 namespace = Collection()
 namespace.add_collection(chaos_tasks.collection)
 namespace.add_collection(stack_tasks.collection)

@@ -70,8 +70,10 @@ def _run_fault(build, link: str, duration, recover_within, verbose: int, profile
 @task(
     incrementable=["verbose"],
     help={
-        "latency": "Added delay per chunk in ms (default 1000).",
-        "jitter": "Random ± jitter in ms (default 0).",
+        "latency": "Added delay in ms (default 1000): per chunk, or per matching statement.",
+        "jitter": "Random ± jitter in ms (default 0; not with --pattern).",
+        "pattern": "Slow only statements whose SQL matches this regex (case-insensitive), "
+        "e.g. 'INSERT INTO game_states'; needs chaoslib's proxy (pg_query toxic).",
         "duration": DURATION,
         "recover_within": RECOVER,
         "verbose": V,
@@ -79,11 +81,28 @@ def _run_fault(build, link: str, duration, recover_within, verbose: int, profile
     },
 )
 def db_slow(
-    c, latency=None, jitter=None, duration=None, recover_within=None, verbose=0, profile=None
+    c,
+    latency=None,
+    jitter=None,
+    pattern=None,
+    duration=None,
+    recover_within=None,
+    verbose=0,
+    profile=None,
 ):
-    """Make the database slow: latency on the timescaledb link, then measure recovery."""
+    """Make the database slow (every query, or only --pattern), then measure recovery."""
     ms = int(_number(latency, "latency", 1000, integer=True))
     jit = int(_number(jitter, "jitter", 0, integer=True))
+    if pattern:
+        _run_fault(
+            lambda env: env.link("timescaledb").pg_query(pattern, delay_ms=ms),
+            "timescaledb",
+            duration,
+            recover_within,
+            verbose,
+            profile,
+        )
+        return
     _run_fault(
         lambda env: env.link("timescaledb").latency(ms, jit, direction="both"),
         "timescaledb",

@@ -53,7 +53,7 @@ class ToxicFault(Fault):
         client: Toxiproxy,
         proxy: str,
         toxic_type: str,
-        attributes: dict[str, int],
+        attributes: dict[str, Any],
         *,
         direction: str = "downstream",
         toxicity: float = 1.0,
@@ -142,7 +142,7 @@ class Link:
         self.ledger = ledger
 
     def _toxic(
-        self, toxic_type: str, attributes: dict[str, int], direction: str, toxicity: float
+        self, toxic_type: str, attributes: dict[str, Any], direction: str, toxicity: float
     ) -> ToxicFault:
         return ToxicFault(
             self.client,
@@ -218,6 +218,20 @@ class Link:
     ) -> ToxicFault:
         return self._toxic(
             "slow_close", {"delay": _check(ms, "slow_close delay ms")}, direction, toxicity
+        )
+
+    def pg_query(self, pattern: str, *, action: str = "delay", **attributes: Any) -> ToxicFault:
+        """Statements matching ``pattern`` only: delay_ms, or sqlstate/message for errors."""
+        return self._toxic(
+            "pg_query", {"pattern": pattern, "action": action, **attributes}, "upstream", 1.0
+        )
+
+    def redis_command(
+        self, commands: list[str], *, action: str = "delay", **attributes: Any
+    ) -> ToxicFault:
+        """Commands named in ``commands`` only: delay_ms, or error text for errors."""
+        return self._toxic(
+            "redis_command", {"commands": commands, "action": action, **attributes}, "upstream", 1.0
         )
 
     def down(self) -> LinkDown:

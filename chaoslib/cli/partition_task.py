@@ -1,0 +1,83 @@
+"""``invoke chaos.partition``: cut one client off one service, and show what still worked."""
+
+from __future__ import annotations
+
+from invoke import task
+from invoke.exceptions import Exit
+from rich.markup import escape
+from rich.table import Table
+
+from chaoslib.cli.chaos_tasks import DURATION, PROFILE, V, _number
+from chaoslib.cli.hold import _hold
+from chaoslib.cli.output import console, fail, setup
+from chaoslib.environment import Environment
+from chaoslib.errors import ChaosError
+from chaoslib.faults.partition import Partition, ProbeResult, plan, probe_all
+from chaoslib.faults.signals import Terminated, heal_on_signals
+
+
+@task(
+    incrementable=["verbose"],
+    help={
+        "client": "Who is cut off: a client of the profile (its own proxy), or an IP address "
+        "or CIDR such as 127.0.0.2 (client-scoped toxics on the service's shared proxy).",
+        "service": "What it is cut off from: redis, postgres, or a link name.",
+        "direction": "both (default), to (client to service) or from (service to client).",
+        "duration": DURATION,
+        "verbose": V,
+        "profile": PROFILE,
+    },
+)
+def partition(c, client, service, direction="both", duration=None, verbose=0, profile=None):
+    """Partition one client from one service; probes show what was cut and what still worked."""
+    setup(verbose)
+    seconds = _number(duration, "duration", 10)
+    try:
+        from chaoslib.profile import load_profile
+
+        env = Environment.from_profile(profile)
+        cut = plan(env, load_profile(profile) if profile else None, client, service, direction)
+        fault = Partition(env, cut)
+    except ChaosError as exc:
+        raise fail(exc, 2) from None
+    interrupted = False
+    with heal_on_signals():
+        try:
+            fault.apply()
+            console.print(f"Applied: {escape(fault.describe())}")
+            during = probe_all(env, cut)
+            _hold(fault, seconds)
+        except KeyboardInterrupt:
+            interrupted = seconds != 0
+        except Terminated:
+            interrupted = True
+        except ChaosError as exc:
+            raise fail(exc) from None
+        finally:
+            fault.heal()
+            console.print(f"Healed: {escape(fault.describe())}")
+    after = probe_all(env, cut)
+    _table("During the cut", during)
+    healed = all(r.answered for r in after)
+    console.print(
+        "After the heal: every probe answered"
+        if healed
+        else "[red]After the heal: "
+        + ", ".join(f"{r.link} from {r.source}" for r in after if not r.answered)
+        + " still did not answer[/]"
+    )
+    if interrupted:
+        raise Exit("interrupted: the partition was healed", code=130)
+    if not healed or not all(r.as_expected for r in during):
+        raise Exit(code=1)
+
+
+def _table(title: str, results: list[ProbeResult]) -> None:
+    table = Table(title=title, box=None, pad_edge=False, header_style="bold", title_justify="left")
+    for column in ("", "link", "from", "expected", "observed"):
+        table.add_column(column)
+    for r in results:
+        observed = f"answered in {r.seconds * 1000:.0f} ms" if r.answered else "no answer"
+        expected = "cut" if r.expect_cut else "works"
+        table.add_row("✅" if r.as_expected else "❌", r.link, r.source, expected, observed)
+    console.print(table)

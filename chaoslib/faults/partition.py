@@ -1,0 +1,164 @@
+"""Cut one client off one service, and prove with probes what was cut and what still worked.
+
+Two ways, whichever the system has:
+
+- **per-client proxies** (the profile's ``links``: one proxy per client and
+  service). The client's own proxy stalls; works with the real Toxiproxy too.
+- **client-scoped toxics** (a chaoslib extension): the service's shared proxy
+  stalls only connections from the client's addresses (``clients``). A server
+  that drops the ``clients`` attribute (Toxiproxy) is detected, and the fault
+  is taken back rather than left cutting every client.
+
+The cut is a stall (bandwidth 0), as a real partition is: data is held, not
+refused, and flows again when the partition heals, unless the client gave up.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from chaoslib.environment import Environment
+from chaoslib.errors import ConfigError
+from chaoslib.faults.network import ToxicFault
+from chaoslib.profile import Profile
+
+DIRECTIONS = {"both": "both", "to": "upstream", "from": "downstream"}
+SERVICE_LINKS = {"redis": ("redis",), "postgres": ("timescaledb", "postgres", "db")}
+PROBE_TIMEOUT = 1.0
+
+
+@dataclass(frozen=True)
+class PartitionPlan:
+    link: str  # the proxy to put the toxics on
+    clients: tuple[str, ...]  # source addresses for client-scoped toxics; () for a per-client proxy
+    direction: str  # both, to (client to service), from (service to client)
+    how: str
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    link: str
+    source: str
+    expect_cut: bool
+    answered: bool
+    seconds: float
+
+    @property
+    def as_expected(self) -> bool:
+        return self.answered != self.expect_cut
+
+
+def plan(
+    env: Environment, profile: Profile | None, client: str, service: str, direction: str
+) -> PartitionPlan:
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"--direction={direction!r}; accepted: {', '.join(DIRECTIONS)}")
+    if profile is not None:
+        for link in profile.links.values():
+            if link.client == client and service in (link.service, link.name):
+                env.link(link.name)
+                return PartitionPlan(link.name, (), direction, "per-client proxy")
+    try:
+        network = ipaddress.ip_network(client, strict=False)
+    except ValueError:
+        clients = sorted({link.client for link in profile.links.values()}) if profile else []
+        named = f"a client of the profile ({', '.join(clients)}) or " if clients else ""
+        raise ConfigError(
+            f"--client={client!r} is not {named}an IP address or CIDR (for a client-scoped "
+            "cut on a shared proxy)"
+        ) from None
+    candidates = (service, *SERVICE_LINKS.get(service, ()))
+    for name in candidates:
+        if name in env.link_urls:
+            return PartitionPlan(name, (str(network),), direction, "client-scoped toxics")
+    raise ConfigError(
+        f"--service={service!r} has no shared proxy here; accepted: {', '.join(sorted(SERVICE_LINKS))} "
+        f"or a link name ({', '.join(sorted(env.link_urls))})"
+    )
+
+
+class Partition(ToxicFault):
+    """The stall toxics of a plan; checks that the server really scoped them to the clients."""
+
+    def __init__(self, env: Environment, cut: PartitionPlan) -> None:
+        attributes: dict = {"rate": 0}
+        if cut.clients:
+            attributes["clients"] = list(cut.clients)
+        super().__init__(
+            env.toxiproxy,
+            cut.link,
+            "bandwidth",
+            attributes,
+            direction=DIRECTIONS[cut.direction],
+            ledger=env.ledger,
+        )
+        self.plan = cut
+
+    def describe(self) -> str:
+        who = ", ".join(self.plan.clients) or "its client"
+        return f"partition of {who} on {self.proxy} [{self.plan.direction}] ({self.plan.how})"
+
+    def _apply(self) -> None:
+        super()._apply()
+        if self.plan.clients:
+            name = next(iter(self.names.values()))
+            if "clients" not in self.client.get_toxic(self.proxy, name).attributes:
+                self._heal()
+                raise ConfigError(
+                    "this proxy server ignores the clients attribute (it is not chaoslib's), so "
+                    "the cut would hit every client; use per-client proxies (a profile's links)"
+                )
+
+
+def probe(
+    url: str, source: str = "127.0.0.1", timeout: float = PROBE_TIMEOUT
+) -> tuple[bool, float]:
+    """One request at the protocol level from ``source``: did the service answer, and how fast.
+
+    Raw sockets, because neither redis-py nor libpq can pick the source address."""
+    parts = urlsplit(url)
+    start = time.monotonic()
+    try:
+        with socket.socket() as sock:
+            sock.settimeout(timeout)
+            sock.bind((source, 0))
+            sock.connect((parts.hostname or "127.0.0.1", parts.port or 0))
+            if parts.scheme.startswith("redis"):
+                sock.sendall(b"PING\r\n")
+                answered = sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
+            else:  # a StartupMessage: any authentication request or error is an answer
+                body = struct.pack("!i", 196608) + b"user\0chaos_probe\0\0"
+                sock.sendall(struct.pack("!i", len(body) + 4) + body)
+                answered = sock.recv(1)[:1] in (b"R", b"E")
+    except OSError:
+        answered = False
+    return answered, time.monotonic() - start
+
+
+def probe_all(env: Environment, cut: PartitionPlan) -> list[ProbeResult]:
+    """The cut link from the cut client, and what should still work from elsewhere."""
+    results = []
+    for link, url in sorted(env.link_urls.items()):
+        if not url:
+            continue
+        sources = ["127.0.0.1"]
+        if link == cut.link and cut.clients:
+            network = ipaddress.ip_network(cut.clients[0])
+            inside = str(next(iter(network.hosts()), network.network_address))
+            outside = (
+                "127.0.0.3" if ipaddress.ip_address("127.0.0.3") not in network else "127.0.0.4"
+            )
+            sources = [inside, outside]
+        for source in sources:
+            expect_cut = link == cut.link and (
+                not cut.clients
+                or ipaddress.ip_address(source) in ipaddress.ip_network(cut.clients[0])
+            )
+            answered, seconds = probe(url, source)
+            results.append(ProbeResult(link, source, expect_cut, answered, seconds))
+    return results
