@@ -96,6 +96,10 @@ class SystemBase:
             if link.service == stack_service and (client is None or link.client == client)
         ]
 
+    def probe_url(self, link: str) -> str | None:
+        """A URL through ``link`` that this host can use, if the link is reachable from here."""
+        return None
+
     def log_path(self, name: str) -> Path:
         return self.workdir / "logs" / f"{name}.log"
 
@@ -176,6 +180,9 @@ class LocalSystem(SystemBase):
         return dict(self.link_urls)
 
     # -- services ------------------------------------------------------------------------
+
+    def probe_url(self, link: str) -> str | None:
+        return self.link_urls.get(link)
 
     def env_for(self, name: str) -> dict[str, str]:
         svc = self.profile.services[name]

@@ -223,6 +223,20 @@ class Toxiproxy:
         path = f"/proxies/{self._p(proxy)}/toxics/{self._p(name)}"
         return Toxic.from_json(self._call("POST", path, body))
 
+    def supports(self, proxy: str, toxic_type: str) -> bool:
+        """Whether the server knows ``toxic_type`` (chaoslib's extensions; Toxiproxy does not).
+
+        Asked by adding it with toxicity 0, which never touches a connection."""
+        name = f"chaos_supports_{toxic_type}"
+        try:
+            self.add_toxic(proxy, toxic_type, name=name, toxicity=0)
+        except ToxiproxyError as exc:
+            if exc.status == 400 and "invalid toxic type" in str(exc):
+                return False
+            raise
+        self.remove_toxic(proxy, name)
+        return True
+
     def remove_toxic(self, proxy: str, name: str) -> None:
         self._call("DELETE", f"/proxies/{self._p(proxy)}/toxics/{self._p(name)}", expect=(204,))
 

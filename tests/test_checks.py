@@ -87,3 +87,15 @@ def test_merge_ranks_fail_over_unknown_over_pass():
     assert checks.merge([p, u]) == "unknown"
     assert checks.merge([u, f, p]) == "fail"
     assert checks.merge([]) == "unknown"
+
+
+def test_db_slow_scope_fails_when_non_matching_statements_were_slow_too():
+    from chaoslib.scenarios.database import scope_verdict
+
+    scoped = scope_verdict({"matched": 4, "passed": 30}, [0.01, 0.02, 0.012], latency=1.0)
+    assert scoped.status == "pass" and scoped.measured == 0
+    # A blunt fault (latency on every statement) slows the SELECT probes as well.
+    blunt = scope_verdict({"matched": 4, "passed": 30}, [0.01, 1.02, 1.01], latency=1.0)
+    assert blunt.status == "fail" and blunt.measured == 2
+    assert "2 of 3 SELECT 1 probes delayed" in blunt.evidence
+    assert scope_verdict({}, [0.01], latency=1.0).status == "unknown"

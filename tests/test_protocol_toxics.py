@@ -240,3 +240,19 @@ def test_removing_the_toxic_releases_what_it_holds(client, redis_proxy):
         client.remove_toxic("redis", "hold")
         assert conn.read_response() == b"v"
         pool.release(conn)
+
+
+def test_pg_query_added_to_a_pooled_connection_matches_statements_prepared_before(client, pg):
+    query = "INSERT INTO toxic_rows (v) VALUES (%s)"
+    for i in range(3):
+        pg.execute(query, (f"before{i}",), prepare=True)  # prepared before the toxic exists
+    client.add_toxic(
+        "pg", "pg_query", name="late", attributes={"pattern": "toxic_rows", "delay_ms": 200}
+    )
+    took = timed(lambda: pg.execute(query, ("after",), prepare=True))  # Bind/Execute only
+    assert 0.19 <= took < 0.4, took
+    other = timed(lambda: pg.execute("SELECT 1", prepare=True).fetchone())
+    assert other < 0.1
+    assert client.get_toxic("pg", "late").stats["matched"] == 1
+    # The proxy's own question never reached the client: the connection is in sync.
+    assert pg.execute("SELECT count(*) FROM toxic_rows", prepare=False).fetchone()[0] == 4

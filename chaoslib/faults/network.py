@@ -21,6 +21,9 @@ DIRECTIONS = {
 }
 
 
+PROTOCOL_TOXICS = ("pg_query", "redis_command")
+
+
 def _streams(direction: str) -> tuple[str, ...]:
     try:
         return DIRECTIONS[direction]
@@ -68,6 +71,7 @@ class ToxicFault(Fault):
         tag = uuid.uuid4().hex[:6]
         self.names = {stream: f"chaos_{toxic_type}_{stream}_{tag}" for stream in self.streams}
         self.name = f"{toxic_type}@{proxy}"
+        self.stats: dict[str, int] = {}  # a protocol toxic's matched/passed counts, kept at heal
 
     def describe(self) -> str:
         attrs = ", ".join(f"{k}={v}" for k, v in self.attributes.items())
@@ -93,7 +97,13 @@ class ToxicFault(Fault):
 
     def _heal(self) -> None:
         for name in self.names.values():
+            if self.type in PROTOCOL_TOXICS:  # what it matched, read before it is gone
+                _ignore_missing(lambda name=name: self._keep_stats(name))
             _ignore_missing(lambda name=name: self.client.remove_toxic(self.proxy, name))
+
+    def _keep_stats(self, name: str) -> None:
+        for key, value in self.client.get_toxic(self.proxy, name).stats.items():
+            self.stats[key] = self.stats.get(key, 0) + value
 
     def update(self, **attributes: int) -> None:
         """Change the toxic's values while it holds (Toxiproxy's merge update)."""

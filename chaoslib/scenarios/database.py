@@ -6,6 +6,7 @@ from chaoslib import schedule
 from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.experiment import Check, Experiment, RunContext
 from chaoslib.faults.network import partition
+from chaoslib.observe.probes import sql
 from chaoslib.scenarios import alerts, common, facts, sources
 from chaoslib.scenarios.base import ScenarioRun, check
 
@@ -220,15 +221,72 @@ def writes_kept(run: ScenarioRun) -> Check:
     return check("writes_kept", "No data loss (acknowledged writes are rows)", judge)
 
 
+WRITES = "INSERT INTO game_states"  # the shards' writes; the health check's SELECT 1 is not one
+SELECT_PROBE = "db-slow:select"
+
+
+def scope_verdict(stats: dict[str, int], samples: list[float], latency: float) -> Verdict:
+    """Matching statements delayed (the toxic's count) against non-matching ones delayed
+    (a SELECT 1 probe through the same proxy that took at least half the delay)."""
+    matched, passed = stats.get("matched", 0), stats.get("passed", 0)
+    slow = [took for took in samples if took >= latency / 2]
+    if not samples or not matched:
+        return Verdict(
+            "", UNKNOWN, None, 0, "statements",
+            f"{matched} matching writes delayed, {len(samples)} SELECT probes: too few to compare",
+        )  # fmt: skip
+    return Verdict(
+        "",
+        FAIL if slow else PASS,
+        len(slow),
+        0,
+        "statements",
+        f"{matched} matching writes delayed by {latency:g}s; {passed} other statements passed; "
+        f"{len(slow)} of {len(samples)} SELECT 1 probes delayed "
+        f"(slowest {max(samples) * 1000:.0f} ms)",
+    )
+
+
+def slow_scoped(run: ScenarioRun, faults: list, latency: float) -> Check:
+    def judge(ctx: RunContext) -> Verdict:
+        stats: dict[str, int] = {}
+        for fault in faults:
+            for key, value in fault.stats.items():
+                stats[key] = stats.get(key, 0) + value
+        at, healed = (
+            ctx.applied_at(f"{STEP}:{faults[0].proxy}") or 0.0,
+            ctx.healed_at(f"{STEP}:{faults[0].proxy}") or 0.0,
+        )
+        samples = [
+            float(e.value)
+            for e in ctx.history.select(SELECT_PROBE, since=at, until=healed)
+            if e.ok and e.value is not None
+        ]
+        return scope_verdict(stats, samples, latency)
+
+    return check(
+        "db_slow_scoped",
+        "Only the matching statements were slow (pg_query): writes delayed, SELECT 1 not",
+        judge,
+    )
+
+
 def db_slow(run: ScenarioRun) -> Experiment:
     exp = run.experiment("db-slow", observe_after=run.wait("recover"))
     latency = int(run.wait("db_latency") * 1000)
-    for name in run.system.links_to("postgres"):
-        exp.add(
-            f"{STEP}:{name}",
-            run.system.link(name).latency(latency, direction="both"),
-            schedule.once(0, run.wait("db_slow")),
+    links = run.system.links_to("postgres")
+    scoped = run.system.toxiproxy.supports(links[0], "pg_query")
+    faults = []
+    for name in links:
+        link = run.system.link(name)
+        # With chaoslib's proxy only the writes turn slow; Toxiproxy slows everything.
+        fault = (
+            link.pg_query(WRITES, delay_ms=latency)
+            if scoped
+            else link.latency(latency, direction="both")
         )
+        faults.append(fault)
+        exp.add(f"{STEP}:{name}", fault, schedule.once(0, run.wait("db_slow")))
     exp.checks = [
         retry_rate(run),
         writes_kept(run),
@@ -236,4 +294,8 @@ def db_slow(run: ScenarioRun) -> Experiment:
         common.no_exits(run),
         common.back_to_steady(run),
     ]
+    url = run.system.probe_url(links[0])
+    if scoped and url:  # the comparison needs a probe through the same proxy
+        exp.observers.append(sql(url, name=SELECT_PROBE, interval=0.1, deadline=5.0))
+        exp.checks.insert(0, slow_scoped(run, faults, latency / 1000))
     return exp

@@ -12,11 +12,19 @@ never forwards it (in a transaction block the client sees the transaction
 failed, as it would); ``close`` ends the connection there, unexecuted.
 ``count`` stops after that many matches (0: no limit). A connection that
 switches to TLS passes through untouched: its SQL cannot be read.
+
+Added to a connection that is already open (a pool's), the toxic has not seen
+the Parse of statements prepared earlier. At the first Bind of such a
+statement it asks the server itself, in band, before forwarding the Bind:
+``SELECT statement FROM pg_prepared_statements WHERE name = ...``; the answer
+is kept from the client. So drivers that prepare (psycopg after 5 runs,
+asyncpg always) are matched too.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +41,8 @@ from chaoslib.proxy.toxics.protocol import (
 from chaoslib.proxy.wire.pg import BackendParser, Frame, FrontendParser, error_message, message
 
 SQLSTATE = re.compile(r"[0-9A-Z]{5}")
+SAFE_NAME = re.compile(r"[A-Za-z0-9_$.:-]{1,63}")
+ASYNC_MESSAGES = frozenset("ANS")  # notification, notice, parameter status: any time
 EXPECTS_READY = frozenset({"Q", "S", "F", "startup"})  # each gets one ReadyForQuery
 
 
@@ -63,6 +73,9 @@ class ReadySequencer(Sequencer):
             assert isinstance(requests, FrontendParser)
             requests.server_answered_ssl(frame.raw)
             self.parser.passthrough = requests.passthrough
+
+    def is_async(self, frame: Frame) -> bool:
+        return frame.kind in ASYNC_MESSAGES
 
     def failed_status(self) -> bytes:
         return b"I" if self.status == b"I" else b"E"
@@ -103,6 +116,30 @@ class PgQuery(ProtocolToxic):
     def joined_late(self, session: Session) -> None:
         assert isinstance(session.requests, FrontendParser)
         session.requests.started = True
+        session.extra["late"] = True
+
+    def lookup(self, frame: Frame, session: Session) -> bytes | None:
+        # Only at the start of an extended-query group: a Query mid-group would end it.
+        if (
+            frame.kind != "B"
+            or not session.extra.get("late")
+            or session.extra.get("group_open")
+            or session.sequencer is None
+            or frame.statement in session.extra.get("statements", {})
+            or not SAFE_NAME.fullmatch(frame.statement or "")
+        ):
+            return None
+        sql = f"SELECT statement FROM pg_prepared_statements WHERE name = '{frame.statement}'"
+        return message("Q", sql.encode() + b"\0")
+
+    def learn(self, frame: Frame, session: Session, answer: list[Frame]) -> None:
+        sql = ""
+        for reply in answer:
+            if reply.kind == "D" and len(reply.raw) >= 11:
+                (size,) = struct.unpack_from("!i", reply.raw, 7)
+                sql = reply.raw[11 : 11 + max(size, 0)].decode("utf-8", "replace")
+        matched = bool(sql) and bool(self._pattern().search(sql))
+        session.extra.setdefault("statements", {})[frame.statement] = matched
 
     def new_sequencer(self, ctx: LinkContext, session: Session) -> Sequencer:
         return ReadySequencer(ctx, session)
@@ -133,6 +170,7 @@ class PgQuery(ProtocolToxic):
                 error = error_message(self.attributes.sqlstate, self.attributes.message)
                 sequencer.expect(Pending(Slot.FAIL, lambda: error))
             return True
+        session.extra["group_open"] = frame.kind not in EXPECTS_READY
         if sequencer is not None:
             if frame.kind in EXPECTS_READY:
                 sequencer.expect(Pending(Slot.PASS))

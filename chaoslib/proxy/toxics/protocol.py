@@ -14,6 +14,7 @@ it have gone out.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
 from chaoslib.proxy.wire.base import FrameParser
 
 ACTIONS = ("delay", "error", "close")
+ASK_TIMEOUT = 5.0  # how long a statement waits for the server to answer the proxy's question
 
 
 class Slot(Enum):
@@ -32,12 +34,15 @@ class Slot(Enum):
     FAIL = "fail"  # the server's reply passes, with an error put in before its end
     CUT_NOW = "cut_now"  # close the connection once everything before has gone out
     CUT_AFTER = "cut_after"  # drop the next server reply, then close
+    ASK = "ask"  # the proxy's own question to the server: its reply goes to ``done``
 
 
 @dataclass
 class Pending:
     slot: Slot
     payload: Callable[[], bytes] | None = None
+    done: Callable[[list[Any]], None] | None = None
+    collected: list[Any] = field(default_factory=list)
 
 
 _PASS = Pending(Slot.PASS)
@@ -65,6 +70,10 @@ class Sequencer:
     def seen(self, frame: Any) -> None:
         """Every reply frame passes here (PostgreSQL tracks the transaction status)."""
 
+    def is_async(self, frame: Any) -> bool:
+        """A message the server may send at any time, belonging to no reply (a notice)."""
+        return False
+
     # -- the toxic's side ------------------------------------------------------------
     def expect(self, pending: Pending) -> None:
         self.slots.append(pending)
@@ -82,6 +91,14 @@ class Sequencer:
             if self.closed:
                 return
             self.seen(frame)
+            front = self.slots[0] if self.slots else None
+            if front is not None and front.slot is Slot.ASK and not self.is_async(frame):
+                front.collected.append(frame)  # the answer to the proxy's question: kept back
+                if self.is_unit_end(frame):
+                    self.slots.popleft()
+                    if front.done is not None:
+                        front.done(front.collected)
+                continue
             if not self.is_unit_end(frame):
                 if not (self.slots and self.slots[0].slot is Slot.CUT_AFTER):
                     out.append(frame.raw)
@@ -195,12 +212,23 @@ class ProtocolToxic(Toxic):
         count = getattr(self.attributes, "count", 0)
         return not count or self.matched < count
 
+    def lookup(self, frame: Any, session: Session) -> bytes | None:
+        """A question to ask the server before this frame can be judged (see pg_query).
+        Only asked with a sequencer on the connection, which routes the answer back."""
+        return None
+
+    def learn(self, frame: Any, session: Session, answer: list[Any]) -> None:
+        """The server's answer to ``lookup``'s question (empty if none came in time)."""
+
     def _sift(self, frames: list[Any], start: int, state: Session, out: bytearray) -> int | None:
-        """Handle ``frames[start:]`` at once; the index of a frame to delay stops it."""
+        """Handle ``frames[start:]`` at once. Stops at a frame that needs to wait: a match
+        to delay, or a question for the server first; returns its index."""
         for index in range(start, len(frames)):
             frame = frames[index]
             if state.cut:
                 continue
+            if self.lookup(frame, state) is not None:
+                return index
             hit = self.match(frame, state)
             if hit is False:
                 self.passed += 1
@@ -208,19 +236,17 @@ class ProtocolToxic(Toxic):
                 if self.forward(frame, state):
                     out += frame.raw
                 continue
-            self.matched += 1
             action = self.attributes.action
             if action == "delay":
-                return index
+                return index  # counted when the delay runs
+            self.matched += 1
             if action == "error":
                 self.refuse(frame, state)
             else:
                 self.cut(frame, state, out)
         return None
 
-    def run_inline(
-        self, data: bytes, ctx: LinkContext, state: Session
-    ) -> tuple[bytes, Chunk | None]:
+    def run_inline(self, data: bytes, ctx: LinkContext, state: Session) -> tuple[bytes, Chunk | None]:
         frames = state.requests.feed(data)
         out = bytearray()
         index = self._sift(frames, 0, state, out)
@@ -232,19 +258,31 @@ class ProtocolToxic(Toxic):
 
     async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Session) -> AsyncIterator[bytes]:
         out = bytearray()
-        if chunk.frames is not None:  # from the inline path: the first frame is a counted match
-            frames, index = chunk.frames, 0
-        else:
-            frames = state.requests.feed(chunk.data)
-            index = self._sift(frames, 0, state, out)
+        frames = chunk.frames if chunk.frames is not None else state.requests.feed(chunk.data)
+        index = self._sift(frames, 0, state, out)
         while index is not None:
+            frame = frames[index]
             if out:
                 yield bytes(out)
                 out.clear()
+            question = self.lookup(frame, state)
+            if question is not None:
+                answer: asyncio.Future[list[Any]] = ctx.loop.create_future()
+                state.sequencer.expect(
+                    Pending(Slot.ASK, done=lambda got, f=answer: f.done() or f.set_result(got))
+                )
+                yield question
+                try:
+                    self.learn(frame, state, await asyncio.wait_for(answer, ASK_TIMEOUT))
+                except TimeoutError:
+                    self.learn(frame, state, [])
+                index = self._sift(frames, index, state, out)  # the same frame, now known
+                continue
+            self.matched += 1
             due = chunk.read_at + self.attributes.delay_ms / 1000
             await self.sleep(ctx, due - ctx.loop.time())
-            if self.forward(frames[index], state):
-                out += frames[index].raw
+            if self.forward(frame, state):
+                out += frame.raw
             index = self._sift(frames, index + 1, state, out)
         if out:
             yield bytes(out)
