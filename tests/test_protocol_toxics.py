@@ -256,3 +256,45 @@ def test_pg_query_added_to_a_pooled_connection_matches_statements_prepared_befor
     assert client.get_toxic("pg", "late").stats["matched"] == 1
     # The proxy's own question never reached the client: the connection is in sync.
     assert pg.execute("SELECT count(*) FROM toxic_rows", prepare=False).fetchone()[0] == 4
+
+
+def test_pipeline_cut_into_random_pieces_keeps_every_reply_in_place(client, redis_proxy):
+    """Frames split across reads, some chunks only counted (no matching name in them),
+    some parsed: every reply arrives once, in order, the injected ones in their place."""
+    import random
+    import socket
+
+    from chaoslib.proxy.wire.resp import encode_command
+
+    client.add_toxic(
+        "redis", "redis_command", attributes={"commands": ["XADD"], "action": "error",
+                                              "error": "OOM no room"},
+    )  # fmt: skip
+    rng = random.Random(7)
+    stream, expected = [], []
+    for i in range(3000):
+        kind = rng.random()
+        if kind < 0.05:
+            stream.append(encode_command("XADD", "s", "*", "f", "v"))
+            expected.append(b"-OOM no room\r\n")
+        elif kind < 0.5:
+            value = f"v{i}-XADD" if kind < 0.1 else f"v{i}"  # a name inside a value
+            stream.append(encode_command("SET", f"k{i}", value))
+            expected.append(b"+OK\r\n")
+        else:
+            stream.append(encode_command("ECHO", f"e{i}"))
+            expected.append(b"$%d\r\ne%d\r\n" % (len(f"e{i}"), i))
+    data, want = b"".join(stream), b"".join(expected)
+    with socket.create_connection(("127.0.0.1", redis_proxy.listen_port), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pos = 0
+        while pos < len(data):
+            size = rng.randrange(1, 400)
+            sock.sendall(data[pos : pos + size])
+            pos += size
+        got = b""
+        while len(got) < len(want):
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {len(got)} of {len(want)} bytes"
+            got += chunk
+    assert got == want

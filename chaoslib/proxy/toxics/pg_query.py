@@ -30,14 +30,8 @@ from typing import Any
 
 from chaoslib.proxy.errors import bad_request
 from chaoslib.proxy.toxics.base import LinkContext, attr, text
-from chaoslib.proxy.toxics.protocol import (
-    ACTIONS,
-    Pending,
-    ProtocolToxic,
-    Sequencer,
-    Session,
-    Slot,
-)
+from chaoslib.proxy.toxics.protocol import ACTIONS, ProtocolToxic, Session
+from chaoslib.proxy.toxics.sequencer import Pending, Sequencer, Slot
 from chaoslib.proxy.wire.pg import BackendParser, Frame, FrontendParser, error_message, message
 
 SQLSTATE = re.compile(r"[0-9A-Z]{5}")
@@ -58,17 +52,18 @@ class PgQueryAttributes:
 
 class ReadySequencer(Sequencer):
     def __init__(self, link: LinkContext, session: Session) -> None:
-        super().__init__(link, BackendParser())
+        self.replies = BackendParser()
+        super().__init__(link, self.replies)
         self.session = session
-        self.status = b"I"  # the last ReadyForQuery's transaction status
 
     def is_unit_end(self, frame: Frame) -> bool:
         return frame.kind == "Z"
 
+    def needs_frames(self) -> bool:
+        return self.replies.answer_due  # a one-byte answer to SSLRequest comes next
+
     def seen(self, frame: Frame) -> None:
-        if frame.kind == "Z" and len(frame.raw) == 6:
-            self.status = frame.raw[5:6]
-        elif frame.kind == "answer":
+        if frame.kind == "answer":
             requests = self.session.requests
             assert isinstance(requests, FrontendParser)
             requests.server_answered_ssl(frame.raw)
@@ -78,7 +73,7 @@ class ReadySequencer(Sequencer):
         return frame.kind in ASYNC_MESSAGES
 
     def failed_status(self) -> bytes:
-        return b"I" if self.status == b"I" else b"E"
+        return b"I" if self.replies.status == b"I" else b"E"
 
     def fail_end(self, raw: bytes) -> bytes:
         # In a transaction block the server is fine, but the client must see it failed.
@@ -173,7 +168,7 @@ class PgQuery(ProtocolToxic):
         session.extra["group_open"] = frame.kind not in EXPECTS_READY
         if sequencer is not None:
             if frame.kind in EXPECTS_READY:
-                sequencer.expect(Pending(Slot.PASS))
+                sequencer.expect_reply()
             elif frame.kind in ("ssl", "gssenc"):
                 assert isinstance(sequencer.parser, BackendParser)
                 sequencer.parser.answer_due = True

@@ -5,140 +5,22 @@ answered with an error instead of being forwarded, or ends the connection.
 Everything else is forwarded byte for byte.
 
 An answer the proxy makes up must land in its place among the server's
-replies, also in a pipeline. So each connection gets a :class:`Sequencer` on
-the reply direction: for every statement forwarded or answered, the toxic
-appends a slot; the sequencer parses the replies as they are written to the
-client, and emits a made-up answer once the replies to everything sent before
-it have gone out.
+replies, also in a pipeline: see :mod:`chaoslib.proxy.toxics.sequencer`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, ClassVar
 
 from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
+from chaoslib.proxy.toxics.sequencer import Pending, Sequencer, Slot
 from chaoslib.proxy.wire.base import FrameParser
 
 ACTIONS = ("delay", "error", "close")
 ASK_TIMEOUT = 5.0  # how long a statement waits for the server to answer the proxy's question
-
-
-class Slot(Enum):
-    PASS = "pass"  # one server reply goes through
-    ANSWER = "answer"  # the proxy answers in place of the server (payload: bytes factory)
-    FAIL = "fail"  # the server's reply passes, with an error put in before its end
-    CUT_NOW = "cut_now"  # close the connection once everything before has gone out
-    CUT_AFTER = "cut_after"  # drop the next server reply, then close
-    ASK = "ask"  # the proxy's own question to the server: its reply goes to ``done``
-
-
-@dataclass
-class Pending:
-    slot: Slot
-    payload: Callable[[], bytes] | None = None
-    done: Callable[[list[Any]], None] | None = None
-    collected: list[Any] = field(default_factory=list)
-
-
-_PASS = Pending(Slot.PASS)
-
-
-class Sequencer:
-    """The reply-direction tap of one connection. Protocols override the unit hooks."""
-
-    def __init__(self, link: LinkContext, parser: FrameParser[Any]) -> None:
-        self.link = link
-        self.parser = parser
-        self.slots: collections.deque[Pending] = collections.deque()
-        self.retired = False  # the toxic was removed: leave once the slots are done
-        self.closed = False
-
-    # -- protocol hooks ------------------------------------------------------------
-    def is_unit_end(self, frame: Any) -> bool:
-        """Whether ``frame`` completes one reply (a Redis reply, a ReadyForQuery)."""
-        raise NotImplementedError
-
-    def fail_end(self, raw: bytes) -> bytes:
-        """The unit end of a FAIL slot, changed to report the error (PostgreSQL)."""
-        return raw
-
-    def seen(self, frame: Any) -> None:
-        """Every reply frame passes here (PostgreSQL tracks the transaction status)."""
-
-    def is_async(self, frame: Any) -> bool:
-        """A message the server may send at any time, belonging to no reply (a notice)."""
-        return False
-
-    # -- the toxic's side ------------------------------------------------------------
-    def expect(self, pending: Pending) -> None:
-        self.slots.append(pending)
-        if len(self.slots) == 1 and pending.slot in (Slot.ANSWER, Slot.CUT_NOW):
-            out: list[bytes] = []
-            self._release(out)
-            if out:
-                self.link.reply(self, b"".join(out))
-
-    # -- the reply side --------------------------------------------------------------
-    def filter(self, data: bytes, emit: Callable[[bytes], None]) -> None:
-        out: list[bytes] = []
-        for frame in self.parser.feed(data):
-            self._release(out)
-            if self.closed:
-                return
-            self.seen(frame)
-            front = self.slots[0] if self.slots else None
-            if front is not None and front.slot is Slot.ASK and not self.is_async(frame):
-                front.collected.append(frame)  # the answer to the proxy's question: kept back
-                if self.is_unit_end(frame):
-                    self.slots.popleft()
-                    if front.done is not None:
-                        front.done(front.collected)
-                continue
-            if not self.is_unit_end(frame):
-                if not (self.slots and self.slots[0].slot is Slot.CUT_AFTER):
-                    out.append(frame.raw)
-                continue
-            pending = self.slots.popleft() if self.slots else _PASS
-            if pending.slot is Slot.CUT_AFTER:
-                self._cut(out, emit)
-                return
-            if pending.slot is Slot.FAIL and pending.payload is not None:
-                out.append(pending.payload())
-                out.append(self.fail_end(frame.raw))
-            else:
-                out.append(frame.raw)
-        self._release(out)
-        if out:
-            emit(b"".join(out))
-        if self.retired and not self.slots and not self.parser.pending:
-            self.link.remove_reply_tap(self)
-
-    def _release(self, out: list[bytes]) -> None:
-        """Emit the made-up answers (and a cut) that have reached the front."""
-        while self.slots and self.slots[0].slot in (Slot.ANSWER, Slot.CUT_NOW):
-            pending = self.slots.popleft()
-            if pending.slot is Slot.CUT_NOW:
-                self.slots.clear()
-                self.closed = True
-                if out:
-                    self.link.reply(self, b"".join(out))
-                    out.clear()
-                self.link.close()
-                return
-            assert pending.payload is not None
-            out.append(pending.payload())
-
-    def _cut(self, out: list[bytes], emit: Callable[[bytes], None]) -> None:
-        self.closed = True
-        self.slots.clear()
-        if out:
-            emit(b"".join(out))
-        self.link.close()
 
 
 @dataclass
@@ -201,11 +83,17 @@ class ProtocolToxic(Toxic):
     def on_detach(self, ctx: LinkContext, state: Session) -> None:
         if state.sequencer is not None:
             state.sequencer.retired = True
-            if not state.sequencer.slots:
+            if not state.sequencer.specials and not state.sequencer.lead:
                 ctx.remove_reply_tap(state.sequencer)
 
     def held(self, state: Session) -> bytes:
         return state.requests.take_pending()
+
+    def quick(self, data: bytes, session: Session) -> bool:
+        """Whether no statement in ``data`` (held bytes and the new ones) can match,
+        so its frames need only be counted."""
+        return False
+
 
     def wanted(self) -> bool:
         """Whether one more match may be acted on (``count`` 0: no limit)."""
@@ -246,7 +134,19 @@ class ProtocolToxic(Toxic):
                 self.cut(frame, state, out)
         return None
 
-    def run_inline(self, data: bytes, ctx: LinkContext, state: Session) -> tuple[bytes, Chunk | None]:
+    def run_inline(
+        self, data: bytes, ctx: LinkContext, state: Session
+    ) -> tuple[bytes, Chunk | None]:
+        requests = state.requests
+        held = requests.held()
+        both = held + data if held else data
+        if self.quick(both, state):
+            # Whole frames go on as they came; a split one waits, as it may yet match.
+            count = requests.skim(data)
+            self.passed += count
+            if state.sequencer is not None:
+                state.sequencer.expect_replies(count)
+            return (both[: len(both) - requests.pending] if requests.pending else both), None
         frames = state.requests.feed(data)
         out = bytearray()
         index = self._sift(frames, 0, state, out)

@@ -21,17 +21,11 @@ from typing import Any
 
 from chaoslib.proxy.errors import bad_request
 from chaoslib.proxy.toxics.base import LinkContext, attr, text, words
-from chaoslib.proxy.toxics.protocol import (
-    ACTIONS,
-    Pending,
-    ProtocolToxic,
-    Sequencer,
-    Session,
-    Slot,
-)
+from chaoslib.proxy.toxics.protocol import ACTIONS, ProtocolToxic, Session
+from chaoslib.proxy.toxics.sequencer import Pending, Sequencer, Slot
 from chaoslib.proxy.wire.resp import Frame, RespParser, error_reply
 
-PUSH_MODE = frozenset({"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"})
+PUSH_MODE = frozenset({b"SUBSCRIBE", b"PSUBSCRIBE", b"SSUBSCRIBE", b"MONITOR"})
 PUSH = ord(">")
 
 
@@ -72,13 +66,22 @@ class RedisCommand(ProtocolToxic):
         super().__init__(*args, **kwargs)
         self._compiled: tuple[Any, ...] = ()
 
-    def _rules(self) -> tuple[frozenset[str], re.Pattern[bytes] | None]:
+    def _rules(self) -> tuple[frozenset[bytes], re.Pattern[bytes] | None]:
         attrs = self.attributes
         if not self._compiled or self._compiled[0] is not attrs:
-            names = frozenset(name.upper() for name in attrs.commands)
+            names = frozenset(name.upper().encode() for name in attrs.commands)
             key = re.compile(attrs.key_pattern.encode(), re.S) if attrs.key_pattern else None
             self._compiled = (attrs, names, key)
         return self._compiled[1], self._compiled[2]
+
+    def quick(self, data: bytes, session: Session) -> bool:
+        names, _ = self._rules()
+        if not names or session.extra.get("push_mode"):
+            return False
+        upper = data.upper()  # a name can only match where its bytes appear
+        return not any(name in upper for name in names) and not any(
+            name in upper for name in PUSH_MODE
+        )
 
     def new_parser(self) -> RespParser:
         return RespParser(commands=True)
@@ -89,7 +92,7 @@ class RedisCommand(ProtocolToxic):
     def match(self, frame: Frame, session: Session) -> bool | None:
         if not frame.args or session.extra.get("push_mode"):
             return None
-        command = frame.command
+        command = frame.args[0].upper()
         if command in PUSH_MODE:
             session.extra["push_mode"] = True
             return None
@@ -100,7 +103,7 @@ class RedisCommand(ProtocolToxic):
 
     def forward(self, frame: Frame, session: Session) -> bool:
         if frame.args and not session.extra.get("push_mode") and session.sequencer:
-            session.sequencer.expect(Pending(Slot.PASS))
+            session.sequencer.expect_reply()
         return True
 
     def refuse(self, frame: Frame, session: Session) -> None:

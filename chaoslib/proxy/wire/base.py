@@ -52,6 +52,33 @@ class FrameParser(Generic[F]):
             self._buf = b""
         return frames
 
+    def _skip(self, buf: bytes, pos: int) -> tuple[bool, int] | None:
+        """Like ``_next`` without building the frame: is it a unit end, and where it ends."""
+        raise NotImplementedError
+
+    def skim(self, data: bytes) -> int:
+        """Advance like ``feed`` but only count the frames ``_skip`` calls unit ends."""
+        if self.passthrough:
+            return 0
+        buf = self._buf + bytes(data) if self._buf else bytes(data)
+        pos, size, count = 0, len(buf), 0
+        try:
+            while pos < size:
+                got = self._skip(buf, pos)
+                if got is None:
+                    break
+                unit, pos = got
+                count += unit
+        except WireError:
+            self.passthrough = True
+            self._buf = b""
+            return count
+        self._buf = buf[pos:] if pos else buf
+        return count
+
+    def held(self) -> bytes:
+        return self._buf
+
     def take_pending(self) -> bytes:
         """Hand over the bytes held back (the parser is being dropped)."""
         data, self._buf = self._buf, b""

@@ -11,7 +11,7 @@ answer decides: ``S`` means TLS follows and the rest passes through opaque;
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chaoslib.proxy.wire.base import FrameParser, WireError
 
@@ -26,8 +26,8 @@ class NotPostgres(WireError):
     pass
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
+    # A NamedTuple, not a frozen dataclass: one is built per message on the hot path.
     raw: bytes
     kind: str  # a type byte ("Q", "P", ...), or "startup", "ssl", "gssenc", "cancel", "opaque"
     sql: str | None = None  # Query and Parse carry statement text
@@ -114,6 +114,21 @@ class BackendParser(FrameParser[Frame]):
     def __init__(self) -> None:
         super().__init__()
         self.answer_due = False  # an SSLRequest or GSSENCRequest went out
+        self.status = b"I"  # the transaction status of the last ReadyForQuery
+
+    def _skip(self, buf: bytes, pos: int) -> tuple[bool, int] | None:
+        if len(buf) - pos < 5:
+            return None
+        (length,) = struct.unpack_from("!i", buf, pos + 1)
+        if length < 4 or length > MAX_MESSAGE:
+            raise NotPostgres(f"bad message length {length}")
+        end = pos + 1 + length
+        if len(buf) < end:
+            return None
+        if buf[pos] != 90:  # "Z"
+            return False, end
+        self.status = buf[pos + 5 : pos + 6]
+        return True, end
 
     def _opaque(self, data: bytes) -> Frame:
         return Frame(data, "opaque")
@@ -130,6 +145,8 @@ class BackendParser(FrameParser[Frame]):
         end = pos + 1 + length
         if len(buf) < end:
             return None
+        if buf[pos] == 90:  # "Z"
+            self.status = buf[pos + 5 : pos + 6]
         return Frame(buf[pos:end], chr(buf[pos])), end
 
 

@@ -100,8 +100,9 @@ def _header(buf: bytes, pos: int) -> tuple[int, int] | None:
     return _int(buf[pos + 1 : end]), end + 2
 
 
-def _command(buf: bytes, pos: int) -> tuple[Frame, int] | None:
-    """A ``*N`` array of bulk strings at ``pos``, in one pass (the hot path of a toxic)."""
+def _command(buf: bytes, pos: int, keep: bool = True) -> tuple[Frame | None, int] | None:
+    """A ``*N`` array of bulk strings at ``pos``, in one pass (the hot path of a toxic).
+    Without ``keep`` only where it ends is found (counting, no frame built)."""
     got = _header(buf, pos)
     if got is None:
         return None
@@ -124,9 +125,10 @@ def _command(buf: bytes, pos: int) -> tuple[Frame, int] | None:
             return None
         if buf[end : end + 2] != CRLF:
             raise NotResp("bulk string not followed by CRLF")
-        args.append(buf[start:end])
+        if keep:
+            args.append(buf[start:end])
         at = end + 2
-    return Frame(buf[pos:at], tuple(args)), at
+    return (Frame(buf[pos:at], tuple(args)) if keep else None), at
 
 
 class RespParser(FrameParser[Frame]):
@@ -139,6 +141,16 @@ class RespParser(FrameParser[Frame]):
     def _opaque(self, data: bytes) -> Frame:
         return Frame(data, opaque=True)
 
+    def _skip(self, buf: bytes, pos: int) -> tuple[bool, int] | None:
+        if self.commands:
+            if buf[pos] != 42:
+                got = self._next(buf, pos)
+                return None if got is None else (True, got[1])
+            counted = _command(buf, pos, keep=False)
+            return None if counted is None else (True, counted[1])
+        end = value_end(buf, pos)  # a reply; a push (">") answers no command
+        return None if end is None else (buf[pos] != 62, end)
+
     def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
         if self.commands and buf[pos] != 42:  # not "*": an inline command, words on one line
             end = buf.find(b"\n", pos)
@@ -149,7 +161,7 @@ class RespParser(FrameParser[Frame]):
             raw = buf[pos : end + 1]
             return Frame(raw, tuple(raw.split())), end + 1
         if self.commands:
-            return _command(buf, pos)
+            return _command(buf, pos)  # type: ignore[return-value]
         end = value_end(buf, pos)
         if end is None:
             return None
