@@ -95,9 +95,18 @@ def _feed_all(parser, data: bytes, cuts: list[int], between=None) -> list:
     return frames
 
 
-def _check(parser, data: bytes, cuts: list[int], between=None) -> None:
+def _check(parser, data: bytes, cuts: list[int], between=None, skimmer=None, unit=None) -> None:
     frames = _feed_all(parser, data, cuts, between)
+    pending = parser.pending
     assert b"".join(f.raw for f in frames) + parser.take_pending() == data
+    if skimmer is None or parser.passthrough:
+        return
+    # Counting without frames (hiredis or the Python walk) agrees with parsing.
+    counted, pos = 0, 0
+    for size in [*cuts, len(data)]:
+        counted += skimmer.skim(data[pos : pos + size])
+        pos += size
+    assert counted == sum(1 for f in frames if unit(f)) and skimmer.pending == pending
 
 
 def _answer_ssl(parser: pg.FrontendParser) -> None:
@@ -115,13 +124,19 @@ fuzz = settings(deadline=None, database=None, suppress_health_check=list(HealthC
 @fuzz
 @given(_stream(st.one_of(resp_commands, inline)))
 def resp_commands_target(case):
-    _check(resp.RespParser(commands=True), *case)
+    _check(
+        resp.RespParser(commands=True), *case,
+        skimmer=resp.RespParser(commands=True), unit=lambda f: True,
+    )  # fmt: skip
 
 
 @fuzz
 @given(_stream(replies))
 def resp_replies_target(case):
-    _check(resp.RespParser(commands=False), *case)
+    _check(
+        resp.RespParser(commands=False), *case,
+        skimmer=resp.RespParser(commands=False), unit=lambda f: f.raw[:1] != b">",
+    )  # fmt: skip
 
 
 @fuzz
@@ -134,6 +149,7 @@ def pg_frontend_target(case):
 @given(_stream(pg_backend))
 def pg_backend_target(case):
     _check(pg.BackendParser(), *case, between=_backend_answer)
+    _check(pg.BackendParser(), *case, skimmer=pg.BackendParser(), unit=lambda f: f.kind == "Z")
 
 
 def _fuzz(target) -> int:

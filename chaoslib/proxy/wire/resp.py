@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+try:  # a dependency through redis[hiredis]; the pure-Python count is the fallback
+    import hiredis
+except ImportError:  # pragma: no cover
+    hiredis = None
+
 from chaoslib.proxy.wire.base import FrameParser, WireError
 
 CRLF = b"\r\n"
@@ -19,7 +24,8 @@ LINE_TYPES = frozenset(b"+-:_,#(")
 BLOB_TYPES = frozenset(b"$!=")
 AGGREGATE_TYPES = frozenset(b"*~>")  # n elements
 PAIR_TYPES = frozenset(b"%|")  # n key/value pairs
-MAX_LINE = 64 * 1024  # a header line longer than this is not RESP
+MAX_LINE = 64 * 1024
+SENTINEL = b"+S\r\n"  # a header line longer than this is not RESP
 
 
 class NotResp(WireError):
@@ -51,10 +57,10 @@ def _line(buf: bytes | bytearray, pos: int) -> tuple[bytes, int] | None:
 
 
 def _int(text: bytes) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise NotResp(f"bad length {text[:20]!r}") from None
+    # Digits only, as Redis reads them: int() would also take "+1", " 1" and "1_0".
+    if not (text[1:] if text[:1] == b"-" else text).isdigit():
+        raise NotResp(f"bad length {text[:20]!r}")
+    return int(text)
 
 
 def value_end(buf: bytes | bytearray, pos: int = 0) -> int | None:
@@ -131,6 +137,31 @@ def _command(buf: bytes, pos: int, keep: bool = True) -> tuple[Frame | None, int
     return (Frame(buf[pos:at], tuple(args)) if keep else None), at
 
 
+def count_whole(data: bytes, *, replies: bool) -> int | None:
+    """How many RESP values ``data`` holds, if it is whole values only; else None.
+
+    hiredis counts in C, some 15 times faster than the Python walk. It cannot
+    tell a RESP3 push from an array, nor read inline commands, nor say how much
+    of a split value it holds; for all of those the caller parses in Python."""
+    if hiredis is None or (replies and b">" in data):
+        return None
+    reader = hiredis.Reader()
+    reader.feed(data)
+    count = 0
+    try:
+        while (value := reader.gets()) is not False:
+            if not replies and type(value) is not list:
+                return None  # at the top level a command is an array; else Redis reads inline
+            count += 1
+        # Its buffer may be empty in the middle of an array, so ask it to read one more
+        # value: only at a boundary does the sentinel come back alone, as itself.
+        reader.feed(SENTINEL)
+        whole = reader.gets() == b"S" and not reader.has_data()
+    except hiredis.ProtocolError:
+        return None
+    return count if whole else None
+
+
 class RespParser(FrameParser[Frame]):
     """One direction of a connection. ``commands=True`` for client to server."""
 
@@ -140,6 +171,13 @@ class RespParser(FrameParser[Frame]):
 
     def _opaque(self, data: bytes) -> Frame:
         return Frame(data, opaque=True)
+
+    def skim(self, data: bytes) -> int:
+        if not self._buf and not self.passthrough:
+            count = count_whole(data, replies=not self.commands)
+            if count is not None:
+                return count
+        return super().skim(data)
 
     def _skip(self, buf: bytes, pos: int) -> tuple[bool, int] | None:
         if self.commands:
