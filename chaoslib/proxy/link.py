@@ -169,10 +169,13 @@ class Direction:
 
     # -- output ------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
-        if self.taps:
-            self._through(0, data)
-        else:
+        taps = self.taps
+        if not taps:
             self.emit(data)
+        elif len(taps) == 1:
+            taps[0].filter(data, self.emit)
+        else:
+            self._through(0, data)
 
     def _through(self, index: int, data: bytes) -> None:
         if index == len(self.taps):

@@ -66,22 +66,20 @@ class RedisCommand(ProtocolToxic):
         super().__init__(*args, **kwargs)
         self._compiled: tuple[Any, ...] = ()
 
-    def _rules(self) -> tuple[frozenset[bytes], re.Pattern[bytes] | None]:
+    def _rules(self) -> tuple[frozenset[bytes], re.Pattern[bytes] | None, re.Pattern[bytes]]:
         attrs = self.attributes
         if not self._compiled or self._compiled[0] is not attrs:
             names = frozenset(name.upper().encode() for name in attrs.commands)
             key = re.compile(attrs.key_pattern.encode(), re.S) if attrs.key_pattern else None
-            self._compiled = (attrs, names, key)
-        return self._compiled[1], self._compiled[2]
+            # Any of the names, or a command that changes how replies follow commands.
+            seen = re.compile(b"|".join(re.escape(n) for n in names | PUSH_MODE), re.I)
+            self._compiled = (attrs, names, key, seen)
+        return self._compiled[1], self._compiled[2], self._compiled[3]
 
     def quick(self, data: bytes, session: Session) -> bool:
-        names, _ = self._rules()
-        if not names or session.extra.get("push_mode"):
-            return False
-        upper = data.upper()  # a name can only match where its bytes appear
-        return not any(name in upper for name in names) and not any(
-            name in upper for name in PUSH_MODE
-        )
+        names, _, seen = self._rules()
+        # A name can only match where its bytes appear.
+        return bool(names) and not session.extra.get("push_mode") and not seen.search(data)
 
     def new_parser(self) -> RespParser:
         return RespParser(commands=True)
@@ -96,7 +94,7 @@ class RedisCommand(ProtocolToxic):
         if command in PUSH_MODE:
             session.extra["push_mode"] = True
             return None
-        names, key = self._rules()
+        names, key, _ = self._rules()
         if names and command not in names:
             return False
         return not (key is not None and (frame.key is None or not key.search(frame.key)))

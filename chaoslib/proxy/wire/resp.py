@@ -137,29 +137,41 @@ def _command(buf: bytes, pos: int, keep: bool = True) -> tuple[Frame | None, int
     return (Frame(buf[pos:at], tuple(args)) if keep else None), at
 
 
-def count_whole(data: bytes, *, replies: bool) -> int | None:
-    """How many RESP values ``data`` holds, if it is whole values only; else None.
+class WholeCounter:
+    """How many RESP values a chunk holds, if it is whole values only (else None).
 
     hiredis counts in C, some 15 times faster than the Python walk. It cannot
     tell a RESP3 push from an array, nor read inline commands, nor say how much
     of a split value it holds; for all of those the caller parses in Python."""
-    if hiredis is None or (replies and b">" in data):
+
+    def __init__(self, *, replies: bool) -> None:
+        self.replies = replies
+        self.reader = hiredis.Reader() if hiredis is not None else None
+
+    def count(self, data: bytes) -> int | None:
+        reader = self.reader
+        if reader is None or (self.replies and b">" in data):
+            return None
+        reader.feed(data)
+        count = 0
+        try:
+            while (value := reader.gets()) is not False:
+                if not self.replies and type(value) is not list:
+                    raise hiredis.ProtocolError("a command is an array; else Redis reads inline")
+                count += 1
+            # Its buffer may be empty in the middle of an array, so ask it to read one more
+            # value: only at a boundary does the sentinel come back alone, as itself.
+            reader.feed(SENTINEL)
+            if reader.gets() == b"S" and not reader.has_data():
+                return count  # and the reader is clean for the next chunk
+        except hiredis.ProtocolError:
+            pass
+        self.reader = hiredis.Reader()
         return None
-    reader = hiredis.Reader()
-    reader.feed(data)
-    count = 0
-    try:
-        while (value := reader.gets()) is not False:
-            if not replies and type(value) is not list:
-                return None  # at the top level a command is an array; else Redis reads inline
-            count += 1
-        # Its buffer may be empty in the middle of an array, so ask it to read one more
-        # value: only at a boundary does the sentinel come back alone, as itself.
-        reader.feed(SENTINEL)
-        whole = reader.gets() == b"S" and not reader.has_data()
-    except hiredis.ProtocolError:
-        return None
-    return count if whole else None
+
+
+def count_whole(data: bytes, *, replies: bool) -> int | None:
+    return WholeCounter(replies=replies).count(data)
 
 
 class RespParser(FrameParser[Frame]):
@@ -168,13 +180,14 @@ class RespParser(FrameParser[Frame]):
     def __init__(self, *, commands: bool) -> None:
         super().__init__()
         self.commands = commands
+        self._whole = WholeCounter(replies=not commands)
 
     def _opaque(self, data: bytes) -> Frame:
         return Frame(data, opaque=True)
 
     def skim(self, data: bytes) -> int:
         if not self._buf and not self.passthrough:
-            count = count_whole(data, replies=not self.commands)
+            count = self._whole.count(data)
             if count is not None:
                 return count
         return super().skim(data)
