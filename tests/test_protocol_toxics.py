@@ -298,3 +298,63 @@ def test_pipeline_cut_into_random_pieces_keeps_every_reply_in_place(client, redi
             assert chunk, f"closed after {len(got)} of {len(want)} bytes"
             got += chunk
     assert got == want
+
+
+def test_pg_messages_cut_into_random_pieces_get_their_own_answers_in_order(
+    client, pg_proxy, postgres_session
+):
+    """Simple and extended queries, some matching, sent in random pieces: every statement
+    gets its answer in order, the failed ones an ErrorResponse in their place."""
+    import random
+    import socket
+
+    from chaoslib.proxy.wire import pg as wire
+
+    client.add_toxic(
+        "pg", "pg_query", attributes={"pattern": "'hit'", "action": "error", "sqlstate": "40001"}
+    )
+    user, db = postgres_session.user.encode(), postgres_session.database.encode()
+    body = struct_pack_startup(user, db)
+    rng = random.Random(11)
+    stream, expected = [], []
+    for i in range(400):
+        hit = rng.random() < 0.2
+        literal = "'hit'" if hit else f"'miss{i}'"
+        if rng.random() < 0.5:
+            stream.append(wire.message("Q", f"SELECT {literal}".encode() + b"\0"))
+            expected.append("EZ" if hit else "TDCZ")
+        else:
+            sql = f"SELECT {literal}, $1::int".encode()
+            stream.append(
+                wire.message("P", b"\0" + sql + b"\0\0\0")
+                + wire.message("B", b"\0\0\0\0\0\x01\0\0\0\x01" + b"7" + b"\0\0")
+                + wire.message("E", b"\0\0\0\0\0")
+                + wire.message("S", b"")
+            )
+            expected.append("12EZ" if hit else "12DCZ")
+    data = b"".join(stream)
+    with socket.create_connection(("127.0.0.1", pg_proxy.listen_port), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(body)
+        replies = wire.BackendParser()
+        kinds = ""
+        while not kinds.endswith("Z"):
+            kinds += "".join(f.kind for f in replies.feed(sock.recv(65536)))
+        pos = 0
+        while pos < len(data):
+            size = rng.randrange(1, 300)
+            sock.sendall(data[pos : pos + size])
+            pos += size
+        got = ""
+        while got.count("Z") < len(expected):
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {got.count('Z')} answers"
+            got += "".join(f.kind for f in replies.feed(chunk) if f.kind not in "NSA")
+    assert got.split("Z")[:-1] == [e[:-1] for e in expected]
+
+
+def struct_pack_startup(user: bytes, database: bytes) -> bytes:
+    import struct
+
+    body = struct.pack("!i", 196608) + b"user\0" + user + b"\0database\0" + database + b"\0\0"
+    return struct.pack("!i", len(body) + 4) + body

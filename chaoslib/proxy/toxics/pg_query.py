@@ -32,7 +32,14 @@ from chaoslib.proxy.errors import bad_request
 from chaoslib.proxy.toxics.base import LinkContext, attr, text
 from chaoslib.proxy.toxics.protocol import ACTIONS, ProtocolToxic, Session
 from chaoslib.proxy.toxics.sequencer import Pending, Sequencer, Slot
-from chaoslib.proxy.wire.pg import BackendParser, Frame, FrontendParser, error_message, message
+from chaoslib.proxy.wire.pg import (
+    READY_AFTER,
+    BackendParser,
+    Frame,
+    FrontendParser,
+    error_message,
+    message,
+)
 
 SQLSTATE = re.compile(r"[0-9A-Z]{5}")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_$.:-]{1,63}")
@@ -136,6 +143,40 @@ class PgQuery(ProtocolToxic):
         matched = bool(sql) and bool(self._pattern().search(sql))
         session.extra.setdefault("statements", {})[frame.statement] = matched
 
+    def quick(self, data: bytes, session: Session) -> bool:
+        """No Query or Parse in ``data`` has matching SQL, and no matching statement is
+        prepared: the messages need only be counted."""
+        requests, extra = session.requests, session.extra
+        assert isinstance(requests, FrontendParser)
+        if not requests.started or requests.passthrough or extra.get("late"):
+            return False
+        if extra.get("hot") or extra.get("dropping"):
+            return False
+        pattern, pos, size = self._pattern(), 0, len(data)
+        while pos + 5 <= size:
+            (length,) = struct.unpack_from("!i", data, pos + 1)
+            end = pos + 1 + length
+            if length < 4 or end > size:
+                break
+            kind = data[pos]
+            if kind == 81:  # Query: the SQL and its NUL
+                sql = data[pos + 5 : end - 1]
+            elif kind == 80:  # Parse: the statement's name, then the SQL
+                start = data.find(b"\0", pos + 5, end) + 1
+                sql = data[start : data.find(b"\0", start, end)]
+            else:
+                pos = end
+                continue
+            if pattern.search(sql.decode("utf-8", "replace")):
+                return False
+            pos = end
+        return True
+
+    def counted(self, session: Session) -> None:
+        requests = session.requests
+        assert isinstance(requests, FrontendParser)
+        session.extra["group_open"] = requests.last_kind not in READY_AFTER
+
     def new_sequencer(self, ctx: LinkContext, session: Session) -> Sequencer:
         return ReadySequencer(ctx, session)
 
@@ -147,7 +188,10 @@ class PgQuery(ProtocolToxic):
         statements = session.extra.setdefault("statements", {})
         portals = session.extra.setdefault("portals", {})
         if frame.kind == "P":
-            statements[frame.statement] = bool(self._pattern().search(frame.sql or ""))
+            matched = bool(self._pattern().search(frame.sql or ""))
+            statements[frame.statement] = matched
+            if matched:
+                session.extra["hot"] = True  # its Binds must be followed: no more quick path
         elif frame.kind == "B":
             portals[frame.portal] = statements.get(frame.statement, False)
         elif frame.kind == "E":

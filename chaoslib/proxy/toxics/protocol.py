@@ -89,11 +89,13 @@ class ProtocolToxic(Toxic):
     def held(self, state: Session) -> bytes:
         return state.requests.take_pending()
 
+    def counted(self, session: Session) -> None:
+        """After a chunk was only counted: bring the session's state up to date."""
+
     def quick(self, data: bytes, session: Session) -> bool:
         """Whether no statement in ``data`` (held bytes and the new ones) can match,
         so its frames need only be counted."""
         return False
-
 
     def wanted(self) -> bool:
         """Whether one more match may be acted on (``count`` 0: no limit)."""
@@ -143,6 +145,7 @@ class ProtocolToxic(Toxic):
         if self.quick(both, state):
             # Whole frames go on as they came; a split one waits, as it may yet match.
             count = requests.skim(data)
+            self.counted(state)
             self.passed += count
             if state.sequencer is not None:
                 state.sequencer.expect_replies(count)

@@ -20,6 +20,7 @@ GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
 PROTOCOL_3 = 196608
 MAX_MESSAGE = 1 << 30  # what PostgreSQL itself accepts
+READY_AFTER = frozenset(b"QSF")  # Query, Sync, FunctionCall: each ends in ReadyForQuery
 
 
 class NotPostgres(WireError):
@@ -44,6 +45,7 @@ class FrontendParser(FrameParser[Frame]):
     def __init__(self) -> None:
         super().__init__()
         self.started = False  # the StartupMessage went through: typed messages follow
+        self.last_kind = 0  # the type byte of the last message counted by ``skim``
         self.awaiting_ssl_answer = False
 
     def server_answered_ssl(self, answer: bytes) -> None:
@@ -54,6 +56,22 @@ class FrontendParser(FrameParser[Frame]):
 
     def _opaque(self, data: bytes) -> Frame:
         return Frame(data, "opaque")
+
+    def _skip(self, buf: bytes, pos: int) -> tuple[bool, int] | None:
+        """Counting: a unit is a message the server answers with ReadyForQuery."""
+        if not self.started:
+            got = self._startup(buf, pos)
+            return None if got is None else (got[0].kind == "startup", got[1])
+        if len(buf) - pos < 5:
+            return None
+        (length,) = struct.unpack_from("!i", buf, pos + 1)
+        if length < 4 or length > MAX_MESSAGE:
+            raise NotPostgres(f"bad message length {length}")
+        end = pos + 1 + length
+        if len(buf) < end:
+            return None
+        self.last_kind = buf[pos]
+        return self.last_kind in READY_AFTER, end
 
     def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
         if not self.started:
