@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chaoslib import experiment_statements as statements
 from chaoslib import schedule
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.environment import Environment
@@ -42,7 +43,7 @@ TOXICS = {
     "limit_data": {"bytes": True},
     "slow_close": {"delay": True},
 }
-LINK_FAULTS = (*TOXICS, "down")
+LINK_FAULTS = (*TOXICS, "down", *statements.STATEMENT_FAULTS)
 SERVICE_FAULTS = ("stop", "kill", "pause", "restart")
 FAULT_TYPES = (*LINK_FAULTS, "partition", *SERVICE_FAULTS)
 OBSERVERS = (
@@ -200,7 +201,9 @@ def _fault(
     kind = r.get(item, "type", str, required=True, choices=FAULT_TYPES, context=ctx)
     name = r.get(item, "name", str, required=True, context=ctx)
     timing = {"name", "type", "at", "for", "flap"}
-    if kind in LINK_FAULTS:
+    if kind in statements.STATEMENT_FAULTS:
+        allowed = timing | {"link"} | statements.fields(kind)
+    elif kind in LINK_FAULTS:
         allowed = timing | {"link", "direction", "toxicity"} | set(TOXICS.get(kind, {}))
     elif kind == "partition":
         allowed = timing | {"links"}
@@ -208,6 +211,13 @@ def _fault(
         allowed = timing | {"service"} | ({"down_for"} if kind == "restart" else set())
     r.only(item, allowed, ctx)
     windows = _windows(r, item, ctx)
+    if kind in statements.STATEMENT_FAULTS:
+        link = r.get(item, "link", str, required=True, context=ctx)
+        attrs = statements.read(r, item, kind, ctx)
+        if env is None:
+            return name, None, windows, item
+        target = _resolve(r, item, ctx, lambda: env.link(link))
+        return name, statements.build(target, kind, attrs), windows, item
     if kind in LINK_FAULTS:
         link = r.get(item, "link", str, required=True, context=ctx)
         direction = r.get(

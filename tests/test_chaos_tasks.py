@@ -172,3 +172,18 @@ def test_partition_refuses_an_unknown_client_saying_what_is_accepted(home):
     result = invoke(home, "chaos.partition", "--client", "shard9", "--service", "redis")
     assert result.returncode == 2
     assert "is not an IP address or CIDR" in result.stdout + result.stderr
+
+
+def test_run_an_experiment_with_statement_faults(home, tmp_path):
+    journal = tmp_path / "journal.json"
+    result = invoke(
+        home,
+        "chaos.run",
+        str(REPO / "experiments" / "slow-writes-readonly-redis.yml"),
+        "--journal",
+        str(journal),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(journal.read_text())
+    assert data["status"] == "passed", data
+    assert all(not p.toxics for p in proxies(home).values())

@@ -29,6 +29,13 @@ def write(tmp_path, text: str):
     return path
 
 
+def test_statement_faults_load(tmp_path):
+    text = GOOD.replace(
+        "type: down,", "type: pg_query, pattern: INSERT INTO game_states, delay_ms: 500,"
+    )
+    assert load_experiment(write(tmp_path, text), None).name == "ok"
+
+
 def test_a_good_file_loads(tmp_path):
     experiment = load_experiment(write(tmp_path, GOOD), None)
     assert experiment.name == "ok" and len(experiment.checks) == 2
@@ -117,6 +124,24 @@ BAD = {
         "'vibes' is not valid",
     ),
     "faults_not_a_list": (GOOD.split("faults:")[0] + "faults: 3\n", 5, "faults", "must be list"),
+    "pg_query_bad_regex": (
+        GOOD.replace("type: down,", "type: pg_query, pattern: '(',"),
+        6,
+        "faults[0].pg_query",
+        "pattern of pg_query is not a regex",
+    ),
+    "redis_command_bad_action": (
+        GOOD.replace("type: down,", "type: redis_command, commands: [SET], action: boom,"),
+        6,
+        "faults[0].redis_command",
+        "accepted: delay, error, close",
+    ),
+    "redis_command_commands_not_a_list": (
+        GOOD.replace("type: down,", "type: redis_command, commands: SET,"),
+        6,
+        "faults[0].commands",
+        "must be list",
+    ),
 }
 
 
