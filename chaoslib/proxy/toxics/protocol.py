@@ -154,8 +154,9 @@ class ProtocolToxic(Toxic):
         out = bytearray()
         index = self._sift(frames, 0, state, out)
         if index is None:
-            # Nothing matched and no frame is split: forward the very bytes read.
-            return (data if len(out) == len(data) else bytes(out)), None
+            # All of it forwarded, nothing held before or after: the very bytes read.
+            whole = not held and not requests.pending and len(out) == len(data)
+            return (data if whole else bytes(out)), None
         later = frames[index:]
         return bytes(out), Chunk(b"".join(f.raw for f in later), ctx.loop.time(), later)
 
