@@ -33,6 +33,7 @@ def pg(pg_proxy, postgres_session):
         dbname=postgres_session.database,
         connect_timeout=5,
         autocommit=True,
+        sslmode="prefer",  # an SSLRequest first: the server says N, startup goes in the clear
     )
     conn.execute("CREATE TABLE IF NOT EXISTS toxic_rows (id serial PRIMARY KEY, v text)")
     conn.execute("TRUNCATE toxic_rows")

@@ -1,0 +1,265 @@
+"""One direction of a proxied connection: the fast path, the toxic pump, the taps.
+
+Each direction forwards bytes one of two ways:
+
+- **fast path**: while the direction has no active toxic (or only one
+  protocol toxic, which runs inline), ``data_received`` writes straight to the
+  other transport, with no coroutine per chunk.
+  Backpressure: when the destination's write buffer fills, the source stops
+  reading until it drains.
+- **toxic path**: chunks queue up and one pump task runs each through the
+  chain of toxics in order. Changing the chain only changes the list the next
+  chunk sees, and a chunk sleeping in a toxic that changes is forwarded at
+  once, so no byte is lost or reordered (except by ``timeout``, which drops).
+
+A direction goes back to the fast path only once its queue has drained.
+
+A direction may also carry a **tap**: protocol toxics on the other direction
+install one to see whole replies at the moment they are written, so an answer
+they inject lands in its place in a pipeline. The tap runs on either path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chaoslib.proxy.toxics.base import Chunk, Toxic
+
+if TYPE_CHECKING:
+    from chaoslib.proxy.link import Link
+
+HIGH_WATER = 1 << 20  # queued bytes per toxic-path direction before the source pauses
+LOW_WATER = HIGH_WATER // 4
+_EOF = None
+
+
+class Tap(Protocol):
+    """Sees every byte a direction writes and decides what actually goes out."""
+
+    def filter(self, data: bytes, emit: Callable[[bytes], None]) -> None: ...
+
+
+@dataclass
+class Entry:
+    """A toxic as seen by one direction of one connection."""
+
+    toxic: Toxic
+    active: bool  # the toxicity draw, made once per connection and direction
+    state: Any
+
+
+class Direction:
+    """Bytes flowing one way (``upstream``: client to server; ``downstream``: back)."""
+
+    def __init__(self, link: Link, stream: str) -> None:
+        self.link = link
+        self.stream = stream
+        self.src: asyncio.Transport | None = None
+        self.dst: asyncio.Transport | None = None
+        self.entries: list[Entry] = []
+        self.queue: collections.deque[Chunk | None] = collections.deque()
+        self.queued_bytes = 0
+        self.fast = True
+        self.inline: Entry | None = None  # a protocol toxic run synchronously on the fast path
+        self.pump_task: asyncio.Task[None] | None = None
+        self.wakeup: asyncio.Future[None] | None = None
+        self.dst_paused = False
+        self.src_paused_by_queue = False
+        self.drained: asyncio.Future[None] | None = None
+        # Nearest the destination last: the newest protocol toxic sits nearest the
+        # server on the other direction, so it must see the replies first.
+        self.taps: list[Tap] = []
+        self.counters = link.proxy.counters[stream]
+        self.seen = 0  # bytes read from the source on this connection
+
+    # -- the chain ---------------------------------------------------------
+    def add(self, toxic: Toxic) -> None:
+        entry = Entry(toxic, self.link.wants(toxic), toxic.new_state())
+        self.entries.append(entry)
+        if entry.active:
+            toxic.on_attach(self.link, entry.state)
+        self._update_mode()
+
+    def remove(self, toxic: Toxic) -> None:
+        for entry in list(self.entries):
+            if entry.toxic is toxic:
+                self.entries.remove(entry)
+                if entry.active:
+                    toxic.on_detach(self.link, entry.state)
+                    # Bytes the toxic held back (half a frame) go next, ahead of later chunks.
+                    held = toxic.held(entry.state)
+                    if held and self.fast:
+                        self._write(held)  # nothing is queued ahead of it
+                    elif held:
+                        self.queue.appendleft(Chunk(held, self.link.loop.time()))
+                        self.queued_bytes += len(held)
+        self._update_mode()
+
+    def retoxify(self, toxic: Toxic, toxicity_changed: bool) -> None:
+        """The toxic was updated: keep its per-connection state; redraw only a new toxicity."""
+        for entry in self.entries:
+            if entry.toxic is toxic and toxicity_changed:
+                was = entry.active
+                entry.active = self.link.wants(toxic)
+                if entry.active and not was:
+                    toxic.on_attach(self.link, entry.state)
+                elif was and not entry.active:
+                    toxic.on_detach(self.link, entry.state)
+        self._update_mode()
+
+    def _has_active(self) -> bool:
+        return any(e.active for e in self.entries)
+
+    def _inline_entry(self) -> Entry | None:
+        """The one active toxic, if it can run on the fast path (a protocol toxic)."""
+        active = [e for e in self.entries if e.active]
+        return active[0] if len(active) == 1 and active[0].toxic.inline else None
+
+    def _fast_ok(self) -> bool:
+        self.inline = self._inline_entry()
+        return self.inline is not None or not self._has_active()
+
+    def _update_mode(self) -> None:
+        if not self._fast_ok():
+            self.fast = False
+            self._ensure_pump()
+        else:
+            self._wake()  # the pump drains what is queued, then hands back to the fast path
+
+    # -- input -------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        self.seen += len(data)
+        self.counters.received += len(data)
+        if self.fast:
+            if self.inline is None:
+                self._write(data)
+                return
+            data, later = self.inline.toxic.run_inline(data, self.link, self.inline.state)
+            self._write(data)
+            if later is None:
+                return
+            # A statement to delay: it and everything after wait for the pump.
+            self.fast = False
+            self._ensure_pump()
+            self._enqueue(later)
+            return
+        self._enqueue(Chunk(data, self.link.loop.time()))
+
+    def _enqueue(self, chunk: Chunk) -> None:
+        data = chunk.data
+        self.queue.append(chunk)
+        self.queued_bytes += len(data)
+        if self.queued_bytes > HIGH_WATER and self.src and not self.src_paused_by_queue:
+            self.src_paused_by_queue = True
+            self.src.pause_reading()
+        self._wake()
+
+    def feed_eof(self) -> None:
+        if self.fast:
+            self.link.close()
+            return
+        self.queue.append(_EOF)
+        self._wake()
+
+    # -- output ------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        taps = self.taps
+        if not taps:
+            self.emit(data)
+        elif len(taps) == 1:
+            taps[0].filter(data, self.emit)
+        else:
+            self._through(0, data)
+
+    def _through(self, index: int, data: bytes) -> None:
+        if index == len(self.taps):
+            self.emit(data)
+        else:
+            self.taps[index].filter(data, lambda out: self._through(index + 1, out))
+
+    def emit_after(self, tap: Tap, data: bytes) -> None:
+        """A tap's own output (an injected reply): through the taps after it only."""
+        index = self.taps.index(tap) + 1 if tap in self.taps else len(self.taps)
+        self._through(index, data)
+
+    def emit(self, data: bytes) -> None:
+        """Write to the destination."""
+        if data and self.dst is not None and not self.dst.is_closing():
+            self.dst.write(data)
+            self.counters.sent += len(data)
+
+    def pause_source(self) -> None:
+        """The destination's buffer is full: stop reading from the source."""
+        self.dst_paused = True
+        if self.src is not None:
+            self.src.pause_reading()
+
+    def resume_source(self) -> None:
+        self.dst_paused = False
+        if self.drained and not self.drained.done():
+            self.drained.set_result(None)
+        if self.src is not None and not self.src_paused_by_queue and not self.src.is_closing():
+            self.src.resume_reading()
+
+    # -- the pump ----------------------------------------------------------------
+    def _wake(self) -> None:
+        if self.wakeup and not self.wakeup.done():
+            self.wakeup.set_result(None)
+
+    def _ensure_pump(self) -> None:
+        if self.pump_task is None and not self.link.closed:
+            self.pump_task = self.link.loop.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        try:
+            while not self.link.closed:
+                if not self.queue:
+                    if self._fast_ok():
+                        self.fast = True
+                        return
+                    self.wakeup = self.link.loop.create_future()
+                    await self.wakeup
+                    continue
+                chunk = self.queue.popleft()
+                if chunk is _EOF:
+                    await self._run_eof()
+                    return
+                self.queued_bytes -= len(chunk.data)
+                if self.src_paused_by_queue and self.queued_bytes < LOW_WATER:
+                    self.src_paused_by_queue = False
+                    if self.src is not None and not self.dst_paused and not self.src.is_closing():
+                        self.src.resume_reading()
+                await self._run(chunk, list(self.entries), 0)
+        finally:
+            self.pump_task = None
+
+    async def _run(self, chunk: Chunk, entries: list[Entry], index: int) -> None:
+        while index < len(entries) and not entries[index].active:
+            index += 1
+        if self.link.closed:
+            return
+        if index == len(entries):
+            if self.dst_paused:
+                self.drained = self.link.loop.create_future()
+                await self.drained
+            self._write(chunk.data)
+            return
+        entry = entries[index]
+        async for piece in entry.toxic.pipe(chunk, self.link, entry.state):
+            await self._run(Chunk(piece, chunk.read_at), entries, index + 1)
+
+    async def _run_eof(self) -> None:
+        for entry in list(self.entries):
+            if entry.active and not await entry.toxic.on_eof(self.link, entry.state):
+                return
+        self.link.close()
+
+    def stop(self) -> None:
+        # Cancelling the pump also cancels any sleep of its current chunk;
+        # the toxics themselves are shared with other connections.
+        if self.pump_task is not None:
+            self.pump_task.cancel()
