@@ -142,6 +142,12 @@ def test_fault_tasks_work_against_a_running_compose_project(client, tmp_path):
             )
             assert done.returncode == 0, done.stdout + done.stderr
             assert "recovered" in done.stdout, done.stdout
+        cut = run_invoke(
+            tmp_path / "home", "chaos.partition", "--client", "orchestrator", "--service",
+            "redis", "--profile", "compose", "--duration", "1", timeout=120,
+        )  # fmt: skip
+        assert cut.returncode == 0, cut.stdout + cut.stderr
+        assert "on redis-orchestrator [both] (per-client proxy)" in cut.stdout, cut.stdout
         experiment = REPO / "experiments" / "redis-flap-while-db-slow.yml"
         done = run_invoke(tmp_path / "home", "chaos.run", str(experiment), "--profile", "compose",
                           "--journal", str(tmp_path / "j.json"), timeout=120)  # fmt: skip
