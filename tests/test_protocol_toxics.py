@@ -359,3 +359,29 @@ def struct_pack_startup(user: bytes, database: bytes) -> bytes:
 
     body = struct.pack("!i", 196608) + b"user\0" + user + b"\0database\0" + database + b"\0\0"
     return struct.pack("!i", len(body) + 4) + body
+
+
+def test_pg_query_added_during_a_handshake_reads_the_startup_that_follows(client, pg_proxy):
+    """Joined after the client's SSLRequest, before its StartupMessage: the next bytes
+    are told apart by their first byte, and the server's lone N is the TLS answer."""
+    import socket
+
+    from chaoslib.proxy.wire import pg as wire
+
+    with socket.create_connection(("127.0.0.1", pg_proxy.listen_port), timeout=5) as sock:
+        sock.sendall(wire.struct.pack("!ii", 8, wire.SSL_REQUEST))
+        assert sock.recv(1) == b"N"
+        client.add_toxic(
+            "pg", "pg_query", name="mid", attributes={"pattern": "^SELECT 2", "delay_ms": 300}
+        )
+        sock.sendall(struct_pack_startup(b"chaos", b"chaos"))
+        replies = wire.BackendParser()
+        kinds = ""
+        while not kinds.endswith("Z"):
+            kinds += "".join(f.kind for f in replies.feed(sock.recv(65536)))
+        start = time.monotonic()
+        sock.sendall(wire.message("Q", b"SELECT 2\0"))
+        while not kinds.endswith("CZ"):
+            kinds += "".join(f.kind for f in replies.feed(sock.recv(65536)) if f.kind not in "NS")
+        assert 0.29 <= time.monotonic() - start < 0.6
+    assert client.get_toxic("pg", "mid").stats["matched"] == 1

@@ -257,10 +257,11 @@ def slow_scoped(run: ScenarioRun, faults: list, latency: float) -> Check:
             ctx.applied_at(f"{STEP}:{faults[0].proxy}") or 0.0,
             ctx.healed_at(f"{STEP}:{faults[0].proxy}") or 0.0,
         )
+        # By when each probe began: one held by the fault ends only at the heal.
         samples = [
             float(e.value)
-            for e in ctx.history.select(SELECT_PROBE, since=at, until=healed)
-            if e.ok and e.value is not None
+            for e in ctx.history.select(SELECT_PROBE, since=at)
+            if e.ok and e.value is not None and at <= e.t - float(e.value) <= healed
         ]
         return scope_verdict(stats, samples, latency)
 

@@ -60,6 +60,7 @@ class PgQueryAttributes:
 class ReadySequencer(Sequencer):
     def __init__(self, link: LinkContext, session: Session) -> None:
         self.replies = BackendParser()
+        self.replies.answer_maybe = bool(session.extra.get("late"))
         super().__init__(link, self.replies)
         self.session = session
 
@@ -67,7 +68,8 @@ class ReadySequencer(Sequencer):
         return frame.kind == "Z"
 
     def needs_frames(self) -> bool:
-        return self.replies.answer_due  # a one-byte answer to SSLRequest comes next
+        # A one-byte answer to an SSLRequest comes (or, joined mid-handshake, may come) next.
+        return self.replies.answer_due or self.replies.answer_maybe
 
     def seen(self, frame: Frame) -> None:
         if frame.kind == "answer":
@@ -117,7 +119,8 @@ class PgQuery(ProtocolToxic):
 
     def joined_late(self, session: Session) -> None:
         assert isinstance(session.requests, FrontendParser)
-        session.requests.started = True
+        # Joined mid-connection: maybe mid-handshake, which the next bytes tell.
+        session.requests.started = None
         session.extra["late"] = True
 
     def lookup(self, frame: Frame, session: Session) -> bytes | None:

@@ -44,7 +44,10 @@ def _cstring(body: bytes, pos: int) -> tuple[str, int]:
 class FrontendParser(FrameParser[Frame]):
     def __init__(self) -> None:
         super().__init__()
-        self.started = False  # the StartupMessage went through: typed messages follow
+        # The StartupMessage went through: typed messages follow. None: not known (a
+        # proxy that starts reading mid-connection); the next byte tells, since a
+        # startup-phase message begins with its length (0 first) and a typed one with a letter.
+        self.started: bool | None = False
         self.last_kind = 0  # the type byte of the last message counted by ``skim``
         self.awaiting_ssl_answer = False
 
@@ -59,6 +62,8 @@ class FrontendParser(FrameParser[Frame]):
 
     def _skip(self, buf: bytes, pos: int) -> tuple[bool, int] | None:
         """Counting: a unit is a message the server answers with ReadyForQuery."""
+        if self.started is None:
+            self.started = buf[pos] != 0
         if not self.started:
             got = self._startup(buf, pos)
             return None if got is None else (got[0].kind == "startup", got[1])
@@ -74,6 +79,8 @@ class FrontendParser(FrameParser[Frame]):
         return self.last_kind in READY_AFTER, end
 
     def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
+        if self.started is None:
+            self.started = buf[pos] != 0
         if not self.started:
             return self._startup(buf, pos)
         if len(buf) - pos < 5:
@@ -132,6 +139,8 @@ class BackendParser(FrameParser[Frame]):
     def __init__(self) -> None:
         super().__init__()
         self.answer_due = False  # an SSLRequest or GSSENCRequest went out
+        # Reading from mid-connection: an SSL answer may be due (N, S or G first).
+        self.answer_maybe = False
         self.status = b"I"  # the transaction status of the last ReadyForQuery
 
     def _skip(self, buf: bytes, pos: int) -> tuple[bool, int] | None:
@@ -152,6 +161,11 @@ class BackendParser(FrameParser[Frame]):
         return Frame(data, "opaque")
 
     def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
+        if self.answer_maybe:
+            # The answer is one byte, and the server says nothing more until the client
+            # speaks; a NoticeResponse or ParameterStatus comes with its length.
+            self.answer_maybe = False
+            self.answer_due = buf[pos] in b"NSG" and len(buf) == pos + 1
         if self.answer_due:
             self.answer_due = False
             return Frame(buf[pos : pos + 1], "answer"), pos + 1
