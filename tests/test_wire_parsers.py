@@ -160,3 +160,13 @@ def test_a_frame_that_fails_to_parse_is_passed_through_whole():
     data = startup() + pg.message("Q", b"no terminator") + pg.message("S", b"")
     frames = pg.FrontendParser().feed(data)
     assert b"".join(f.raw for f in frames) == data and frames[-1].kind == "opaque"
+
+
+def test_a_parser_that_joins_inside_a_command_passes_everything_through():
+    parser = resp.RespParser(commands=True)
+    parser.unsynced = True
+    frames = parser.feed(b"$2\r\nk1\r\n*1\r\n$4\r\nPING\r\n")
+    assert parser.passthrough and [f.opaque for f in frames] == [True]
+    joined_at_a_command = resp.RespParser(commands=True)
+    joined_at_a_command.unsynced = True
+    assert joined_at_a_command.feed(b"*1\r\n$4\r\nPING\r\n")[0].command == "PING"

@@ -85,6 +85,10 @@ class RedisCommand(ProtocolToxic):
         upper = data.upper()
         return not any(name in upper for name in seen)
 
+    def joined_late(self, session: Session) -> None:
+        assert isinstance(session.requests, RespParser)
+        session.requests.unsynced = True
+
     def new_parser(self) -> RespParser:
         return RespParser(commands=True)
 

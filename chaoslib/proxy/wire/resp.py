@@ -181,18 +181,28 @@ class RespParser(FrameParser[Frame]):
         super().__init__()
         self.commands = commands
         self._whole = WholeCounter(replies=not commands)
+        # Reading from mid-connection: a command must start here ("*" or an inline
+        # word), or the read began inside one and nothing after can be trusted.
+        self.unsynced = False
+
+    def _check_sync(self, buf: bytes, pos: int) -> None:
+        if self.unsynced:
+            self.unsynced = False
+            if buf[pos] != 42 and not chr(buf[pos]).isalpha():
+                raise NotResp("joined in the middle of a command")
 
     def _opaque(self, data: bytes) -> Frame:
         return Frame(data, opaque=True)
 
     def skim(self, data: bytes) -> int:
-        if not self._buf and not self.passthrough:
+        if not self._buf and not self.passthrough and not self.unsynced:
             count = self._whole.count(data)
             if count is not None:
                 return count
         return super().skim(data)
 
     def _skip(self, buf: bytes, pos: int) -> tuple[bool, int] | None:
+        self._check_sync(buf, pos)
         if self.commands:
             if buf[pos] != 42:
                 got = self._next(buf, pos)
@@ -203,6 +213,7 @@ class RespParser(FrameParser[Frame]):
         return None if end is None else (buf[pos] != 62, end)
 
     def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
+        self._check_sync(buf, pos)
         if self.commands and buf[pos] != 42:  # not "*": an inline command, words on one line
             end = buf.find(b"\n", pos)
             if end < 0:
