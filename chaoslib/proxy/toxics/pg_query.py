@@ -30,7 +30,7 @@ from typing import Any
 
 from chaoslib.proxy.errors import bad_request
 from chaoslib.proxy.toxics.base import LinkContext, attr, text
-from chaoslib.proxy.toxics.protocol import ACTIONS, ProtocolToxic, Session
+from chaoslib.proxy.toxics.protocol import ACTIONS, ProtocolToxic, Session, check_regex
 from chaoslib.proxy.toxics.sequencer import Pending, Sequencer, Slot
 from chaoslib.proxy.wire.pg import (
     READY_AFTER,
@@ -95,10 +95,7 @@ class PgQuery(ProtocolToxic):
 
     @classmethod
     def validate(cls, attrs: PgQueryAttributes) -> None:
-        try:
-            re.compile(attrs.pattern)
-        except re.error as exc:
-            raise bad_request(f"attribute pattern of pg_query is not a regex: {exc}") from None
+        check_regex(cls.type_name, "pattern", attrs.pattern)
         if not SQLSTATE.fullmatch(attrs.sqlstate):
             raise bad_request(
                 f"attribute sqlstate of pg_query is {attrs.sqlstate!r}; accepted: five digits "

@@ -21,7 +21,7 @@ from typing import Any
 
 from chaoslib.proxy.errors import bad_request
 from chaoslib.proxy.toxics.base import LinkContext, attr, text, words
-from chaoslib.proxy.toxics.protocol import ACTIONS, ProtocolToxic, Session
+from chaoslib.proxy.toxics.protocol import ACTIONS, ProtocolToxic, Session, check_regex
 from chaoslib.proxy.toxics.sequencer import Pending, Sequencer, Slot
 from chaoslib.proxy.wire.resp import Frame, RespParser, error_reply
 
@@ -50,12 +50,7 @@ class RedisCommand(ProtocolToxic):
 
     @classmethod
     def validate(cls, attrs: RedisCommandAttributes) -> None:
-        try:
-            re.compile(attrs.key_pattern)
-        except re.error as exc:
-            raise bad_request(
-                f"attribute key_pattern of redis_command is not a regex: {exc}"
-            ) from None
+        check_regex(cls.type_name, "key_pattern", attrs.key_pattern)
         if not attrs.error.strip():
             raise bad_request(
                 "attribute error of redis_command is empty; accepted: an error code and text, "

@@ -36,6 +36,17 @@ class Frame(NamedTuple):
     portal: str | None = None  # Bind, Execute: the portal's name
 
 
+def _typed_end(buf: bytes, pos: int) -> int | None:
+    """Where the typed message (type byte, int32 length) at ``pos`` ends, once it is all here."""
+    if len(buf) - pos < 5:
+        return None
+    (length,) = struct.unpack_from("!i", buf, pos + 1)
+    if length < 4 or length > MAX_MESSAGE:
+        raise NotPostgres(f"bad message length {length}")
+    end = pos + 1 + length
+    return end if len(buf) >= end else None
+
+
 def _cstring(body: bytes, pos: int) -> tuple[str, int]:
     end = body.index(b"\0", pos)
     return body[pos:end].decode("utf-8", "replace"), end + 1
@@ -60,36 +71,27 @@ class FrontendParser(FrameParser[Frame]):
     def _opaque(self, data: bytes) -> Frame:
         return Frame(data, "opaque")
 
-    def _skip(self, buf: bytes, pos: int) -> tuple[bool, int] | None:
-        """Counting: a unit is a message the server answers with ReadyForQuery."""
+    def _started(self, buf: bytes, pos: int) -> bool:
         if self.started is None:
             self.started = buf[pos] != 0
-        if not self.started:
+        return self.started
+
+    def _skip(self, buf: bytes, pos: int) -> tuple[bool, int] | None:
+        """Counting: a unit is a message the server answers with ReadyForQuery."""
+        if not self._started(buf, pos):
             got = self._startup(buf, pos)
             return None if got is None else (got[0].kind == "startup", got[1])
-        if len(buf) - pos < 5:
-            return None
-        (length,) = struct.unpack_from("!i", buf, pos + 1)
-        if length < 4 or length > MAX_MESSAGE:
-            raise NotPostgres(f"bad message length {length}")
-        end = pos + 1 + length
-        if len(buf) < end:
+        end = _typed_end(buf, pos)
+        if end is None:
             return None
         self.last_kind = buf[pos]
         return self.last_kind in READY_AFTER, end
 
     def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
-        if self.started is None:
-            self.started = buf[pos] != 0
-        if not self.started:
+        if not self._started(buf, pos):
             return self._startup(buf, pos)
-        if len(buf) - pos < 5:
-            return None
-        (length,) = struct.unpack_from("!i", buf, pos + 1)
-        if length < 4 or length > MAX_MESSAGE:
-            raise NotPostgres(f"bad message length {length}")
-        end = pos + 1 + length
-        if len(buf) < end:
+        end = _typed_end(buf, pos)
+        if end is None:
             return None
         return self._typed(chr(buf[pos]), buf[pos:end]), end
 
@@ -144,13 +146,8 @@ class BackendParser(FrameParser[Frame]):
         self.status = b"I"  # the transaction status of the last ReadyForQuery
 
     def _skip(self, buf: bytes, pos: int) -> tuple[bool, int] | None:
-        if len(buf) - pos < 5:
-            return None
-        (length,) = struct.unpack_from("!i", buf, pos + 1)
-        if length < 4 or length > MAX_MESSAGE:
-            raise NotPostgres(f"bad message length {length}")
-        end = pos + 1 + length
-        if len(buf) < end:
+        end = _typed_end(buf, pos)
+        if end is None:
             return None
         if buf[pos] != 90:  # "Z"
             return False, end
@@ -169,13 +166,8 @@ class BackendParser(FrameParser[Frame]):
         if self.answer_due:
             self.answer_due = False
             return Frame(buf[pos : pos + 1], "answer"), pos + 1
-        if len(buf) - pos < 5:
-            return None
-        (length,) = struct.unpack_from("!i", buf, pos + 1)
-        if length < 4 or length > MAX_MESSAGE:
-            raise NotPostgres(f"bad message length {length}")
-        end = pos + 1 + length
-        if len(buf) < end:
+        end = _typed_end(buf, pos)
+        if end is None:
             return None
         if buf[pos] == 90:  # "Z"
             self.status = buf[pos + 5 : pos + 6]
