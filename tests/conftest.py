@@ -51,12 +51,15 @@ def echo_server():
         yield server
 
 
-@pytest.fixture
-def proxy_server():
-    """A fresh embedded proxy server (its own thread and loop), seeded for repeatability."""
+@pytest.fixture(params=["fast", "general"])
+def proxy_server(request):
+    """A fresh embedded proxy server (its own thread and loop), seeded for repeatability.
+
+    Every test that uses it runs twice: on the fast path (no toxic: straight writes)
+    and forced through the general path (the toxic pump), which must forward alike."""
     from chaoslib.proxy import ProxyServer
 
-    with ProxyServer(seed=1234) as server:
+    with ProxyServer(seed=1234, general_path=request.param == "general") as server:
         yield server
 
 

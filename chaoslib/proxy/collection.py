@@ -33,9 +33,12 @@ def _field(body: dict[str, Any], key: str, kind: type, default: Any) -> Any:
 
 
 class ProxyCollection:
-    def __init__(self, loop: asyncio.AbstractEventLoop, rng: random.Random) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, rng: random.Random, *, general_path: bool = False
+    ) -> None:
         self.loop = loop
         self.rng = rng
+        self.general_path = general_path
         self.proxies: dict[str, Proxy] = {}
         self.lock = asyncio.Lock()  # API calls change the collection one at a time
 
@@ -64,7 +67,9 @@ class ProxyCollection:
         return name, listen, upstream, enabled
 
     def _new(self, name: str, listen: str, upstream: str, enabled: bool) -> Proxy:
-        return Proxy(name, listen, upstream, enabled=enabled, loop=self.loop, rng=self.rng)
+        proxy = Proxy(name, listen, upstream, enabled=enabled, loop=self.loop, rng=self.rng)
+        proxy.general_path = self.general_path
+        return proxy
 
     async def create(self, body: Any) -> Proxy:
         name, listen, upstream, enabled = self._parse(body)

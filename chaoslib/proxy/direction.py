@@ -63,7 +63,7 @@ class Direction:
         self.entries: list[Entry] = []
         self.queue: collections.deque[Chunk | None] = collections.deque()
         self.queued_bytes = 0
-        self.fast = True
+        self.fast = not link.proxy.general_path
         self.inline: Entry | None = None  # a protocol toxic run synchronously on the fast path
         self.pump_task: asyncio.Task[None] | None = None
         self.wakeup: asyncio.Future[None] | None = None
@@ -120,6 +120,8 @@ class Direction:
         return active[0] if len(active) == 1 and active[0].toxic.inline else None
 
     def _fast_ok(self) -> bool:
+        if self.link.proxy.general_path:
+            return False
         self.inline = self._inline_entry()
         return self.inline is not None or not self._has_active()
 
@@ -150,6 +152,7 @@ class Direction:
         self._enqueue(Chunk(data, self.link.loop.time()))
 
     def _enqueue(self, chunk: Chunk) -> None:
+        self._ensure_pump()  # (already running unless on the general path with no toxic)
         data = chunk.data
         self.queue.append(chunk)
         self.queued_bytes += len(data)
@@ -162,6 +165,7 @@ class Direction:
         if self.fast:
             self.link.close()
             return
+        self._ensure_pump()
         self.queue.append(_EOF)
         self._wake()
 

@@ -49,6 +49,7 @@ class Proxy:
         self.links: set[Link] = set()
         self.counters = {stream: Counters() for stream in STREAMS}
         self._server: asyncio.AbstractServer | None = None
+        self.general_path = False  # every chunk through the pump (tests of the general path)
 
     # -- lifecycle ------------------------------------------------------------------
     @property

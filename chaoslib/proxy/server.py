@@ -45,9 +45,11 @@ def load_config(path: str | Path) -> list[dict[str, Any]]:
 class Server:
     """The API and all proxies, on one event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, seed: int | None = None) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, seed: int | None = None, *, general_path: bool = False
+    ) -> None:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(8), "big")
-        self.collection = ProxyCollection(loop, random.Random(self.seed))
+        self.collection = ProxyCollection(loop, random.Random(self.seed), general_path=general_path)
         self.runner: web.AppRunner | None = None
         self.port = 0
 
@@ -97,7 +99,11 @@ class ProxyServer:
         seed: int | None = None,
         config: str | Path | list[dict[str, Any]] | None = None,
         start_timeout: float = 10.0,
+        general_path: bool = False,
     ) -> None:
+        """``general_path`` sends every chunk through the toxic pump even with no toxic,
+        so tests can prove both paths forward alike (never needed in use)."""
+        self.general_path = general_path
         self.host = host
         self.port = port
         self.seed = seed
@@ -136,7 +142,9 @@ class ProxyServer:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        server = self.server = Server(asyncio.get_running_loop(), self.seed)
+        server = self.server = Server(
+            asyncio.get_running_loop(), self.seed, general_path=self.general_path
+        )
         try:
             if self.config is not None:
                 items = self.config if isinstance(self.config, list) else load_config(self.config)
