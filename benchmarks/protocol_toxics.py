@@ -14,6 +14,7 @@ a ratio of at least 0.8 (toxic installed ÷ no toxic).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -103,7 +104,7 @@ def main() -> int:
         redis_server.start()
         pg.start()
         api = Toxiproxy(f"http://127.0.0.1:{port}")
-        print(f"machine: nproc {os_cpu()}, {_cpu_model()}")
+        print(f"machine: nproc {os.cpu_count()}, {_cpu_model()}")
         if shutil.which("redis-benchmark"):
             targets = pair(api, "redis", redis_server.port, "redis_command", NOTHING_REDIS)
             print(f"\nRedis, requests/s, median of {args.runs}")
@@ -154,12 +155,6 @@ def main() -> int:
         pg.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
-
-
-def os_cpu() -> int:
-    import os
-
-    return os.cpu_count() or 0
 
 
 if __name__ == "__main__":

@@ -46,7 +46,11 @@ class Server:
     """The API and all proxies, on one event loop."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, seed: int | None = None, *, general_path: bool = False
+        self,
+        loop: asyncio.AbstractEventLoop,
+        seed: int | None = None,
+        *,
+        general_path: bool = False,
     ) -> None:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(8), "big")
         self.collection = ProxyCollection(loop, random.Random(self.seed), general_path=general_path)

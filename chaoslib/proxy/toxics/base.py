@@ -263,6 +263,13 @@ def _parse_field(type_name: str, f: dataclasses.Field, value: Any) -> Any:
     return tuple(value)
 
 
+def jittered(ms: int, jitter: int, rng: random.Random) -> float:
+    """``ms`` ± a uniform ``jitter``, in seconds (latency, connect_delay)."""
+    if jitter:
+        ms += rng.randrange(-jitter, jitter)
+    return ms / 1000
+
+
 def _resolve(waiter: asyncio.Future[bool], value: bool) -> None:
     if not waiter.done():
         waiter.set_result(value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chaoslib.proxy.toxics.base import LinkContext, Toxic, attr
+from chaoslib.proxy.toxics.base import LinkContext, Toxic, attr, jittered
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,4 @@ class ConnectDelay(Toxic):
     streams = ("upstream",)
 
     async def on_connect(self, ctx: LinkContext, state: Any) -> None:
-        delay_ms = self.attributes.delay
-        if self.attributes.jitter:
-            delay_ms += ctx.rng.randrange(-self.attributes.jitter, self.attributes.jitter)
-        await self.sleep(ctx, delay_ms / 1000)
+        await self.sleep(ctx, jittered(self.attributes.delay, self.attributes.jitter, ctx.rng))

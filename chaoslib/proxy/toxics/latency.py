@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, attr
+from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, attr, jittered
 
 
 @dataclass(frozen=True)
@@ -20,11 +20,8 @@ class Latency(Toxic):
     Attributes = LatencyAttributes
 
     async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Any) -> AsyncIterator[bytes]:
-        attrs = self.attributes
-        delay_ms = attrs.latency
-        if attrs.jitter:
-            delay_ms += ctx.rng.randrange(-attrs.jitter, attrs.jitter)
+        delay = jittered(self.attributes.latency, self.attributes.jitter, ctx.rng)
         # Measured from the read, so chunks queued behind a sleeping one are
         # not delayed twice: the toxic adds latency, not a throughput cap.
-        await self.sleep(ctx, chunk.read_at + delay_ms / 1000 - ctx.loop.time())
+        await self.sleep(ctx, chunk.read_at + delay - ctx.loop.time())
         yield chunk.data
