@@ -26,7 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from proxy import _cpu_model, redis_benchmark, start_proxy_server  # noqa: E402
+from common import cpu_model, start_proxy_server  # noqa: E402
+from proxy import redis_benchmark  # noqa: E402
 
 from chaoslib.services.binaries import find_postgres_bindir  # noqa: E402
 from chaoslib.services.managed import pick_free_port  # noqa: E402
@@ -104,7 +105,7 @@ def main() -> int:
         redis_server.start()
         pg.start()
         api = Toxiproxy(f"http://127.0.0.1:{port}")
-        print(f"machine: nproc {os.cpu_count()}, {_cpu_model()}")
+        print(f"machine: nproc {os.cpu_count()}, {cpu_model()}")
         if shutil.which("redis-benchmark"):
             targets = pair(api, "redis", redis_server.port, "redis_command", NOTHING_REDIS)
             print(f"\nRedis, requests/s, median of {args.runs}")

@@ -5,14 +5,14 @@
 Throughput comes from ``redis-benchmark -t get,set -q`` at ``-c 50``,
 ``-c 50 -P 16`` and ``-c 1`` (median of ``--runs``, targets interleaved so
 drift hits all of them alike). Added latency is the p50/p99 of sequential
-PING round trips through each target minus the direct ones. Set
+PING round trips through each target minus the direct ones (goal p50
+<= 0.10 ms). Set
 ``TOXIPROXY_BIN`` to a real toxiproxy-server to measure it in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import socket
@@ -23,35 +23,25 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chaoslib.services.managed import pick_free_port  # noqa: E402
+from common import (  # noqa: E402
+    Figure,
+    Goal,
+    ProxyUnderTest,
+    fresh_proxy,
+    percentile,
+    script_main,
+)
+
 from chaoslib.services.redis import RedisServer  # noqa: E402
-from chaoslib.toxiproxy import Toxiproxy  # noqa: E402
-from chaoslib.wait import wait_until  # noqa: E402
 
 LOADS = {
     "-c 50": ["-c", "50"],
     "-c 50 -P 16": ["-c", "50", "-P", "16"],
     "-c 1": ["-c", "1"],
 }
-
-
-def start_proxy_server(argv: list[str], api_port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(
-        Toxiproxy(f"http://127.0.0.1:{api_port}", timeout=1).is_running,
-        timeout=15,
-        what="proxy API",
-    )
-    return proc
-
-
-def add_proxy(api_port: int, upstream_port: int) -> int:
-    proxy = Toxiproxy(f"http://127.0.0.1:{api_port}").create_proxy(
-        "redis", upstream=f"127.0.0.1:{upstream_port}", listen=f"127.0.0.1:{pick_free_port()}"
-    )
-    return proxy.listen_port
+GOALS = {"-c 50": 0.60, "-c 50 -P 16": 0.50, "-c 1": 0.50}  # GET; SET is shown without a goal
 
 
 def redis_benchmark(port: int, test: str, load: list[str], requests: int) -> float:
@@ -82,89 +72,79 @@ def ping_latencies(port: int, count: int) -> list[float]:
     return samples
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+def throughput(targets: dict[str, int], servers: list[ProxyUnderTest], args) -> list[Figure]:
+    figures = []
+    for test in ("get", "set"):
+        for label, load in LOADS.items():
+            runs: dict[str, list[float]] = {name: [] for name in targets}
+            for _ in range(args.runs):
+                for name, port in targets.items():
+                    runs[name].append(redis_benchmark(port, test, load, args.requests))
+            print(
+                f"  {test.upper()} {label:<12} req/s: "
+                + "  ".join(f"{n} {statistics.median(r):,.0f}" for n, r in runs.items())
+            )
+            goal = Goal("at_least", GOALS[label]) if test == "get" else None
+            for server in servers:
+                ratios = tuple(
+                    p / d for p, d in zip(runs[server.target], runs["direct"], strict=True)
+                )
+                name = f"redis-benchmark {test.upper()} {label}, proxy ÷ direct"
+                figures.append(Figure(name, server.target, ratios, goal))
+    return figures
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--pings", type=int, default=20_000)
-    args = parser.parse_args()
-    if not shutil.which("redis-benchmark"):
-        print("redis-benchmark is not installed (apt-get install redis-tools); throughput skipped")
+def latency(targets: dict[str, int], servers: list[ProxyUnderTest], args) -> list[Figure]:
+    """p50 of proxied PINGs minus p50 of direct ones, per run, in ms."""
+    added: dict[str, list[float]] = {s.target: [] for s in servers}
+    for _ in range(args.runs):
+        base = percentile(ping_latencies(targets["direct"], args.pings), 0.5)
+        for server in servers:
+            through = percentile(ping_latencies(targets[server.target], args.pings), 0.5)
+            added[server.target].append((through - base) * 1000)
+    return [
+        Figure(
+            "added round trip p50, no toxics",
+            target,
+            tuple(runs),
+            Goal("at_most", 0.10),
+            "ms",
+            ".3f",
+        )
+        for target, runs in added.items()
+    ]
 
+
+def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Figure]:
     workdir = Path(tempfile.mkdtemp(prefix="chaoslib-bench-"))
     redis_server = RedisServer(workdir / "redis")
     redis_server.start()
-    procs: list[subprocess.Popen] = []
     try:
         targets = {"direct": redis_server.port}
-        api = pick_free_port()
-        procs.append(
-            start_proxy_server([sys.executable, "-m", "chaoslib.proxy", "-port", str(api)], api)
-        )
-        targets["chaoslib"] = add_proxy(api, redis_server.port)
-        toxiproxy_bin = os.environ.get("TOXIPROXY_BIN")
-        if toxiproxy_bin:
-            api2 = pick_free_port()
-            procs.append(start_proxy_server([toxiproxy_bin, "-port", str(api2)], api2))
-            targets["toxiproxy"] = add_proxy(api2, redis_server.port)
-
-        print(f"machine: {os.cpu_count()} cores, {_cpu_model()}")
+        for server in servers:
+            targets[server.target] = fresh_proxy(
+                servers, server, "redis", redis_server.port
+            ).listen_port
         print(
             f"redis-server {redis_server.extra.get('version')} ({redis_server.extra.get('source')})"
         )
+        figures = []
         if shutil.which("redis-benchmark"):
-            print(f"\nthroughput, requests/s, median of {args.runs} (ratio to direct)")
-            for test in ("get", "set"):
-                for label, load in LOADS.items():
-                    runs: dict[str, list[float]] = {name: [] for name in targets}
-                    for _ in range(args.runs):
-                        for name, port in targets.items():
-                            runs[name].append(redis_benchmark(port, test, load, args.requests))
-                    direct = statistics.median(runs["direct"])
-                    cells = [f"direct {direct:>10,.0f}"]
-                    for name in targets:
-                        if name == "direct":
-                            continue
-                        med = statistics.median(runs[name])
-                        spread = f"{min(runs[name]):,.0f}-{max(runs[name]):,.0f}"
-                        cells.append(f"{name} {med:>10,.0f} ({med / direct:.2f}; {spread})")
-                    print(f"  {test.upper():<3} {label:<12} " + "  ".join(cells))
-
-        print(f"\nadded round-trip latency, {args.pings} sequential PINGs")
-        base = ping_latencies(targets["direct"], args.pings)
-        for name, port in targets.items():
-            if name == "direct":
-                continue
-            samples = ping_latencies(port, args.pings)
-            added50 = (percentile(samples, 0.5) - percentile(base, 0.5)) * 1000
-            added99 = (percentile(samples, 0.99) - percentile(base, 0.99)) * 1000
+            figures += throughput(targets, servers, args)
+        else:
             print(
-                f"  {name:<9} p50 {added50:+.3f} ms   p99 {added99:+.3f} ms   "
-                f"(direct p50 {percentile(base, 0.5) * 1000:.3f} ms)"
+                "redis-benchmark is not installed (apt-get install redis-tools); throughput skipped"
             )
+        return figures + latency(targets, servers, args)
     finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(10)
         redis_server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    return 0
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--requests", type=int, default=200_000)
+    parser.add_argument("--pings", type=int, default=20_000)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(__doc__, measure, add_args))

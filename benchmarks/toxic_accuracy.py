@@ -1,6 +1,6 @@
 """How exact the timing toxics are, measured through the real proxy process.
 
-    python benchmarks/toxic_accuracy.py [--pings 300] [--runs 3]
+    python benchmarks/toxic_accuracy.py [--latency-pings 300] [--runs 3]
 
 - latency 100 ms: sequential round trips through the proxy with the toxic,
   minus the same round trips without it (one run, interleaved per sample);
@@ -15,47 +15,24 @@ from __future__ import annotations
 
 import argparse
 import socket
-import statistics
 import sys
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from proxy import percentile, start_proxy_server  # noqa: E402
-
-from chaoslib.services.managed import pick_free_port  # noqa: E402
-from chaoslib.toxiproxy import Toxiproxy  # noqa: E402
+from common import (  # noqa: E402
+    Echo,
+    Figure,
+    Goal,
+    ProxyUnderTest,
+    fresh_proxy,
+    percentile,
+    script_main,
+)
 
 RATES_KBPS = (10, 100, 1_000, 10_000, 100_000)
-
-
-class Echo:
-    """A threaded TCP echo as the upstream (the proxy is what is measured)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _echo(conn: socket.socket) -> None:
-        with conn:
-            try:
-                while data := conn.recv(1 << 20):
-                    conn.sendall(data)
-            except OSError:
-                pass
 
 
 def round_trip(sock: socket.socket) -> float:
@@ -65,7 +42,7 @@ def round_trip(sock: socket.socket) -> float:
     return time.perf_counter() - start
 
 
-def latency_run(api: Toxiproxy, plain: int, toxic: int, pings: int) -> tuple[float, float]:
+def latency_run(plain: int, toxic: int, pings: int) -> tuple[float, float]:
     with (
         socket.create_connection(("127.0.0.1", plain)) as a,
         socket.create_connection(("127.0.0.1", toxic)) as b,
@@ -100,45 +77,52 @@ def bandwidth_run(port: int, rate_kbps: int) -> float:
     return (end[1] - start[1]) / (end[0] - start[0]) / (rate_kbps * 1000)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pings", type=int, default=300)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+def _rate_text(kbps: int) -> str:
+    return f"{kbps // 1000:,} MB/s" if kbps >= 1000 else f"{kbps} KB/s"
+
+
+def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Figure]:
     echo = Echo()
-    port = pick_free_port()
-    proc = start_proxy_server([sys.executable, "-m", "chaoslib.proxy", "-port", str(port)], port)
+    figures = []
     try:
-        api = Toxiproxy(f"http://127.0.0.1:{port}")
-        plain = api.create_proxy("plain", upstream=f"127.0.0.1:{echo.port}").listen_port
-        slow = api.create_proxy("slow", upstream=f"127.0.0.1:{echo.port}").listen_port
-        api.add_toxic("slow", "latency", attributes={"latency": 100})
-        p50s, p99s = [], []
-        for _ in range(args.runs):
-            p50, p99 = latency_run(api, plain, slow, args.pings)
-            p50s.append(p50)
-            p99s.append(p99)
-        print(f"latency 100 ms, {args.pings} round trips x {args.runs} runs (added minus 100 ms)")
-        print(
-            f"  p50 {statistics.median(p50s):+.3f} ms (spread {min(p50s):+.3f}..{max(p50s):+.3f}; "
-            f"goal <= 1 ms)   p99 {statistics.median(p99s):+.3f} ms "
-            f"(spread {min(p99s):+.3f}..{max(p99s):+.3f}; goal <= 3 ms)"
-        )
-        api.remove_toxic("slow", "latency_downstream")
-        print("bandwidth, measured / configured (goal within 2 %)")
-        for rate in RATES_KBPS:
-            api.add_toxic("slow", "bandwidth", name="bw", attributes={"rate": rate})
-            ratios = [bandwidth_run(slow, rate) for _ in range(args.runs)]
-            api.remove_toxic("slow", "bw")
-            print(
-                f"  {rate:>7,} KB/s  {statistics.median(ratios):.3f} "
-                f"(spread {min(ratios):.3f}-{max(ratios):.3f})"
-            )
+        for server in servers:
+            plain = fresh_proxy(servers, server, "plain", echo.port).listen_port
+            slow = fresh_proxy(servers, server, "slow", echo.port).listen_port
+            server.api.add_toxic("slow", "latency", name="lat", attributes={"latency": 100})
+            runs = [latency_run(plain, slow, args.latency_pings) for _ in range(args.runs)]
+            server.api.remove_toxic("slow", "lat")
+            for n, (label, goal) in enumerate((("p50", 1.0), ("p99", 3.0))):
+                figures.append(
+                    Figure(
+                        f"latency toxic 100 ms: {label} - 100 ms",
+                        server.target,
+                        tuple(r[n] for r in runs),
+                        Goal("at_most", goal),
+                        "ms",
+                        "+.3f",
+                    )
+                )
+            for rate in RATES_KBPS:
+                server.api.add_toxic("slow", "bandwidth", name="bw", attributes={"rate": rate})
+                ratios = tuple(bandwidth_run(slow, rate) for _ in range(args.runs))
+                server.api.remove_toxic("slow", "bw")
+                figures.append(
+                    Figure(
+                        f"bandwidth {_rate_text(rate)}: measured ÷ configured",
+                        server.target,
+                        ratios,
+                        Goal("within", 0.98, 1.02),
+                        fmt=".3f",
+                    )
+                )
     finally:
-        proc.terminate()
-        proc.wait(10)
-    return 0
+        echo.close()
+    return figures
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--latency-pings", type=int, default=300)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(__doc__, measure, add_args))

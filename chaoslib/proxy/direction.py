@@ -57,7 +57,9 @@ class Direction:
 
     def __init__(self, link: Link, stream: str) -> None:
         self.link = link
+        self.proxy = link.proxy
         self.stream = stream
+        self.version = -1  # the proxy's toxics_version this direction's entries match
         self.src: asyncio.Transport | None = None
         self.dst: asyncio.Transport | None = None
         self.entries: list[Entry] = []
@@ -77,27 +79,40 @@ class Direction:
         self.seen = 0  # bytes read from the source on this connection
 
     # -- the chain ---------------------------------------------------------
-    def add(self, toxic: Toxic) -> None:
-        entry = Entry(toxic, self.link.wants(toxic), toxic.new_state())
-        self.entries.append(entry)
-        if entry.active:
-            toxic.on_attach(self.link, entry.state)
+    def sync(self) -> None:
+        """Make the entries match the proxy's chain for this stream, in its order.
+
+        Called for every connection when a toxic with attach-time effects is added
+        or removed, and otherwise lazily before the next chunk (or EOF) is handled.
+        """
+        proxy = self.link.proxy
+        self.version = proxy.toxics_version
+        current = {id(entry.toxic): entry for entry in self.entries}
+        entries = []
+        for toxic in proxy.toxics.chain(self.stream):
+            entry = current.pop(id(toxic), None)
+            if entry is None:
+                entry = Entry(toxic, self.link.wants(toxic), toxic.new_state())
+                entries.append(entry)
+                if entry.active:
+                    toxic.on_attach(self.link, entry.state)
+            else:
+                entries.append(entry)
+        self.entries = entries
+        for entry in current.values():
+            if entry.active:
+                self._detach(entry)
         self._update_mode()
 
-    def remove(self, toxic: Toxic) -> None:
-        for entry in list(self.entries):
-            if entry.toxic is toxic:
-                self.entries.remove(entry)
-                if entry.active:
-                    toxic.on_detach(self.link, entry.state)
-                    # Bytes the toxic held back (half a frame) go next, ahead of later chunks.
-                    held = toxic.held(entry.state)
-                    if held and self.fast:
-                        self._write(held)  # nothing is queued ahead of it
-                    elif held:
-                        self.queue.appendleft(Chunk(held, self.link.loop.time()))
-                        self.queued_bytes += len(held)
-        self._update_mode()
+    def _detach(self, entry: Entry) -> None:
+        entry.toxic.on_detach(self.link, entry.state)
+        # Bytes the toxic held back (half a frame) go next, ahead of later chunks.
+        held = entry.toxic.held(entry.state)
+        if held and self.fast:
+            self._write(held)  # nothing is queued ahead of it
+        elif held:
+            self.queue.appendleft(Chunk(held, self.link.loop.time()))
+            self.queued_bytes += len(held)
 
     def retoxify(self, toxic: Toxic, toxicity_changed: bool) -> None:
         """The toxic was updated: keep its per-connection state; redraw only a new toxicity."""
@@ -111,19 +126,13 @@ class Direction:
                     toxic.on_detach(self.link, entry.state)
         self._update_mode()
 
-    def _has_active(self) -> bool:
-        return any(e.active for e in self.entries)
-
-    def _inline_entry(self) -> Entry | None:
-        """The one active toxic, if it can run on the fast path (a protocol toxic)."""
-        active = [e for e in self.entries if e.active]
-        return active[0] if len(active) == 1 and active[0].toxic.inline else None
-
     def _fast_ok(self) -> bool:
+        """No active toxic, or one protocol toxic that runs inline; sets ``inline``."""
         if self.link.proxy.general_path:
             return False
-        self.inline = self._inline_entry()
-        return self.inline is not None or not self._has_active()
+        active = [e for e in self.entries if e.active]
+        self.inline = active[0] if len(active) == 1 and active[0].toxic.inline else None
+        return not active or self.inline is not None
 
     def _update_mode(self) -> None:
         if not self._fast_ok():
@@ -134,6 +143,8 @@ class Direction:
 
     # -- input -------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
+        if self.version != self.proxy.toxics_version:
+            self.sync()
         self.seen += len(data)
         self.counters.received += len(data)
         if self.fast:
@@ -162,6 +173,8 @@ class Direction:
         self._wake()
 
     def feed_eof(self) -> None:
+        if self.version != self.proxy.toxics_version:
+            self.sync()
         if self.fast:
             self.link.close()
             return
@@ -221,6 +234,8 @@ class Direction:
     async def _pump(self) -> None:
         try:
             while not self.link.closed:
+                if self.version != self.proxy.toxics_version:
+                    self.sync()
                 if not self.queue:
                     if self._fast_ok():
                         self.fast = True

@@ -39,10 +39,8 @@ class Link:
         self.down = Direction(self, "downstream")
         self.up.src = client
         self.down.dst = client
-        for toxic in proxy.toxics.chain("upstream"):
-            self.up.add(toxic)
-        for toxic in proxy.toxics.chain("downstream"):
-            self.down.add(toxic)
+        self.up.sync()
+        self.down.sync()
 
     def wants(self, toxic: Toxic) -> bool:
         """Whether the toxic is active on this connection: its clients, then one toxicity draw."""

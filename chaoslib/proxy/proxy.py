@@ -46,6 +46,7 @@ class Proxy:
         self.loop = loop
         self.rng = rng
         self.toxics = ToxicCollection(self._toxics_changed)
+        self.toxics_version = 0  # bumped on every add and remove; connections compare it
         self.links: set[Link] = set()
         self.counters = {stream: Counters() for stream in STREAMS}
         self._server: asyncio.AbstractServer | None = None
@@ -101,14 +102,16 @@ class Proxy:
     def _toxics_changed(
         self, event: str, stream: str, toxic: Toxic, toxicity_changed: bool
     ) -> None:
+        if event == "update":
+            if toxicity_changed:  # otherwise the shared toxic object already has the new values
+                for link in list(self.links):
+                    link.direction(stream).retoxify(toxic, toxicity_changed)
+            return
+        self.toxics_version += 1
+        if toxic.acts_on_data_only():
+            return  # each connection syncs its chain before its next chunk (Direction.feed)
         for link in list(self.links):
-            direction = link.direction(stream)
-            if event == "add":
-                direction.add(toxic)
-            elif event == "remove":
-                direction.remove(toxic)
-            else:
-                direction.retoxify(toxic, toxicity_changed)
+            link.direction(stream).sync()
 
     # -- JSON -----------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

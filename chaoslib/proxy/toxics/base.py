@@ -141,6 +141,17 @@ class Toxic:
     def on_detach(self, ctx: LinkContext, state: Any) -> None:
         """The toxic was removed from a live connection."""
 
+    @classmethod
+    def acts_on_data_only(cls) -> bool:
+        """Whether the toxic does nothing on a connection until a chunk or EOF passes.
+
+        Such a toxic can be added to or removed from live connections lazily: each
+        connection catches up on its next chunk, so an API call does not have to
+        touch every connection of a busy proxy.
+        """
+        hooks = ("on_attach", "on_detach", "held", "on_connect")
+        return not cls.inline and all(getattr(cls, h) is getattr(Toxic, h) for h in hooks)
+
     # -- what the base class provides ---------------------------------------------
     async def sleep(self, ctx: LinkContext, seconds: float) -> bool:
         """Sleep unless this toxic changes first; True if the full time passed."""
