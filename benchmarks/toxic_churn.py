@@ -110,6 +110,7 @@ def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Fig
             warm = here.recv()
             print(f"{server.target}: {warm['moved']} of {args.connections} connections streaming")
             p99s, slowest = [], []
+            by_call: dict[str, list[float]] = {}
             for _ in range(args.runs):
                 samples = []
                 for _ in range(args.cycles):
@@ -119,11 +120,20 @@ def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Fig
                             "churn", kind, name=kind, stream=stream, attributes=attributes
                         )
                         samples.append(time.perf_counter() - start)
+                        by_call.setdefault(f"add {kind}", []).append(samples[-1])
                         start = time.perf_counter()
                         server.api.remove_toxic("churn", kind)
                         samples.append(time.perf_counter() - start)
+                        by_call.setdefault(f"remove {kind}", []).append(samples[-1])
                 p99s.append(percentile(samples, 0.99) * 1000)
                 slowest.append(max(samples) * 1000)
+            print(
+                "  per call, p50/p99 ms: "
+                + ", ".join(
+                    f"{k} {percentile(v, 0.5) * 1000:.1f}/{percentile(v, 0.99) * 1000:.1f}"
+                    for k, v in by_call.items()
+                )
+            )
             here.send("report")
             after = here.recv()
             print(
