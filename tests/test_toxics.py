@@ -253,3 +253,26 @@ def test_a_consumer_that_never_reads_stops_the_producer(client, echo_proxy, toxi
     # Kernel socket buffers on the four sockets and the proxy's bounded queues
     # hold some tens of MB at most; without backpressure this would reach 400.
     assert sent < (120 << 20), f"{sent >> 20} MB accepted by a stalled pipeline"
+
+
+def test_a_toxic_added_and_removed_while_a_connection_idles_leaves_it_untouched(client, echo_proxy):
+    # Data-only toxics reach open connections lazily, on their next chunk: a removal
+    # that happened before that chunk must win.
+    with connect(echo_proxy) as sock:
+        round_trip(sock)
+        client.add_toxic("echo", "latency", name="slow", attributes={"latency": 500})
+        client.remove_toxic("echo", "slow")
+        assert round_trip(sock) < 0.25
+
+
+def test_timeout_added_to_an_idle_open_connection_closes_it_without_data(client, echo_proxy):
+    # A toxic that acts without data (timeout's timer) is installed on open connections at once.
+    with connect(echo_proxy) as sock:
+        round_trip(sock)
+        client.add_toxic("echo", "timeout", attributes={"timeout": 200})
+        start = time.monotonic()
+        try:
+            assert recv_all(sock, limit=3.0) == b""
+        except OSError as exc:
+            assert exc.errno == errno.ECONNRESET
+        assert 0.15 < time.monotonic() - start < 2.0
