@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Figure, Goal, ProxyUnderTest, fresh_proxy, script_main  # noqa: E402
+from common import Figure, Goal, ProxyUnderTest, cpu_seconds, fresh_proxy, script_main  # noqa: E402
 
 BLOCK = 4 << 20
 
@@ -38,12 +38,6 @@ def _sink(listener: socket.socket, total: int) -> None:
                     break
                 received += n
             conn.sendall(b"k" if received == total else b"x")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def transfer(port: int, total: int, pids: dict[str, int]) -> tuple[float, dict[str, float]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -28,19 +29,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def one_suite() -> tuple[float, dict[str, float]]:
-    with tempfile.TemporaryDirectory(prefix="chaoslib-suite-") as reports:
-        start = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "invoke", "chaos.suite", "--report-dir", reports],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=900,
+    reports = Path(tempfile.mkdtemp(prefix="chaoslib-suite-"))
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "invoke", "chaos.suite", "--report-dir", str(reports)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        (reports / "output.txt").write_text(done.stdout + done.stderr)
+        failed = [line for line in done.stdout.splitlines() if "failed" in line or "❌" in line]
+        raise RuntimeError(
+            f"the suite failed (reports and output kept in {reports}):\n" + "\n".join(failed)
         )
-        wall = time.perf_counter() - start
-        if done.returncode != 0:
-            raise RuntimeError(f"the suite failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-        journal = json.loads((Path(reports) / "journal.json").read_text())
+    journal = json.loads((reports / "journal.json").read_text())
+    shutil.rmtree(reports, ignore_errors=True)
     return wall, {s["name"]: s["duration_s"] for s in journal["scenarios"]}
 
 

@@ -23,7 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Figure, Goal, ProxyUnderTest, fresh_proxy, percentile, script_main  # noqa: E402
+from common import (  # noqa: E402
+    Figure,
+    Goal,
+    ProxyUnderTest,
+    cpu_seconds,
+    fresh_proxy,
+    percentile,
+    script_main,
+)
 
 from chaoslib.services.managed import pick_free_port  # noqa: E402
 
@@ -111,6 +119,9 @@ def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Fig
             print(f"{server.target}: {warm['moved']} of {args.connections} connections streaming")
             p99s, slowest = [], []
             by_call: dict[str, list[float]] = {}
+            pids = {"proxy": server.pid, "load": load.pid, "this client": os.getpid()}
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            began = time.perf_counter()
             for _ in range(args.runs):
                 samples = []
                 for _ in range(args.cycles):
@@ -127,6 +138,14 @@ def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Fig
                         by_call.setdefault(f"remove {kind}", []).append(samples[-1])
                 p99s.append(percentile(samples, 0.99) * 1000)
                 slowest.append(max(samples) * 1000)
+            elapsed = time.perf_counter() - began
+            print(
+                "  CPU while churning: "
+                + ", ".join(
+                    f"{name} {(cpu_seconds(pid) - cpu_before[name]) / elapsed:.0%}"
+                    for name, pid in pids.items()
+                )
+            )
             print(
                 "  per call, p50/p99 ms: "
                 + ", ".join(

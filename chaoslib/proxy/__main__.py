@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 
@@ -83,6 +84,9 @@ async def serve(args: argparse.Namespace) -> None:
                 file=sys.stderr,
             )
         print(f"chaoslib-proxy: API on http://{args.host}:{server.port}", flush=True)
+        # What exists now (modules, the app) lives as long as the process: keep it out of
+        # the collector's full passes, which otherwise stall every connection ~40 ms.
+        gc.freeze()
         await stop.wait()
     finally:
         await server.close()
