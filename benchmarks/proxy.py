@@ -4,7 +4,8 @@
 
 Throughput comes from ``redis-benchmark -t get,set -q`` at ``-c 50``,
 ``-c 50 -P 16`` and ``-c 1`` (median of ``--runs``, targets interleaved so
-drift hits all of them alike). Added latency is the p50/p99 of sequential
+drift hits all of them alike). ``bare uvloop`` is ``bare_proxy.py``, the
+smallest asyncio forwarder, shown as the ceiling for a Python proxy here. Added latency is the p50/p99 of sequential
 PING round trips through each target minus the direct ones (goal p50
 <= 0.10 ms). Set
 ``TOXIPROXY_BIN`` to a real toxiproxy-server to measure it in the same run.
@@ -29,6 +30,7 @@ from common import (  # noqa: E402
     Figure,
     Goal,
     ProxyUnderTest,
+    bare_forwarders,
     fresh_proxy,
     percentile,
     script_main,
@@ -41,6 +43,7 @@ LOADS = {
     "-c 50 -P 16": ["-c", "50", "-P", "16"],
     "-c 1": ["-c", "1"],
 }
+PROXIES = ("chaoslib", "toxiproxy")
 GOALS = {"-c 50": 0.60, "-c 50 -P 16": 0.50, "-c 1": 0.50}  # GET; SET is shown without a goal
 
 
@@ -72,7 +75,11 @@ def ping_latencies(port: int, count: int) -> list[float]:
     return samples
 
 
-def throughput(targets: dict[str, int], servers: list[ProxyUnderTest], args) -> list[Figure]:
+def _goal(target: str, goal: Goal | None) -> Goal | None:
+    return goal if target in PROXIES else None  # the bare forwarders are references
+
+
+def throughput(targets: dict[str, int], args: argparse.Namespace) -> list[Figure]:
     figures = []
     for test in ("get", "set"):
         for label, load in LOADS.items():
@@ -85,33 +92,27 @@ def throughput(targets: dict[str, int], servers: list[ProxyUnderTest], args) -> 
                 + "  ".join(f"{n} {statistics.median(r):,.0f}" for n, r in runs.items())
             )
             goal = Goal("at_least", GOALS[label]) if test == "get" else None
-            for server in servers:
-                ratios = tuple(
-                    p / d for p, d in zip(runs[server.target], runs["direct"], strict=True)
-                )
+            for target in targets:
+                if target == "direct":
+                    continue
+                ratios = tuple(p / d for p, d in zip(runs[target], runs["direct"], strict=True))
                 name = f"redis-benchmark {test.upper()} {label}, proxy ÷ direct"
-                figures.append(Figure(name, server.target, ratios, goal))
+                figures.append(Figure(name, target, ratios, _goal(target, goal)))
     return figures
 
 
-def latency(targets: dict[str, int], servers: list[ProxyUnderTest], args) -> list[Figure]:
+def latency(targets: dict[str, int], args: argparse.Namespace) -> list[Figure]:
     """p50 of proxied PINGs minus p50 of direct ones, per run, in ms."""
-    added: dict[str, list[float]] = {s.target: [] for s in servers}
+    added: dict[str, list[float]] = {t: [] for t in targets if t != "direct"}
     for _ in range(args.runs):
         base = percentile(ping_latencies(targets["direct"], args.pings), 0.5)
-        for server in servers:
-            through = percentile(ping_latencies(targets[server.target], args.pings), 0.5)
-            added[server.target].append((through - base) * 1000)
+        for target in added:
+            through = percentile(ping_latencies(targets[target], args.pings), 0.5)
+            added[target].append((through - base) * 1000)
+    goal = Goal("at_most", 0.10)
     return [
-        Figure(
-            "added round trip p50, no toxics",
-            target,
-            tuple(runs),
-            Goal("at_most", 0.10),
-            "ms",
-            ".3f",
-        )
-        for target, runs in added.items()
+        Figure("added round trip p50, no toxics", t, tuple(r), _goal(t, goal), "ms", ".3f")
+        for t, r in added.items()
     ]
 
 
@@ -129,13 +130,16 @@ def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Fig
             f"redis-server {redis_server.extra.get('version')} ({redis_server.extra.get('source')})"
         )
         figures = []
-        if shutil.which("redis-benchmark"):
-            figures += throughput(targets, servers, args)
-        else:
-            print(
-                "redis-benchmark is not installed (apt-get install redis-tools); throughput skipped"
-            )
-        return figures + latency(targets, servers, args)
+        with bare_forwarders(redis_server.port, ("uvloop",)) as bare:
+            targets.update({name: port for name, (port, _) in bare.items()})
+            if shutil.which("redis-benchmark"):
+                figures += throughput(targets, args)
+            else:
+                print(
+                    "redis-benchmark is not installed (apt-get install redis-tools); "
+                    "throughput skipped"
+                )
+            return figures + latency(targets, args)
     finally:
         redis_server.stop()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -27,7 +27,7 @@ import proxy  # noqa: E402
 import suite_time  # noqa: E402
 import toxic_accuracy  # noqa: E402
 import toxic_churn  # noqa: E402
-from common import base_parser, cpu_model, print_table, proxy_servers  # noqa: E402
+from common import base_parser, cpu_model, exit_code, print_table, proxy_servers  # noqa: E402
 
 SCRIPTS = {
     "proxy": proxy,
@@ -71,7 +71,7 @@ def main() -> int:
             print(f"   ({time.perf_counter() - began:.0f} s)", flush=True)
     print(f"\nall figures ({time.perf_counter() - started:.0f} s in all):\n")
     print_table(figures, markdown=args.markdown)
-    return 0 if all(f.met is not False for f in figures) else 1
+    return exit_code(figures)
 
 
 if __name__ == "__main__":
