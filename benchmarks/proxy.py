@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -31,6 +32,7 @@ from common import (  # noqa: E402
     Goal,
     ProxyUnderTest,
     bare_forwarders,
+    cpu_seconds,
     fresh_proxy,
     percentile,
     script_main,
@@ -101,6 +103,29 @@ def throughput(targets: dict[str, int], args: argparse.Namespace) -> list[Figure
     return figures
 
 
+def cpu_per_request(targets: dict[str, int], pids: dict[str, int], requests: int) -> None:
+    """Where the 2 cores go under GET -c 50: CPU µs per request for each process."""
+    print("  CPU µs per request, GET -c 50 (user + system, one run each):")
+    for name, port in targets.items():
+        watched = {"redis-server": pids["redis-server"]}
+        if name in pids:
+            watched[name] = pids[name]
+        before = {k: cpu_seconds(pid) for k, pid in watched.items()}
+        child = resource.getrusage(resource.RUSAGE_CHILDREN)
+        redis_benchmark(port, "get", LOADS["-c 50"], requests)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used = {
+            "redis-benchmark": after.ru_utime + after.ru_stime - child.ru_utime - child.ru_stime
+        }
+        used.update({k: cpu_seconds(pid) - before[k] for k, pid in watched.items()})
+        total = sum(used.values())
+        print(
+            f"    {name:<12} "
+            + ", ".join(f"{k} {v / requests * 1e6:.1f}" for k, v in used.items())
+            + f"; all {total / requests * 1e6:.1f}"
+        )
+
+
 def latency(targets: dict[str, int], args: argparse.Namespace) -> list[Figure]:
     """p50 of proxied PINGs minus p50 of direct ones, per run, in ms."""
     added: dict[str, list[float]] = {t: [] for t in targets if t != "direct"}
@@ -134,6 +159,9 @@ def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Fig
             targets.update({name: port for name, (port, _) in bare.items()})
             if shutil.which("redis-benchmark"):
                 figures += throughput(targets, args)
+                pids = {"redis-server": redis_server.pid, **{s.target: s.pid for s in servers}}
+                pids.update({name: pid for name, (_, pid) in bare.items()})
+                cpu_per_request(targets, pids, args.requests)
             else:
                 print(
                     "redis-benchmark is not installed (apt-get install redis-tools); "

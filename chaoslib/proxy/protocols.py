@@ -37,12 +37,11 @@ class ClientSide(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         link = self.link
-        assert link is not None
-        if link.upstream is None:
-            link.early.append(data)
-            self.link.client.pause_reading()
+        if link.upstream is None:  # type: ignore[union-attr]
+            link.early.append(data)  # type: ignore[union-attr]
+            link.client.pause_reading()  # type: ignore[union-attr]
         else:
-            link.up.feed(data)
+            link.up.feed(data)  # type: ignore[union-attr]
 
     def eof_received(self) -> bool:
         link = self.link
