@@ -66,6 +66,7 @@ class Direction:
         self.queue: collections.deque[Chunk | None] = collections.deque()
         self.queued_bytes = 0
         self.fast = not link.proxy.general_path
+        self.fast_ok = self.fast  # whether the chain allows the fast path (see _update_mode)
         self.inline: Entry | None = None  # a protocol toxic run synchronously on the fast path
         self.pump_task: asyncio.Task[None] | None = None
         self.wakeup: asyncio.Future[None] | None = None
@@ -135,7 +136,9 @@ class Direction:
         return not active or self.inline is not None
 
     def _update_mode(self) -> None:
-        if not self._fast_ok():
+        # Kept for the pump, which asks after every drained queue; only a chain change moves it.
+        self.fast_ok = self._fast_ok()
+        if not self.fast_ok:
             self.fast = False
             self._ensure_pump()
         else:
@@ -244,7 +247,7 @@ class Direction:
                 if self.version != self.proxy.toxics_version:
                     self.sync()
                 if not self.queue:
-                    if self._fast_ok():
+                    if self.fast_ok:
                         self.fast = True
                         return
                     self.wakeup = self.link.loop.create_future()
