@@ -219,8 +219,9 @@ def cpu_model() -> str:
 def print_table(figures: list[Figure], *, markdown: bool = False) -> None:
     """Figure, target, median, spread, goal, met, and chaoslib ÷ Toxiproxy where both ran."""
     toxiproxy = {f.name: f for f in figures if f.target == "toxiproxy"}
-    rows = [("figure", "target", "median", "spread", "goal", "met", "÷ toxiproxy")]
-    for f in figures:
+    order = {name: n for n, name in reversed(list(enumerate(f.name for f in figures)))}
+    rows = [("figure", "target", "median", "spread", "goal", "met", "chaoslib ÷ toxiproxy")]
+    for f in sorted(figures, key=lambda f: order[f.name]):  # each figure's targets together
         other = toxiproxy.get(f.name) if f.target == "chaoslib" else None
         rows.append(
             (
