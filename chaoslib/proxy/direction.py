@@ -14,6 +14,10 @@ Each direction forwards bytes one of two ways:
 
 A direction goes back to the fast path only once its queue has drained.
 
+The chain reaches a direction by ``sync``: at once for toxics with
+attach-time effects, otherwise before the direction's next chunk (a version
+number per proxy says when), so an API call need not walk every connection.
+
 A direction may also carry a **tap**: protocol toxics on the other direction
 install one to see whole replies at the moment they are written, so an answer
 they inject lands in its place in a pipeline. The tap runs on either path.
