@@ -104,7 +104,7 @@ def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Fig
     try:
         for kind, sample in KINDS.items():
             for server in servers:
-                proxy = fresh_proxy(servers, server, "activation", echo.port)
+                proxy = fresh_proxy(server, "activation", echo.port)
                 p99s = []
                 for _ in range(args.runs):
                     samples = [

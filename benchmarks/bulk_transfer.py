@@ -75,7 +75,7 @@ def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Fig
         targets = {"direct": listener.getsockname()[1]}
         for server in servers:
             targets[server.target] = fresh_proxy(
-                servers, server, "bulk", listener.getsockname()[1]
+                server, "bulk", listener.getsockname()[1]
             ).listen_port
         pids = {"sender": os.getpid(), "sink": sink.pid, **{s.target: s.pid for s in servers}}
         with bare_forwarders(listener.getsockname()[1], ("uvloop", "splice")) as bare:

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chaoslib.services.managed import pick_free_port  # noqa: E402
-from chaoslib.toxiproxy import Toxiproxy  # noqa: E402
+from chaoslib.toxiproxy import Proxy, Toxiproxy  # noqa: E402
 from chaoslib.wait import wait_until  # noqa: E402
 
 
@@ -141,9 +141,9 @@ def bare_forwarders(upstream: int, modes: tuple[str, ...]) -> Iterator[dict[str,
             proc.wait()
 
 
-def fresh_proxy(servers: list[ProxyUnderTest], server: ProxyUnderTest, name: str, upstream: int):
-    """Create (or recreate) proxy ``name`` on ``server``; returns the Proxy."""
-    with contextlib.suppress(Exception):
+def fresh_proxy(server: ProxyUnderTest, name: str, upstream: int) -> Proxy:
+    """Create (or recreate) proxy ``name`` on ``server``."""
+    if name in server.api.proxies():
         server.api.delete_proxy(name)
     return server.api.create_proxy(name, upstream=f"127.0.0.1:{upstream}")
 

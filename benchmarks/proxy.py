@@ -148,9 +148,7 @@ def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Fig
     try:
         targets = {"direct": redis_server.port}
         for server in servers:
-            targets[server.target] = fresh_proxy(
-                servers, server, "redis", redis_server.port
-            ).listen_port
+            targets[server.target] = fresh_proxy(server, "redis", redis_server.port).listen_port
         print(
             f"redis-server {redis_server.extra.get('version')} ({redis_server.extra.get('source')})"
         )

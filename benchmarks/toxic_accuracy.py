@@ -86,8 +86,8 @@ def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Fig
     figures = []
     try:
         for server in servers:
-            plain = fresh_proxy(servers, server, "plain", echo.port).listen_port
-            slow = fresh_proxy(servers, server, "slow", echo.port).listen_port
+            plain = fresh_proxy(server, "plain", echo.port).listen_port
+            slow = fresh_proxy(server, "slow", echo.port).listen_port
             server.api.add_toxic("slow", "latency", name="lat", attributes={"latency": 100})
             runs = [latency_run(plain, slow, args.latency_pings) for _ in range(args.runs)]
             server.api.remove_toxic("slow", "lat")

@@ -103,7 +103,7 @@ def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Fig
     figures = []
     for server in servers:
         echo_port = pick_free_port()
-        proxy = fresh_proxy(servers, server, "churn", echo_port)
+        proxy = fresh_proxy(server, "churn", echo_port)
         here, there = multiprocessing.get_context("fork").Pipe()
         load = multiprocessing.get_context("fork").Process(
             target=_load,
