@@ -17,7 +17,7 @@ from chaoslib import schedule
 from chaoslib.checks import Verdict, merge
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.faults.base import Fault
-from chaoslib.faults.signals import Terminated, heal_on_signals
+from chaoslib.faults.signals import Terminated, heal_on_signals, signals_held
 from chaoslib.journal import FaultEvent, Journal
 from chaoslib.observe.base import Observer
 from chaoslib.observe.history import Event, History
@@ -104,7 +104,10 @@ class Experiment:
                 status, error = "aborted", f"{type(exc).__name__}: {exc}"
                 logger.exception("experiment {} aborted", self.name)
             finally:
-                self._heal_all(ctx)
+                try:
+                    self._heal_all(ctx)
+                except (KeyboardInterrupt, Terminated) as exc:  # arrived while healing
+                    status, error = "interrupted", str(exc) or type(exc).__name__
             try:
                 if status in ("passed",):
                     self._phase("observing recovery", self.observe_after)
@@ -168,11 +171,14 @@ class Experiment:
                 self._record(ctx, action.fault, "heal")
 
     def _heal_all(self, ctx: RunContext) -> None:
-        for name, step in self.steps.items():
-            if step.fault.applied:
-                try:
-                    step.fault.heal()
-                    self._record(ctx, name, "heal")
-                except Exception as exc:
-                    logger.error("could not heal {}: {}", name, exc)
-                    self._record(ctx, name, "heal", f"{type(exc).__name__}: {exc}")
+        # One hold around all the heals: a signal released between two of them would
+        # leave the rest in place. It is raised once every fault is healed.
+        with signals_held():
+            for name, step in self.steps.items():
+                if step.fault.applied:
+                    try:
+                        step.fault.heal()
+                        self._record(ctx, name, "heal")
+                    except Exception as exc:
+                        logger.error("could not heal {}: {}", name, exc)
+                        self._record(ctx, name, "heal", f"{type(exc).__name__}: {exc}")

@@ -131,12 +131,16 @@ class Suite:
                 logger.exception("the suite stopped")
                 result.error = f"{type(exc).__name__}: {exc}"
             finally:
-                with signals_held():  # a second Ctrl-C must not leave processes behind
-                    for stop in reversed(self._stop):
-                        try:
-                            stop()
-                        except Exception as exc:
-                            logger.error("while stopping: {}", exc)
+                try:
+                    with signals_held():  # a second Ctrl-C must not leave processes behind
+                        for stop in reversed(self._stop):
+                            try:
+                                stop()
+                            except Exception as exc:
+                                logger.error("while stopping: {}", exc)
+                except (KeyboardInterrupt, Terminated) as exc:  # arrived while stopping
+                    result.error = result.error or f"interrupted ({exc or type(exc).__name__})"
+                    result.interrupted = True
                 result.ended_at = time.time()
         return result
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 
@@ -109,3 +111,35 @@ def test_run_context_reports_fault_times():
     )
     assert (ctx.applied_at("a"), ctx.healed_at("a"), ctx.last_heal) == (1.0, 2.0, 2.0)
     assert ctx.applied_at("b") is None
+
+
+class _CtrlC(Fault):
+    """Presses Ctrl-C on this very process when applied and/or while being healed."""
+
+    def __init__(self, name: str, *, on_apply: bool, on_heal: bool) -> None:
+        super().__init__()
+        self.name, self.on_apply, self.on_heal = name, on_apply, on_heal
+
+    def ledger_entry(self) -> LedgerEntry:
+        return LedgerEntry("toxic", {"api": "", "proxy": "", "toxics": []}, self.name)
+
+    def _apply(self) -> None:
+        if self.on_apply:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def _heal(self) -> None:
+        if self.on_heal:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_second_ctrl_c_during_the_heals_still_heals_every_fault(redis_url, toxiproxy):
+    # The second Ctrl-C lands while the first fault heals: the remaining heals must still run.
+    exp = Experiment("ctrl-c-twice", steady_for=0, observe_after=0)
+    exp.add("second", _CtrlC("second", on_apply=False, on_heal=True), schedule.once(0, 600))
+    exp.add("cut", Link("redis", toxiproxy).down(), schedule.once(0, 600))
+    exp.add("first", _CtrlC("first", on_apply=True, on_heal=False), schedule.once(0.2, 600))
+    journal = exp.run()
+    assert journal.status == "interrupted"
+    healed = [f.fault for f in journal.faults if f.action == "heal"]
+    assert healed == ["second", "cut"], healed
+    assert all(p.enabled for p in toxiproxy.proxies().values())

@@ -12,7 +12,7 @@ from chaoslib import stack as stack_mod
 from chaoslib.faults.ledger import Ledger
 from chaoslib.stack import StackConfig
 from chaoslib.toxiproxy import Toxiproxy
-from chaoslib.wait import wait_until
+from chaoslib.wait import WaitTimeout, wait_until
 from tests.helpers import run_invoke, spawn_python
 
 HOLDER = textwrap.dedent(
@@ -99,8 +99,11 @@ def test_sigint_twice_still_heals_every_fault(detached_stack):
     proc = start_holder(home, stack)
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=30)
-    wait_until(lambda: clean_state(home, stack) == CLEAN, timeout=10, what="a clean state")
+    out, err = proc.communicate(timeout=30)
+    try:
+        wait_until(lambda: clean_state(home, stack) == CLEAN, timeout=10, what="a clean state")
+    except WaitTimeout:
+        pytest.fail(f"left after a double SIGINT: {clean_state(home, stack)}\n{out}\n{err[-3000:]}")
 
 
 def test_after_sigkill_chaos_reset_restores_a_clean_state(detached_stack):

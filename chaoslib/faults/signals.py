@@ -1,16 +1,19 @@
 """Signals end a run the way an exception does, so every ``finally`` heals its faults.
 
-SIGINT already raises KeyboardInterrupt. SIGTERM and SIGHUP are made to raise
-:class:`Terminated`; a second signal that arrives while faults are healing is
-held back until the heal is done, so a double Ctrl-C cannot leave a fault.
+Inside :func:`heal_on_signals` the first SIGINT raises KeyboardInterrupt and the
+first SIGTERM or SIGHUP raises :class:`Terminated`. Any further signal is
+swallowed until the outermost block ends: the run is already stopping, and a
+second Ctrl-C arriving between two heals must not cut the healing short.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
+from types import FrameType
 
 HEAL_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
@@ -23,22 +26,41 @@ class Terminated(BaseException):
         self.signum = signum
 
 
-def _raise_terminated(signum: int, frame: object) -> None:
+class _Stopping:
+    """Whether a heal signal already arrived in the outermost block, and how deep we are."""
+
+    depth = 0
+    fired = False
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if _Stopping.fired:
+        # Not a logger: the main thread may be inside a log call holding its lock.
+        os.write(
+            2, f"{signal.Signals(signum).name}: still healing faults, then stopping\n".encode()
+        )
+        return
+    _Stopping.fired = True
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Terminated(signum)
 
 
 @contextlib.contextmanager
 def heal_on_signals() -> Iterator[None]:
-    """Within this block SIGTERM/SIGHUP raise :class:`Terminated` (main thread only)."""
+    """Within this block the first heal signal raises and later ones wait (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {
-        sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)
-    }
+    previous = {}
+    if _Stopping.depth == 0:
+        _Stopping.fired = False
+        previous = {sig: signal.signal(sig, _on_signal) for sig in HEAL_SIGNALS}
+    _Stopping.depth += 1
     try:
         yield
     finally:
+        _Stopping.depth -= 1
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
