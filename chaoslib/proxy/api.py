@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from chaoslib.proxy.collection import PopulateError, ProxyCollection
 from chaoslib.proxy.errors import ApiError, bad_request
 
 TOXIPROXY_VERSION = "2.12.0"
+OPENAPI = Path(__file__).with_name("openapi.yaml")
 MAX_BODY = 1 << 20
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -55,8 +57,11 @@ async def toxiproxy_conventions(request: web.Request, handler: Handler) -> web.S
             response = web.Response(
                 text="404 page not found\n", status=404, content_type="text/plain"
             )
-        except web.HTTPMethodNotAllowed:
-            response = web.Response(status=405)
+        except web.HTTPMethodNotAllowed as exc:
+            # Toxiproxy sends a bare 405; the Allow header is what RFC 9110 asks for.
+            response = web.Response(
+                status=405, headers={"Allow": ", ".join(sorted(exc.allowed_methods))}
+            )
         except web.HTTPRequestEntityTooLarge:
             response = _error(f"bad request body: larger than {MAX_BODY} bytes", 413)
     response.headers["X-Toxiproxy-Request-Id"] = request_id
@@ -95,6 +100,7 @@ class Api:
             web.post("/reset", self.reset),
             web.get("/version", self.version),
             web.get("/metrics", self.metrics),
+            web.get("/openapi.yaml", self.openapi),
         ]
 
     async def list_proxies(self, request: web.Request) -> web.Response:
@@ -175,6 +181,9 @@ class Api:
         return web.Response(
             text=metrics.render(self.proxies), content_type="text/plain", charset="utf-8"
         )
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.Response(body=OPENAPI.read_bytes(), content_type="application/yaml")
 
 
 def make_app(collection: ProxyCollection) -> web.Application:
