@@ -73,6 +73,7 @@ def test_a_wrong_method_gets_405_with_allow(live_server):
     assert response.headers["Allow"] == "GET, HEAD"  # aiohttp answers HEAD for every GET
 
 
+@pytest.mark.timeout(max(180, 120 + EXAMPLES))  # ~0.5 s per example per operation locally
 def test_schemathesis_finds_no_server_error_and_the_server_survives(live_server, tmp_path):
     url, proc = live_server
     run = subprocess.run(
