@@ -39,13 +39,19 @@ class Environment:
         )
 
     @classmethod
-    def from_profile(cls, profile: str | None, home: Path | None = None) -> Environment:
-        """The embedded stack (no profile, or one without compose), or a running compose project."""
+    def from_profile(
+        cls, profile: str | None, home: Path | None = None, *, force: bool = False
+    ) -> Environment:
+        """The embedded stack (no profile, or one without compose), or a running compose project.
+
+        A profile marked ``protected: true`` is refused unless ``force``.
+        """
         if not profile:
             return cls.from_stack(home)
         from chaoslib.profile import load_profile
 
         loaded = load_profile(profile)
+        loaded.guard(force)
         if loaded.compose is None:
             return cls.from_stack(home)
         from chaoslib.compose_env import compose_environment

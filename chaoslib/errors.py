@@ -16,6 +16,18 @@ class ConfigError(ChaosError):
     """Bad input: a flag, a file or a setting that cannot be used as given."""
 
 
+class ProtectedError(ConfigError):
+    """The target environment is marked ``protected: true`` and no one said ``--force``."""
+
+    def __init__(self, profile: str, source: str) -> None:
+        self.profile = profile
+        super().__init__(
+            f"refusing to inject faults: profile {profile!r} is marked protected: true "
+            f"({source}), which says real users or real money depend on it. If this run is "
+            "intended (a planned game day), repeat it with --force (force=True from Python)."
+        )
+
+
 class BinaryNotFoundError(ChaosError):
     """A server binary could not be found anywhere chaoslib looks."""
 

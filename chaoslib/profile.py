@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from chaoslib.errors import ConfigError
+from loguru import logger
+
+from chaoslib.errors import ConfigError, ProtectedError
 
 STACK_SERVICES = ("redis", "postgres")
 TIMINGS = ("fast", "seed")
@@ -105,6 +107,14 @@ class Profile:
     fragile: tuple[str, ...] = ()  # flags the system accepts in FRAGILE, to prove checks can fail
     compose: ComposeDef | None = None
     path: str = ""
+
+    def guard(self, force: bool) -> None:
+        """Refuse faults on a protected environment unless forced (then log that it was)."""
+        if not self.protected:
+            return
+        if not force:
+            raise ProtectedError(self.name, self.path or "built-in")
+        logger.warning("profile {} is protected; injecting faults because of --force", self.name)
 
     def check_fragile(self, flags: str) -> str:
         """``a,b`` validated against the profile's flags; returns the normalised list."""

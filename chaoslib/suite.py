@@ -42,6 +42,7 @@ class SuiteConfig:
     fragile: str = ""
     report_dir: Path | None = None
     home: Path | None = None
+    force: bool = False  # run even on a profile marked protected: true
 
 
 @dataclass
@@ -101,6 +102,7 @@ class Suite:
     def __init__(self, config: SuiteConfig, *, progress: Progress | None = None) -> None:
         self.config = config
         self.profile = load_profile(config.profile)
+        self.profile.guard(config.force)
         self.profile.timing(config.timing)  # fail early on a bad timing name
         self.fragile = self.profile.check_fragile(config.fragile)
         self.specs = scenarios.select(config.only)

@@ -76,13 +76,26 @@ class Proxy:
 
 
 class Toxiproxy:
-    """``Toxiproxy()`` talks to ``$TOXIPROXY_URL``, else http://127.0.0.1:8474."""
+    """``Toxiproxy()`` talks to ``$TOXIPROXY_URL``, else http://127.0.0.1:8474.
 
-    def __init__(self, url: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    ``token`` (else ``$CHAOS_PROXY_TOKEN``) is sent as a bearer token, for a
+    chaoslib proxy that was started with one and is reached from off loopback.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        token: str | None = None,
+    ) -> None:
         self.url = (url or os.environ.get("TOXIPROXY_URL") or DEFAULT_URL).rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "chaoslib"
+        token = token or os.environ.get("CHAOS_PROXY_TOKEN")
+        if token:
+            self._session.headers["Authorization"] = f"Bearer {token}"
 
     # -- plumbing ---------------------------------------------------------------------
     def _call(

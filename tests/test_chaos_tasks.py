@@ -187,3 +187,64 @@ def test_run_an_experiment_with_statement_faults(home, tmp_path):
     data = json.loads(journal.read_text())
     assert data["status"] == "passed", data
     assert all(not p.toxics for p in proxies(home).values())
+
+
+# -- protected environments -------------------------------------------------------------
+
+PROTECTED = "extends: local\nname: prod\ndescription: pretend production\nprotected: true\n"
+REFUSED = "refusing to inject faults: profile 'prod' is marked protected: true"
+
+
+@pytest.fixture
+def protected_profile(tmp_path):
+    path = tmp_path / "prod.yml"
+    path.write_text(PROTECTED)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("chaos.redis-down", "--duration", "1"),
+        ("chaos.db-down", "--duration", "1"),
+        ("chaos.db-slow", "--duration", "1"),
+        ("chaos.redis-flap", "--cycles", "1"),
+        ("chaos.bandwidth", "--link", "redis", "--rate", "10", "--duration", "1"),
+        ("chaos.partition", "--client", "127.0.0.2", "--service", "redis"),
+        ("chaos.run", "experiments/redis-flap-while-db-slow.yml"),
+        ("chaos.suite",),
+        ("chaos.scenario", "db-slow"),
+    ],
+    ids=lambda args: args[0],
+)
+def test_every_fault_task_refuses_a_protected_profile_and_touches_nothing(
+    home, protected_profile, args
+):
+    before = {name: (p.enabled, p.toxics) for name, p in proxies(home).items()}
+    result = invoke(home, *args, "--profile", protected_profile)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert REFUSED in result.stderr and "--force" in result.stderr
+    assert {name: (p.enabled, p.toxics) for name, p in proxies(home).items()} == before
+    assert not stack_mod.Stack.load(home).services["redis"].is_paused()
+
+
+def test_force_runs_the_fault_on_a_protected_profile_and_says_so(home, protected_profile):
+    result = invoke(
+        home, "chaos.redis-down", "--duration", "0.5", "--profile", protected_profile, "--force"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Applied: link down: redis" in result.stdout
+    assert "profile prod is protected; injecting faults because of --force" in result.stderr
+    assert all(p.enabled for p in proxies(home).values())
+
+
+def test_the_library_refuses_too_unless_forced(home, protected_profile):
+    from chaoslib.environment import Environment
+    from chaoslib.errors import ProtectedError
+    from chaoslib.suite import Suite, SuiteConfig
+
+    with pytest.raises(ProtectedError, match="protected: true"):
+        Environment.from_profile(protected_profile, home)
+    with pytest.raises(ProtectedError):
+        Suite(SuiteConfig(profile=protected_profile, home=home))
+    assert Environment.from_profile(protected_profile, home, force=True).link("redis")

@@ -25,6 +25,7 @@ class Wire:
         self.loop = asyncio.new_event_loop()
         self.rng = random.Random(1)
         self.mid_stream = False
+        self.max_buffered = 4 << 20
         self.client = bytearray()
         self.closed = False
         self.taps: list = []

@@ -15,7 +15,7 @@ from chaoslib.cli.hold import hold_and_measure, report
 from chaoslib.cli.output import console, fail, setup
 from chaoslib.cli.suite_tasks import scenario, suite
 from chaoslib.environment import Environment
-from chaoslib.errors import ChaosError
+from chaoslib.errors import ChaosError, ProtectedError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.recovery import reset_all
 from chaoslib.journal import Journal
@@ -44,20 +44,25 @@ def _number(
     return number
 
 
+FORCE = "Inject faults even though the profile is marked protected: true (a planned game day)."
 PROFILE = (
     "Where the system runs: empty for the embedded stack (invoke stack.up), or a profile "
     "with a compose section (compose) for a running docker-compose project."
 )
 
 
-def _run_fault(build, link: str, duration, recover_within, verbose: int, profile=None) -> None:
+def _run_fault(
+    build, link: str, duration, recover_within, verbose: int, profile=None, force=False
+) -> None:
     setup(verbose)
     seconds = _number(duration, "duration", 10)
     within = _number(recover_within, "recover-within", 10)
     try:
-        env = Environment.from_profile(profile)
+        env = Environment.from_profile(profile, force=force)
         fault: Fault = build(env)
         outcome = hold_and_measure(env, fault, link, seconds, within)
+    except ProtectedError as exc:
+        raise fail(exc, 2) from None
     except ChaosError as exc:
         raise fail(exc) from None
     report(outcome)
@@ -78,6 +83,7 @@ def _run_fault(build, link: str, duration, recover_within, verbose: int, profile
         "recover_within": RECOVER,
         "verbose": V,
         "profile": PROFILE,
+        "force": FORCE,
     },
 )
 def db_slow(
@@ -89,6 +95,7 @@ def db_slow(
     recover_within=None,
     verbose=0,
     profile=None,
+    force=False,
 ):
     """Make the database slow (every query, or only --pattern), then measure recovery."""
     ms = int(_number(latency, "latency", 1000, integer=True))
@@ -101,6 +108,7 @@ def db_slow(
             recover_within,
             verbose,
             profile,
+            force,
         )
         return
     _run_fault(
@@ -110,14 +118,21 @@ def db_slow(
         recover_within,
         verbose,
         profile,
+        force,
     )
 
 
 @task(
     incrementable=["verbose"],
-    help={"duration": DURATION, "recover_within": RECOVER, "verbose": V, "profile": PROFILE},
+    help={
+        "duration": DURATION,
+        "recover_within": RECOVER,
+        "verbose": V,
+        "profile": PROFILE,
+        "force": FORCE,
+    },
 )
-def db_down(c, duration=None, recover_within=None, verbose=0, profile=None):
+def db_down(c, duration=None, recover_within=None, verbose=0, profile=None, force=False):
     """Take the database link down (connections drop, new ones are refused), then measure recovery."""
     _run_fault(
         lambda env: env.link("timescaledb").down(),
@@ -126,17 +141,30 @@ def db_down(c, duration=None, recover_within=None, verbose=0, profile=None):
         recover_within,
         verbose,
         profile,
+        force,
     )
 
 
 @task(
     incrementable=["verbose"],
-    help={"duration": DURATION, "recover_within": RECOVER, "verbose": V, "profile": PROFILE},
+    help={
+        "duration": DURATION,
+        "recover_within": RECOVER,
+        "verbose": V,
+        "profile": PROFILE,
+        "force": FORCE,
+    },
 )
-def redis_down(c, duration=None, recover_within=None, verbose=0, profile=None):
+def redis_down(c, duration=None, recover_within=None, verbose=0, profile=None, force=False):
     """Take the Redis link down, then measure how long Redis takes to answer again."""
     _run_fault(
-        lambda env: env.link("redis").down(), "redis", duration, recover_within, verbose, profile
+        lambda env: env.link("redis").down(),
+        "redis",
+        duration,
+        recover_within,
+        verbose,
+        profile,
+        force,
     )
 
 
@@ -151,6 +179,7 @@ def redis_down(c, duration=None, recover_within=None, verbose=0, profile=None):
         "recover_within": RECOVER,
         "verbose": V,
         "profile": PROFILE,
+        "force": FORCE,
     },
 )
 def redis_flap(
@@ -163,6 +192,7 @@ def redis_flap(
     recover_within=None,
     verbose=0,
     profile=None,
+    force=False,
 ):
     """Flap the Redis link: down and up on a schedule, then measure recovery."""
     p = _number(period, "period", 4, minimum=0.01)
@@ -179,7 +209,7 @@ def redis_flap(
 
         return env.link("redis").flap(p, d, n, jitter=j, seed=s, on_change=announce)
 
-    _run_fault(build, "redis", p * n, recover_within, verbose, profile)
+    _run_fault(build, "redis", p * n, recover_within, verbose, profile, force)
 
 
 @task(
@@ -191,9 +221,19 @@ def redis_flap(
         "recover_within": RECOVER,
         "verbose": V,
         "profile": PROFILE,
+        "force": FORCE,
     },
 )
-def bandwidth(c, link=None, rate=None, duration=None, recover_within=None, verbose=0, profile=None):
+def bandwidth(
+    c,
+    link=None,
+    rate=None,
+    duration=None,
+    recover_within=None,
+    verbose=0,
+    profile=None,
+    force=False,
+):
     """Limit a link's bandwidth in both directions, then measure recovery."""
     if not link:
         raise fail(ChaosError("--link is required: redis or timescaledb"), 2)
@@ -207,6 +247,7 @@ def bandwidth(c, link=None, rate=None, duration=None, recover_within=None, verbo
         recover_within,
         verbose,
         profile,
+        force,
     )
 
 
@@ -250,15 +291,16 @@ def _reset_suite() -> list[str]:
         "journal": "Where to write the journal (default reports/<time>/journal.json).",
         "verbose": V,
         "profile": PROFILE,
+        "force": FORCE,
     },
 )
-def run(c, file, journal=None, verbose=0, profile=None):
+def run(c, file, journal=None, verbose=0, profile=None, force=False):
     """Run a YAML experiment against the running stack and write its journal."""
     setup(verbose)
     from chaoslib.experiment_file import load_experiment
 
     try:
-        env = Environment.from_profile(profile)
+        env = Environment.from_profile(profile, force=force)
         experiment = load_experiment(file, env)
     except ChaosError as exc:
         raise fail(exc, 2) from None

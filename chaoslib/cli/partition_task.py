@@ -7,7 +7,7 @@ from invoke.exceptions import Exit
 from rich.markup import escape
 from rich.table import Table
 
-from chaoslib.cli.chaos_tasks import DURATION, PROFILE, V, _number
+from chaoslib.cli.chaos_tasks import DURATION, FORCE, PROFILE, V, _number
 from chaoslib.cli.hold import _hold
 from chaoslib.cli.output import console, fail, setup
 from chaoslib.environment import Environment
@@ -26,16 +26,19 @@ from chaoslib.faults.signals import Terminated, heal_on_signals
         "duration": DURATION,
         "verbose": V,
         "profile": PROFILE,
+        "force": FORCE,
     },
 )
-def partition(c, client, service, direction="both", duration=None, verbose=0, profile=None):
+def partition(
+    c, client, service, direction="both", duration=None, verbose=0, profile=None, force=False
+):
     """Partition one client from one service; probes show what was cut and what still worked."""
     setup(verbose)
     seconds = _number(duration, "duration", 10)
     try:
         from chaoslib.profile import load_profile
 
-        env = Environment.from_profile(profile)
+        env = Environment.from_profile(profile, force=force)
         cut = plan(env, load_profile(profile) if profile else None, client, service, direction)
         fault = Partition(env, cut)
     except ChaosError as exc:

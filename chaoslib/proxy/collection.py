@@ -8,6 +8,7 @@ from typing import Any
 
 from chaoslib.proxy.addresses import parse_listen, parse_upstream, resolve_host
 from chaoslib.proxy.errors import ApiError, bad_request, conflict, not_found
+from chaoslib.proxy.limits import Limits
 from chaoslib.proxy.proxy import Proxy
 
 MAX_NAME = 256
@@ -34,10 +35,16 @@ def _field(body: dict[str, Any], key: str, kind: type, default: Any) -> Any:
 
 class ProxyCollection:
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, rng: random.Random, *, general_path: bool = False
+        self,
+        loop: asyncio.AbstractEventLoop,
+        rng: random.Random,
+        *,
+        general_path: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         self.loop = loop
         self.rng = rng
+        self.limits = limits or Limits()
         self.general_path = general_path
         self.proxies: dict[str, Proxy] = {}
         self.lock = asyncio.Lock()  # API calls change the collection one at a time
@@ -67,7 +74,10 @@ class ProxyCollection:
         return name, listen, upstream, enabled
 
     def _new(self, name: str, listen: str, upstream: str, enabled: bool) -> Proxy:
-        proxy = Proxy(name, listen, upstream, enabled=enabled, loop=self.loop, rng=self.rng)
+        proxy = Proxy(
+            name, listen, upstream, enabled=enabled, loop=self.loop, rng=self.rng,
+            limits=self.limits,
+        )
         proxy.general_path = self.general_path
         return proxy
 
@@ -75,11 +85,20 @@ class ProxyCollection:
         name, listen, upstream, enabled = self._parse(body)
         if name in self.proxies:
             raise conflict("proxy")
+        self._check_room(1)
         proxy = self._new(name, listen, upstream, enabled)
         if enabled:
             await proxy.start()
         self.proxies[name] = proxy
         return proxy
+
+    def _check_room(self, new: int) -> None:
+        cap = self.limits.max_proxies
+        if len(self.proxies) + new > cap:
+            raise bad_request(
+                f"too many proxies: {len(self.proxies)} exist and {new} more would pass "
+                f"the cap of {cap} (-max-proxies); delete some or raise the cap"
+            )
 
     async def update(self, name: str, body: Any) -> Proxy:
         """PATCH: missing fields keep their values; a new listen or upstream restarts the proxy."""
@@ -123,6 +142,10 @@ class ProxyCollection:
                 parsed.append(self._parse(item, f" at proxy {index}"))
             except ApiError as exc:
                 raise PopulateError(exc, None) from None
+        try:
+            self._check_room(len({p[0] for p in parsed} - set(self.proxies)))
+        except ApiError as exc:
+            raise PopulateError(exc, None) from None
         done: list[Proxy] = []
         for name, listen, upstream, enabled in parsed:
             try:

@@ -36,8 +36,6 @@ from chaoslib.proxy.toxics.base import Chunk, Toxic
 if TYPE_CHECKING:
     from chaoslib.proxy.link import Link
 
-HIGH_WATER = 1 << 20  # queued bytes per toxic-path direction before the source pauses
-LOW_WATER = HIGH_WATER // 4
 _EOF = None
 
 
@@ -69,6 +67,9 @@ class Direction:
         self.entries: list[Entry] = []
         self.queue: collections.deque[Chunk | None] = collections.deque()
         self.queued_bytes = 0
+        # Queued bytes before the source pauses, and after which it resumes.
+        self.high_water = link.max_buffered
+        self.low_water = link.max_buffered // 4
         self.fast = not link.proxy.general_path
         self.fast_ok = self.fast  # whether the chain allows the fast path (see _update_mode)
         self.inline: Entry | None = None  # a protocol toxic run synchronously on the fast path
@@ -181,7 +182,7 @@ class Direction:
         data = chunk.data
         self.queue.append(chunk)
         self.queued_bytes += len(data)
-        if self.queued_bytes > HIGH_WATER and self.src and not self.src_paused_by_queue:
+        if self.queued_bytes > self.high_water and self.src and not self.src_paused_by_queue:
             self.src_paused_by_queue = True
             self.src.pause_reading()
         self._wake()
@@ -262,7 +263,7 @@ class Direction:
                     await self._run_eof()
                     return
                 self.queued_bytes -= len(chunk.data)
-                if self.src_paused_by_queue and self.queued_bytes < LOW_WATER:
+                if self.src_paused_by_queue and self.queued_bytes < self.low_water:
                     self.src_paused_by_queue = False
                     if self.src is not None and not self.dst_paused and not self.src.is_closing():
                         self.src.resume_reading()

@@ -26,6 +26,7 @@ class Link:
         self.proxy = proxy
         self.loop = proxy.loop
         self.rng: random.Random = proxy.rng
+        self.max_buffered = proxy.limits.max_buffered
         self.client = client
         peer = client.get_extra_info("peername")
         self.peer: str | None = peer[0] if isinstance(peer, tuple) else None

@@ -19,6 +19,9 @@ class ClientSide(asyncio.Protocol):
         self.link: Link | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.proxy.links) >= self.proxy.limits.max_connections:
+            self.proxy.refuse(transport)
+            return
         transport.pause_reading()  # nothing to forward to until the upstream answers
         self.link = Link(self.proxy, transport)
         self.proxy.adopt(self.link)

@@ -8,8 +8,11 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from loguru import logger
+
 from chaoslib.proxy.addresses import format_address, parse_listen, parse_upstream, resolve_host
 from chaoslib.proxy.errors import ApiError
+from chaoslib.proxy.limits import Limits
 from chaoslib.proxy.link import Link
 from chaoslib.proxy.protocols import ClientSide
 from chaoslib.proxy.toxic_collection import ToxicCollection
@@ -36,8 +39,10 @@ class Proxy:
         enabled: bool,
         loop: asyncio.AbstractEventLoop,
         rng: random.Random,
+        limits: Limits | None = None,
     ) -> None:
         parse_listen(listen)
+        self.limits = limits or Limits()
         self._upstream = parse_upstream(upstream)
         self.name = name
         self.listen = listen
@@ -45,12 +50,14 @@ class Proxy:
         self.enabled = enabled
         self.loop = loop
         self.rng = rng
-        self.toxics = ToxicCollection(self._toxics_changed)
+        self.toxics = ToxicCollection(self._toxics_changed, self.limits.max_toxics)
         self.toxics_version = 0  # bumped on every add and remove; connections compare it
         self.links: set[Link] = set()
         self.counters = {stream: Counters() for stream in STREAMS}
         self._server: asyncio.AbstractServer | None = None
         self.general_path = False  # every chunk through the pump (tests of the general path)
+        self.refused = 0  # connections closed at once because max_connections were open
+        self._warned = False
 
     # -- lifecycle ------------------------------------------------------------------
     @property
@@ -91,6 +98,20 @@ class Proxy:
 
     def forget(self, link: Link) -> None:
         self.links.discard(link)
+        if self._warned and len(self.links) < self.limits.max_connections * 0.9:
+            self._warned = False
+
+    def refuse(self, transport: asyncio.Transport) -> None:
+        """Close a connection beyond max_connections at once (a reset, so the client knows)."""
+        self.refused += 1
+        transport.abort()
+        if not self._warned:  # once per time at the cap, not once per connection
+            self._warned = True
+            logger.warning(
+                "proxy {}: {} connections open, the cap (-max-connections); "
+                "closing new ones until some end ({} so far)",
+                self.name, len(self.links), self.refused,
+            )
 
     def upstream_address(self) -> tuple[str, int]:
         return self._upstream

@@ -17,6 +17,7 @@ from chaoslib.errors import ChaosError
 from chaoslib.proxy.api import make_app
 from chaoslib.proxy.collection import ProxyCollection
 from chaoslib.proxy.errors import ApiError
+from chaoslib.proxy.limits import Limits
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -51,9 +52,13 @@ class Server:
         seed: int | None = None,
         *,
         general_path: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(8), "big")
-        self.collection = ProxyCollection(loop, random.Random(self.seed), general_path=general_path)
+        self.limits = limits or Limits()
+        self.collection = ProxyCollection(
+            loop, random.Random(self.seed), general_path=general_path, limits=self.limits
+        )
         self.runner: web.AppRunner | None = None
         self.port = 0
 
@@ -72,8 +77,13 @@ class Server:
             raise ChaosError(f"{source}: {exc.message}") from None
 
     async def start(self, host: str, port: int) -> None:
+        # The keep-alive timer also runs from accept to the first request, so a client that
+        # connects and never finishes its headers (slowloris) is cut off by it too.
         self.runner = web.AppRunner(
-            make_app(self.collection), access_log=None, handle_signals=False
+            make_app(self.collection),
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=self.limits.client_timeout,
         )
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, port, reuse_address=True)
@@ -104,10 +114,12 @@ class ProxyServer:
         config: str | Path | list[dict[str, Any]] | None = None,
         start_timeout: float = 10.0,
         general_path: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         """``general_path`` sends every chunk through the toxic pump even with no toxic,
         so tests can prove both paths forward alike (never needed in use)."""
         self.general_path = general_path
+        self.limits = limits
         self.host = host
         self.port = port
         self.seed = seed
@@ -147,7 +159,8 @@ class ProxyServer:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         server = self.server = Server(
-            asyncio.get_running_loop(), self.seed, general_path=self.general_path
+            asyncio.get_running_loop(), self.seed, general_path=self.general_path,
+            limits=self.limits,
         )
         try:
             if self.config is not None:

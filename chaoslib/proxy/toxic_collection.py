@@ -25,9 +25,12 @@ def parse_toxicity(value: Any) -> float:
 class ToxicCollection:
     """Upstream and downstream chains, each in insertion order."""
 
-    def __init__(self, on_change: Callable[[str, str, Toxic, bool], None]) -> None:
+    def __init__(
+        self, on_change: Callable[[str, str, Toxic, bool], None], max_toxics: int = 100
+    ) -> None:
         self._chains: dict[str, list[Toxic]] = {stream: [] for stream in STREAMS}
         self._on_change = on_change  # (event, stream, toxic, toxicity_changed)
+        self.max_toxics = max_toxics
 
     def chain(self, stream: str) -> list[Toxic]:
         return list(self._chains[stream])
@@ -65,6 +68,11 @@ class ToxicCollection:
             raise bad_request("invalid toxic type")
         if any(t.name == name for t in self.all()):
             raise conflict("toxic")
+        if len(self.all()) >= self.max_toxics:
+            raise bad_request(
+                f"too many toxics: this proxy has {self.max_toxics}, the cap "
+                "(-max-toxics); remove some or raise the cap"
+            )
         if stream not in cls.streams:
             raise bad_request(
                 f"stream {stream} is not accepted for {toxic_type}: it reads what the client "

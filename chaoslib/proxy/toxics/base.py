@@ -63,6 +63,7 @@ class LinkContext(Protocol):
 
     rng: random.Random
     loop: asyncio.AbstractEventLoop
+    max_buffered: int  # bytes a direction may hold (the proxy's Limits)
 
     def close(self, *, reset: bool = False) -> None: ...
 

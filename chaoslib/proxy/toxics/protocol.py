@@ -86,7 +86,9 @@ class ProtocolToxic(Toxic):
     def on_attach(self, ctx: LinkContext, state: Session) -> None:
         if ctx.mid_stream:
             self.joined_late(state)
+        state.requests.max_held = ctx.max_buffered
         state.sequencer = self.new_sequencer(ctx, state)
+        state.sequencer.parser.max_held = ctx.max_buffered
         ctx.add_reply_tap(state.sequencer)
 
     def on_detach(self, ctx: LinkContext, state: Session) -> None:

@@ -19,6 +19,9 @@ class FrameParser(Generic[F]):
     def __init__(self) -> None:
         self._buf = b""
         self.passthrough = False
+        # A frame longer than this is not waited for: the parser turns pass-through, so a
+        # huge value costs no memory (the proxy's max_buffered; set by the toxic).
+        self.max_held = 4 << 20
 
     def _next(self, buf: bytes, pos: int) -> tuple[F, int] | None:
         """One complete frame at ``pos`` and where it ends, or None to wait for more."""
@@ -47,6 +50,8 @@ class FrameParser(Generic[F]):
         except WireError:
             self.passthrough = True
         self._buf = buf[pos:] if pos else buf
+        if len(self._buf) > self.max_held:
+            self.passthrough = True
         if self.passthrough and self._buf:
             frames.append(self._opaque(self._buf))
             self._buf = b""
@@ -74,6 +79,9 @@ class FrameParser(Generic[F]):
             self._buf = b""
             return count
         self._buf = buf[pos:] if pos else buf
+        if len(self._buf) > self.max_held:
+            self.passthrough = True
+            self._buf = b""  # the caller forwards all of it: nothing is pending now
         return count
 
     def held(self) -> bytes:
