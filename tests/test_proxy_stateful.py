@@ -17,6 +17,7 @@ per proxy stream checksummed bytes through an echo server. After every step:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -112,7 +113,7 @@ class Stream:
                 start = self.received % len(PATTERN)
                 expected = (PATTERN[start:] + PATTERN)[: len(data)]
                 if data != expected and self.error is None:
-                    at = next(i for i, (a, b) in enumerate(zip(data, expected)) if a != b)
+                    at = next(i for i, (a, b) in enumerate(zip(data, expected, strict=False)) if a != b)
                     self.error = f"byte {self.received + at} differs from what was sent"
                 with self.room:
                     self.received += len(data)
@@ -401,10 +402,8 @@ class DataPlane(RuleBasedStateMachine):
                 stream.close()
                 STATS["bytes_checked"] += stream.received
             for name in list(self.model):
-                try:
+                with contextlib.suppress(ToxiproxyError):
                     self.client.delete_proxy(name)
-                except ToxiproxyError:
-                    pass
 
 
 def test_random_api_programs_never_corrupt_lose_or_misreport(plant):
