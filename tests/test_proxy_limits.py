@@ -106,7 +106,7 @@ class _Sink:
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
 
 
 def _fill(sock: socket.socket, limit: int) -> int:

@@ -140,10 +140,8 @@ class Stream:
         self.stop.set()
         with self.room:
             self.room.notify_all()
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)  # wakes a send blocked on a full socket
-        except OSError:
-            pass
         self.sock.close()
         for thread in self.threads:
             thread.join(5)
