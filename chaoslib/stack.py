@@ -176,6 +176,7 @@ class Stack:
         stack.run_dir = Path(data["run_dir"])
         for name, raw in data["services"].items():
             stack.services[name] = service_from_record(ServiceRecord.from_dict(raw))
+            stack.services[name].on_start = stack.save
         stack.links = {name: int(port) for name, port in data.get("links", {}).items()}
         return stack
 

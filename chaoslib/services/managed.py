@@ -76,6 +76,9 @@ class ManagedServer:
         self.start_timeout = start_timeout
         self.extra: dict[str, Any] = {}
         self._proc: LocalProcess | None = None
+        # Called once a new process is spawned: a stack loaded from its state file records
+        # the new pid, so a server a heal restarts is still the stack's (and stack.down's).
+        self.on_start: Callable[[], None] | None = None
 
     # -- for subclasses -------------------------------------------------------
     def prepare(self) -> None:
@@ -138,6 +141,8 @@ class ManagedServer:
             )
             if on_spawn:
                 on_spawn()
+            if self.on_start:
+                self.on_start()
             try:
                 self._wait_ready()
                 break

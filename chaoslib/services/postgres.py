@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 
 from chaoslib.errors import ServiceError
@@ -53,6 +54,23 @@ def timescaledb_available(bindir: Path) -> bool:
     return (sharedir / "extension" / "timescaledb.control").is_file() and any(
         pkglibdir.glob("timescaledb*.so")
     )
+
+
+def _drop_stale_lock(data: Path) -> None:
+    """A killed postmaster leaves postmaster.pid behind. PostgreSQL removes it itself unless
+    the pid still exists, and a zombie does: in a container whose init does not reap orphans,
+    a killed server then blocks every restart ("lock file already exists")."""
+    lock = data / "postmaster.pid"
+    try:
+        pid = int(lock.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return
+    try:
+        alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        alive = False
+    if not alive:
+        lock.unlink(missing_ok=True)
 
 
 class PostgresServer(ManagedServer):
@@ -132,6 +150,7 @@ class PostgresServer(ManagedServer):
         if not (data / "PG_VERSION").exists():
             self._initdb(data)
         self.extra["version"] = (data / "PG_VERSION").read_text().strip()
+        _drop_stale_lock(data)
 
     def _initdb(self, data: Path) -> None:
         argv = [
