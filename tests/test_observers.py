@@ -195,3 +195,19 @@ def test_tcp_probe_reports_a_closed_port_as_failed():
     with tcp(("127.0.0.1", port), history, name="t", interval=0.05):
         wait_until(lambda: history.select(source="t"), timeout=5)
     assert all(e.ok is False for e in history.select(source="t"))
+
+
+def test_draining_twice_reads_the_results_once(postgres_session):
+    """``stop`` after ``drain`` (or two drains) must not count every write as duplicated."""
+    from chaoslib.checks import no_loss
+    from chaoslib.observe.history import History
+    from chaoslib.observe.workloads import PostgresWorkload
+    from chaoslib.wait import wait_until
+
+    workload = PostgresWorkload(postgres_session.url, history=History(), interval=0.01)
+    workload.start()
+    wait_until(lambda: len(workload.result().acked) >= 5, timeout=10, what="five writes")
+    workload.drain()
+    workload.stop()
+    verdict = no_loss(workload.result())
+    assert verdict.status == "pass", verdict.evidence

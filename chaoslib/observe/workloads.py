@@ -76,6 +76,7 @@ class Workload(Observer):
         self.seq = 0
         self._reader: threading.Thread | None = None
         self._reader_stop = threading.Event()
+        self._drained = False
 
     # -- subclass hooks ------------------------------------------------------------
     def write(self, seq: int) -> None:
@@ -124,7 +125,13 @@ class Workload(Observer):
             self.clock.sleep(self.interval, self._stop)
 
     def drain(self, timeout: float = 5.0) -> None:
-        """Stop writing, let the reader catch up on acknowledged writes, then stop reading."""
+        """Stop writing, let the reader catch up on acknowledged writes, then stop reading.
+
+        Idempotent: a second call (``stop`` after ``drain``) must not read the results
+        again, or every write would count as duplicated."""
+        if self._drained:
+            return
+        self._drained = True
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
