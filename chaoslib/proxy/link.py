@@ -72,7 +72,8 @@ class Link:
             self.up.feed(data)
         if self.early_eof:
             self.up.feed_eof()
-        elif not self.closed:
+        elif not self.closed and not self.up.src_paused_by_queue:
+            # (The early bytes may have filled the queue already: then the pump resumes it.)
             self.client.resume_reading()
 
     @property
