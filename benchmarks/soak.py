@@ -107,6 +107,12 @@ def sample(started: float, proxy_pid: int, proxy_url: str, system_pids: list[int
     )  # fmt: skip
 
 
+def progress(s: Sample, duration: float) -> None:
+    print(f"  {s.t:7.0f}/{duration:.0f}s  proxy {s.proxy_rss_kib} KiB, {s.proxy_fds} fds, "
+          f"{s.proxy_tasks} tasks; system {s.system_rss_kib} KiB, {s.system_fds} fds; "
+          f"{s.faults} faults", file=sys.stderr, flush=True)  # fmt: skip
+
+
 def random_fault(rng: random.Random, link: Link):
     kind = rng.choice(["down", "latency", "bandwidth", "reset_peer", "slicer"])
     if kind == "down":
@@ -188,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
             if time.monotonic() >= next_sample:
                 samples.append(sample(started, proxy_pid, stack.proxy_url, system_pids, faults))
                 next_sample += every
+                progress(samples[-1], duration)
         for workload in workloads:
             workload.drain()
         samples.append(sample(started, proxy_pid, stack.proxy_url, system_pids, faults))

@@ -51,12 +51,14 @@ STATS = {"programs": 0, "steps": 0, "streams": 0, "bytes_checked": 0, "toxics_ad
 TOXICS = {
     "latency": st.fixed_dictionaries({"latency": st.integers(0, 30), "jitter": st.integers(0, 10)}),
     "bandwidth": st.fixed_dictionaries({"rate": st.integers(100, 5000)}),
-    "slicer": st.fixed_dictionaries(
-        {
-            "average_size": st.integers(1, 4096),
-            "size_variation": st.integers(0, 1),
-            "delay": st.integers(0, 500),
-        }
+    "slicer": st.integers(1, 4096).flatmap(
+        lambda size: st.fixed_dictionaries(
+            {
+                "average_size": st.just(size),
+                "size_variation": st.integers(0, size - 1),  # the server refuses more
+                "delay": st.integers(0, 500),
+            }
+        )
     ),
     "noop": st.just({}),
     "slow_close": st.fixed_dictionaries({"delay": st.integers(0, 50)}),
