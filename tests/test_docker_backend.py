@@ -189,3 +189,94 @@ def test_a_container_left_stopped_or_paused_by_a_crash_is_restored_by_reset(box,
     reset_all(tmp_path)
     assert a.is_running() and b.is_running() and not b.is_paused()
     assert ledger.entries() == []
+
+
+DOCKER_HOLDER = """
+import sys
+from pathlib import Path
+from chaoslib import schedule
+from chaoslib.experiment import Experiment
+from chaoslib.faults.ledger import Ledger
+from chaoslib.faults.packet import NetworkDisconnect, PacketFault
+from chaoslib.faults.service import ServiceFault
+from chaoslib.services.docker import DockerService
+
+network, ending, home = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+ledger = Ledger(home)
+svc = {n: DockerService(n, f"{network}-{n}") for n in "abcde"}
+faults = {
+    "stop": ServiceFault(svc["a"], "stop", ledger=ledger),
+    "pause": ServiceFault(svc["b"], "pause", ledger=ledger),
+    "kill": ServiceFault(svc["c"], "kill", ledger=ledger),
+    "rate": PacketFault(svc["d"], "rate", 800, ledger=ledger),
+    "loss": PacketFault(svc["d"], "loss", 10, ledger=ledger),
+    "disconnect": NetworkDisconnect(svc["e"], network, ledger=ledger),
+}
+hold = 3.0 if ending == "normal" else 600
+exp = Experiment("docker-hold", steady_for=0, observe_after=0)
+for name, fault in faults.items():
+    exp.add(name, fault, schedule.once(0, hold))
+journal = exp.run()
+print("STATUS", journal.status, journal.error, flush=True)
+"""
+
+
+def _docker_state(box: Containers, home) -> dict[str, int]:
+    """Counted, as for local faults: what a leaked docker fault would leave."""
+    containers = {n: box.client.containers.get(f"{box.network}-{n}") for n in "abcde"}
+    for container in containers.values():
+        container.reload()
+    d = containers["d"]
+    qdisc = box.exec("d", "tc", "qdisc", "show", "dev", "eth0")[1] if d.status == "running" else ""
+    return {
+        "not_running": sum(1 for c in containers.values() if c.status != "running"),
+        "tbf": int("tbf" in qdisc),
+        "iptables_chain": int(box.exec("d", "iptables", "-L", "CHAOSLIB")[0] == 0),
+        "disconnected": int(
+            box.network not in containers["e"].attrs["NetworkSettings"]["Networks"]
+        ),
+        "ledger_entries": len(Ledger(home).entries()),
+    }
+
+
+@pytest.mark.parametrize("ending", ["normal", "sigterm", "sigkill-reset"])
+def test_docker_faults_never_outlive_the_run(box, tmp_path, ending):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO, run_invoke, subprocess_env
+
+    for name in "abcde":
+        box.run(name, IDLE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DOCKER_HOLDER, box.network, ending, str(tmp_path)],
+        cwd=REPO, env=subprocess_env(tmp_path), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_until(
+            lambda: proc.poll() is not None
+            or (len(Ledger(tmp_path).entries()) == 6
+                and _docker_state(box, tmp_path)["disconnected"] == 1),
+            timeout=60,
+            what="every docker fault to be applied",
+        )  # fmt: skip
+        assert proc.poll() is None or ending == "normal", proc.communicate()
+        held = _docker_state(box, tmp_path)
+        if ending == "sigterm":
+            proc.send_signal(signal.SIGTERM)
+        elif ending == "sigkill-reset":
+            proc.send_signal(signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert held["not_running"] == 3 and held["ledger_entries"] == 6, held
+    if ending == "sigkill-reset":
+        result = run_invoke(tmp_path, "chaos.reset", timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+    else:
+        assert ("STATUS passed" if ending == "normal" else "STATUS interrupted") in out, err[-3000:]
+    clean = dict.fromkeys(held, 0)
+    wait_until(lambda: _docker_state(box, tmp_path) == clean, timeout=30, what="a clean state")
