@@ -50,6 +50,15 @@ PROFILE = (
     "with a compose section (compose) for a running docker-compose project."
 )
 
+# The flags every fault task shares.
+FAULT_HELP = {
+    "duration": DURATION,
+    "recover_within": RECOVER,
+    "verbose": V,
+    "profile": PROFILE,
+    "force": FORCE,
+}
+
 
 def _run_fault(
     build, link: str, duration, recover_within, verbose: int, profile=None, force=False
@@ -79,11 +88,7 @@ def _run_fault(
         "jitter": "Random ± jitter in ms (default 0; not with --pattern).",
         "pattern": "Slow only statements whose SQL matches this regex (case-insensitive), "
         "e.g. 'INSERT INTO game_states'; needs chaoslib's proxy (pg_query toxic).",
-        "duration": DURATION,
-        "recover_within": RECOVER,
-        "verbose": V,
-        "profile": PROFILE,
-        "force": FORCE,
+        **FAULT_HELP,
     },
 )
 def db_slow(
@@ -124,13 +129,7 @@ def db_slow(
 
 @task(
     incrementable=["verbose"],
-    help={
-        "duration": DURATION,
-        "recover_within": RECOVER,
-        "verbose": V,
-        "profile": PROFILE,
-        "force": FORCE,
-    },
+    help=FAULT_HELP,
 )
 def db_down(c, duration=None, recover_within=None, verbose=0, profile=None, force=False):
     """Take the database link down (connections drop, new ones are refused), then measure recovery."""
@@ -147,13 +146,7 @@ def db_down(c, duration=None, recover_within=None, verbose=0, profile=None, forc
 
 @task(
     incrementable=["verbose"],
-    help={
-        "duration": DURATION,
-        "recover_within": RECOVER,
-        "verbose": V,
-        "profile": PROFILE,
-        "force": FORCE,
-    },
+    help=FAULT_HELP,
 )
 def redis_down(c, duration=None, recover_within=None, verbose=0, profile=None, force=False):
     """Take the Redis link down, then measure how long Redis takes to answer again."""
@@ -176,10 +169,7 @@ def redis_down(c, duration=None, recover_within=None, verbose=0, profile=None, f
         "cycles": "How many times the link goes down (default 3).",
         "jitter": "± seconds on each start (default 0).",
         "seed": "Seed for the jitter, for a repeatable schedule.",
-        "recover_within": RECOVER,
-        "verbose": V,
-        "profile": PROFILE,
-        "force": FORCE,
+        **{k: v for k, v in FAULT_HELP.items() if k != "duration"},
     },
 )
 def redis_flap(
@@ -217,11 +207,7 @@ def redis_flap(
     help={
         "link": "Link name: redis or timescaledb (required).",
         "rate": "Rate in KB/s, 1 KB = 1000 bytes (required).",
-        "duration": DURATION,
-        "recover_within": RECOVER,
-        "verbose": V,
-        "profile": PROFILE,
-        "force": FORCE,
+        **FAULT_HELP,
     },
 )
 def bandwidth(
