@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict, merge
+from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict, merge, threshold_text
 
 if TYPE_CHECKING:
     from chaoslib.suite import SuiteResult
@@ -146,7 +146,9 @@ class LineResult:
             return "not run"
         if self.line.combine == "passed":
             return f"{self.measured} of {self.threshold} checks passed"
-        return f"{_fmt(self.measured, self.unit)} (threshold {_fmt(self.threshold, self.unit)})"
+        tolerance = self.verdicts[0][1].details.get("tolerance") if self.verdicts else None
+        threshold = threshold_text(self.threshold, self.unit, tolerance)
+        return f"{_fmt(self.measured, self.unit)} (threshold {threshold})"
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -33,6 +33,20 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def threshold_text(self) -> str:
+        """The threshold as people read it; a target with a tolerance (``details["tolerance"]``)
+        reads ``0.5 s ± 0.125 s``, so a pass a little above it does not look like a breach."""
+        return threshold_text(self.threshold, self.unit, self.details.get("tolerance"))
+
+
+def threshold_text(threshold: object, unit: str, tolerance: float | None = None) -> str:
+    if threshold is None:
+        return "–"
+    text = f"{threshold:g}" if isinstance(threshold, (int, float)) else str(threshold)
+    if tolerance is not None:
+        text += f" {unit} ± {tolerance:g}".rstrip()
+    return f"{text} {unit}".strip()
+
 
 def merge(verdicts: Iterable[Verdict]) -> str:
     """fail outranks unknown, unknown outranks pass; nothing to judge is unknown."""

@@ -99,3 +99,11 @@ def test_db_slow_scope_fails_when_non_matching_statements_were_slow_too():
     assert blunt.status == "fail" and blunt.measured == 2
     assert "2 of 3 SELECT 1 probes delayed" in blunt.evidence
     assert scope_verdict({}, [0.01], latency=1.0).status == "unknown"
+
+
+def test_a_target_with_a_tolerance_reads_as_one_not_as_a_ceiling():
+    """0.504 s against a 0.5 s interval passes: the threshold must not read as a bound it broke."""
+    target = checks.Verdict("interval", checks.PASS, 0.504, 0.5, "s", details={"tolerance": 0.125})
+    assert target.threshold_text() == "0.5 s ± 0.125 s"
+    assert checks.Verdict("t", checks.PASS, 1, 2, "s").threshold_text() == "2 s"
+    assert checks.Verdict("t", checks.UNKNOWN).threshold_text() == "–"

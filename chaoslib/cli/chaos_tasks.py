@@ -314,8 +314,7 @@ def _print_verdicts(result: Journal) -> None:
     for v in (*result.steady_state, *result.verdicts):
         mark = {"pass": "✅", "fail": "❌"}.get(v.status, "❔")
         measured = "-" if v.measured is None else f"{v.measured:g} {v.unit}"
-        threshold = "-" if v.threshold is None else f"{v.threshold:g} {v.unit}"
-        table.add_row(mark, escape(v.name), measured, threshold, escape(v.evidence))
+        table.add_row(mark, escape(v.name), measured, v.threshold_text(), escape(v.evidence))
     console.print(table)
     colour = "green" if result.passed else "red"
     overall = merge(result.verdicts) if result.verdicts else "-"

@@ -12,6 +12,7 @@ from html import escape
 from pathlib import Path
 
 from chaoslib.checklist import LineResult, checklist, mark, performance
+from chaoslib.checks import threshold_text
 from chaoslib.journal import Journal
 from chaoslib.reports import timeline
 from chaoslib.reports.journal import scenario_json
@@ -139,7 +140,7 @@ def _scenario(journal: Journal) -> str:
     rows = "".join(
         f"<tr><td class={c['status']}>{mark(c['status'])}</td><td>{escape(c['name'])}</td>"
         f"<td class=num>{escape(_figure(c['measured'], c['unit']))}</td>"
-        f"<td class=num>{escape(_figure(c['threshold'], c['unit']))}</td>"
+        f"<td class=num>{escape(threshold_text(c['threshold'], c['unit'], c.get('tolerance')))}</td>"
         f"<td class=ev>{escape(c['evidence'][:300])}</td></tr>"
         for c in data["steady_state"] + data["checks"]
     )

@@ -20,6 +20,7 @@ def _check(v: Any) -> dict[str, Any]:
         "status": v.status,
         "measured": v.measured,
         "threshold": v.threshold,
+        "tolerance": v.details.get("tolerance"),
         "unit": v.unit,
         "evidence": v.evidence,
     }

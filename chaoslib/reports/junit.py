@@ -6,14 +6,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from chaoslib.checklist import NOT_RUN, checklist, performance
-from chaoslib.checks import PASS
+from chaoslib.checks import PASS, threshold_text
 from chaoslib.reports.journal import suite_json
 from chaoslib.suite import SuiteResult
 
 
 def _case(suite: ET.Element, classname: str, name: str, check: dict, seconds: float = 0) -> None:
     case = ET.SubElement(suite, "testcase", classname=classname, name=name, time=f"{seconds:.3f}")
-    figure = f"measured {check.get('measured')} {check.get('unit', '')}, threshold {check.get('threshold')}"
+    figure = f"measured {check.get('measured')} {check.get('unit', '')}, threshold {threshold_text(check.get('threshold'), '', check.get('tolerance'))}"
     if check["status"] == NOT_RUN:
         ET.SubElement(case, "skipped", message="its scenario was not run")
     elif check["status"] != PASS:

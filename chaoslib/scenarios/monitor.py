@@ -67,14 +67,15 @@ def monitor_interval(run: ScenarioRun, first_step: str) -> Check:
         measured = round(
             statistics.median(b - a for a, b in zip(times, times[1:], strict=False)), 3
         )
-        ok = abs(measured - every) <= max(0.25 * every, 0.1)
+        tolerance = round(max(0.25 * every, 0.1), 3)
         return Verdict(
             "",
-            PASS if ok else FAIL,
+            PASS if abs(measured - every) <= tolerance else FAIL,
             measured,
             every,
             "s",
             f"{len(times)} runs, median interval {measured:g}s",
+            {"tolerance": tolerance},
         )
 
     return check("monitor_interval", f"System monitor runs every {every:g}s", judge)
