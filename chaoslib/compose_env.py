@@ -54,4 +54,6 @@ def compose_environment(profile: Profile, ledger: Ledger) -> Environment:
         link_urls=link_urls,
         services={k: v for k, v in services.items() if v is not None},
         ledger=ledger,
+        kind="compose",
+        proxy_service=containers[compose.toxiproxy],
     )

@@ -19,6 +19,10 @@ class Environment:
     link_urls: dict[str, str]  # link name -> the URL clients use (through the proxy)
     services: dict[str, Service]
     ledger: Ledger
+    # "local" (the embedded stack) or "compose" (a docker-compose project's containers).
+    kind: str = "local"
+    # The service running the proxy server (the toxiproxy container in compose mode).
+    proxy_service: Service | None = None
 
     @classmethod
     def from_stack(cls, home: Path | None = None) -> Environment:
