@@ -1,4 +1,5 @@
-"""Reading a profile file: line-numbered validation of every key, and ``extends``."""
+"""Reading a profile file: ``extends`` chains, and validation of every key at the file and
+line it was written."""
 
 from __future__ import annotations
 
@@ -8,59 +9,60 @@ from pathlib import Path
 
 from chaoslib.profile import (
     BACKENDS,
-    NUMBER,
     STACK_SERVICES,
-    TIMINGS,
     ComposeDef,
     Contract,
     LinkDef,
     Profile,
     ServiceDef,
-    Timing,
     builtin_profiles,
 )
-from chaoslib.yaml_lines import FileError, LineDict, Reader, load
+from chaoslib.profile_timings import check_rules, timings
+from chaoslib.yaml_lines import FileError, LineDict, Reader, load, merge
+
+# A profile states these whole (its own services and project); the rest merges key by key.
+REPLACE = ("services", "links", "compose")
 
 
-def _scalars(r: Reader, data: LineDict, key: str, ctx: str) -> dict[str, str]:
-    raw = r.get(data, key, dict, default={}, context=ctx)
-    for k, v in raw.items():
-        if isinstance(v, (dict, list)) or v is None:
-            raise r.fail(raw, f"{ctx}.{key}.{k}", "must be a single value", "a string or a number")
-    return {str(k): str(v) for k, v in raw.items()}
-
-
-def _with_base(r: Reader, doc: LineDict) -> LineDict:
-    """``extends: local`` takes every top-level key this file does not set from that profile."""
-    base_name = r.get(doc, "extends", str)
-    if base_name is None:
+def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> LineDict:
+    """The file merged on top of everything it extends, level by level, any depth."""
+    doc = load(path)
+    if not isinstance(doc, LineDict):
+        raise FileError(path, 1, "", "a profile must be a YAML mapping")
+    r = Reader(path)
+    name = r.get(doc, "extends", str)
+    if name is None:
         return doc
-    if base_name not in builtin_profiles():
+    base = _base_path(r, doc, name, path)
+    here = (*chain, path.resolve())
+    if base.resolve() in here:
+        cycle = " extends ".join(str(p) for p in (*here, base.resolve()))
         raise r.fail(
-            doc, "extends", f"no built-in profile {base_name!r}", ", ".join(builtin_profiles())
+            doc,
+            "extends",
+            f"profiles extend each other in a cycle: {cycle}",
+            "a chain that ends at a profile without extends",
         )
-    base = load(Path(str(resources.files("chaoslib.profiles") / f"{base_name}.yml")))
-    return _merge(base, doc, replace=("services", "links", "compose"))
+    return merge(_resolve(base, here), doc, replace=REPLACE)
 
 
-def _merge(base: LineDict, over: LineDict, replace: tuple[str, ...] = ()) -> LineDict:
-    """``over`` on top of ``base``; mappings merge key by key (so one wait can change),
-    except the ``replace`` keys, which a profile states whole (its own services)."""
-    merged = LineDict(base)
-    for key, value in over.items():
-        old = base.get(key)
-        both = isinstance(old, LineDict) and isinstance(value, LineDict) and key not in replace
-        merged[key] = _merge(old, value) if both else value
-    merged.line, merged.key_lines = over.line, {**base.key_lines, **over.key_lines}
-    return merged
+def _base_path(r: Reader, doc: LineDict, name: str, path: Path) -> Path:
+    """``extends: local`` is a built-in profile; ``extends: ../base.yml`` a file,
+    relative to the extending file's directory."""
+    accepted = f"{', '.join(builtin_profiles())}, or a path to a .yml file (relative to this file)"
+    if "/" not in name and not name.endswith((".yml", ".yaml")):
+        if name not in builtin_profiles():
+            raise r.fail(doc, "extends", f"no built-in profile {name!r}", accepted)
+        return Path(str(resources.files("chaoslib.profiles") / f"{name}.yml"))
+    base = path.parent / Path(name).expanduser()
+    if not base.is_file():
+        raise r.fail(doc, "extends", f"no profile file {str(base)!r}", accepted)
+    return base
 
 
 def parse_profile(path: str | Path) -> Profile:
     r = Reader(path)
-    doc = load(path)
-    if not isinstance(doc, LineDict):
-        raise FileError(path, 1, "", "a profile must be a YAML mapping")
-    doc = _with_base(r, doc)
+    doc = _resolve(Path(path))
     r.only(
         doc,
         {
@@ -74,6 +76,7 @@ def parse_profile(path: str | Path) -> Profile:
             "links",
             "contract",
             "timings",
+            "timing_rules",
         },
         "the profile",
     )
@@ -99,6 +102,8 @@ def parse_profile(path: str | Path) -> Profile:
                     f"link {link!r} must go from {svc.name} to {stack_service}",
                     f"a link with client: {svc.name}, service: {stack_service}",
                 )
+    sets = timings(r, doc)
+    check_rules(r, doc, sets)
     return Profile(
         name=r.get(doc, "name", str, required=True),
         description=r.get(doc, "description", str, default=""),
@@ -106,7 +111,7 @@ def parse_profile(path: str | Path) -> Profile:
         services=services,
         links=links,
         contract=_contract(r, doc),
-        timings=_timings(r, doc),
+        timings=sets,
         fragile=tuple(_names(r, doc, "fragile")),
         compose=_compose(r, doc, services),
         path=str(path),
@@ -124,7 +129,7 @@ def _names(r: Reader, doc: LineDict, key: str) -> list[str]:
 def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
     raw = r.mapping(doc.get("services"), "services", doc) if "services" in doc else None
     if not raw:
-        raise FileError(r.path, doc.line, "services", "is required: at least one service")
+        raise r.missing(doc, "services", "is required: at least one service")
     out = {}
     for name, item in raw.items():
         ctx = f"services.{name}"
@@ -144,7 +149,7 @@ def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
             role=r.get(
                 item, "role", str, default="service", choices=("service", "shard"), context=ctx
             ),
-            env=_scalars(r, item, "env", ctx),
+            env=r.scalars(item, "env", ctx),
             ready=r.get(item, "ready", str, context=ctx),
             container=r.get(item, "container", str, context=ctx),
             redis=r.get(item, "redis", str, context=ctx),
@@ -157,9 +162,7 @@ def _compose(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> Compo
     docker = [s.name for s in services.values() if s.backend == "docker"]
     if "compose" not in doc:
         if docker:
-            raise FileError(
-                r.path, doc.line, "compose", f"is required: {', '.join(docker)} use backend docker"
-            )
+            raise r.missing(doc, "compose", f"is required: {', '.join(docker)} use backend docker")
         return None
     item = r.mapping(doc["compose"], "compose", doc)
     keys = {"files", "project", "proxy_config", "redis", "postgres", "toxiproxy", "database_url"}
@@ -174,8 +177,8 @@ def _compose(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> Compo
     }
     for required in ("project", "proxy_config"):
         if required not in text:
-            raise FileError(r.path, item.line, f"compose.{required}", "is required")
-    return ComposeDef(files=tuple(files), env=_scalars(r, item, "env", "compose"), **text)
+            raise r.missing(item, f"compose.{required}", "is required")
+    return ComposeDef(files=tuple(files), env=r.scalars(item, "env", "compose"), **text)
 
 
 def _links(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> dict[str, LinkDef]:
@@ -201,7 +204,7 @@ def _links(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> dict[st
 def _contract(r: Reader, doc: LineDict) -> Contract:
     item = r.mapping(doc.get("contract"), "contract", doc) if "contract" in doc else None
     if item is None:
-        raise FileError(r.path, doc.line, "contract", "is required")
+        raise r.missing(doc, "contract", "is required")
     r.only(
         item,
         {
@@ -215,58 +218,20 @@ def _contract(r: Reader, doc: LineDict) -> Contract:
         },
         "contract",
     )
-    patterns = _scalars(r, item, "log_patterns", "contract")
+    patterns = r.scalars(item, "log_patterns", "contract")
     for key, pattern in patterns.items():
         try:
             re.compile(pattern)
         except re.error as exc:
             raise r.fail(
-                item, f"contract.log_patterns.{key}", f"is not a valid regex: {exc}"
+                item["log_patterns"], f"contract.log_patterns.{key}", f"is not a valid regex: {exc}"
             ) from None
     return Contract(
         heartbeat_channel=r.get(item, "heartbeat_channel", str, required=True, context="contract"),
         command_channel=r.get(item, "command_channel", str, required=True, context="contract"),
         log_patterns=patterns,
-        alerts=_scalars(r, item, "alerts", "contract"),
-        alert_file_keys=_scalars(r, item, "alert_file_keys", "contract"),
+        alerts=r.scalars(item, "alerts", "contract"),
+        alert_file_keys=r.scalars(item, "alert_file_keys", "contract"),
         signal_stream=r.get(item, "signal_stream", str, default="", context="contract"),
         consumer_mark=r.get(item, "consumer_mark", str, default="", context="contract"),
     )
-
-
-def _timings(r: Reader, doc: LineDict) -> dict[str, Timing]:
-    raw = r.mapping(doc.get("timings"), "timings", doc) if "timings" in doc else None
-    if raw is None:
-        raise FileError(r.path, doc.line, "timings", "is required, with fast and seed")
-    r.only(raw, set(TIMINGS), "timings")
-    out: dict[str, Timing] = {}
-    for name in TIMINGS:
-        if name not in raw:
-            raise FileError(
-                r.path, raw.line, f"timings.{name}", "is required", "both fast and seed"
-            )
-        item = r.mapping(raw[name], f"timings.{name}", raw)
-        ctx = f"timings.{name}"
-        r.only(item, {"env", "waits", "limits"}, ctx)
-        numbers: dict[str, dict[str, float]] = {}
-        for section in ("waits", "limits"):
-            raw_section = r.get(item, section, dict, default={}, context=ctx)
-            numbers[section] = {
-                str(key): float(
-                    r.get(raw_section, key, NUMBER, minimum=0, context=f"{ctx}.{section}")
-                )
-                for key in raw_section
-            }
-        out[name] = Timing(_scalars(r, item, "env", ctx), numbers["waits"], numbers["limits"])
-    fast, seed = out["fast"], out["seed"]
-    for kind in ("env", "waits", "limits"):
-        a, b = set(getattr(fast, kind)), set(getattr(seed, kind))
-        if a != b:
-            missing = sorted(a ^ b)
-            raise FileError(
-                r.path,
-                raw.line,
-                f"timings.*.{kind}",
-                f"fast and seed must set the same keys; only one sets {', '.join(missing)}",
-            )
-    return out

@@ -190,7 +190,226 @@ def test_the_arbees_profile_names_the_real_stack():
 
 def test_compose_overrides_one_wait_and_keeps_the_rest():
     compose, local = load_profile("compose"), load_profile("local")
-    assert compose.timing("fast").waits["redis_down"] == 3
+    fast = compose.timing("fast")
+    assert fast.waits["redis_down"] != local.timing("fast").waits["redis_down"]
+    assert fast.waits["redis_down"] < float(fast.env["SHARD_TIMEOUT_SECS"])
     others = {k: v for k, v in compose.timing("fast").waits.items() if k != "redis_down"}
     assert others == {k: v for k, v in local.timing("fast").waits.items() if k != "redis_down"}
     assert all(s.backend == "docker" for s in compose.services.values())
+
+
+# -- extends chains ------------------------------------------------------------------------
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def line_of(path: Path, text: str) -> int:
+    """The 1-based line of ``path`` that contains ``text`` (the test's own files)."""
+    lines = path.read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if text in line)
+
+
+def test_extends_compose_brings_in_what_compose_inherits_from_local(tmp_path):
+    child = write(
+        tmp_path / "my.yml",
+        "extends: compose\nname: mine\ntimings:\n  fast:\n    waits: {redis_down: 2}\n",
+    )
+    profile, local = load_profile(child), load_profile("local")
+    assert profile.name == "mine"
+    assert profile.contract == local.contract  # from local, two levels up
+    assert profile.timing("fast").env == local.timing("fast").env
+    assert profile.timing("seed").limits == local.timing("seed").limits
+    assert profile.compose is not None and profile.compose.project == "chaos-arbees"  # compose's
+    assert all(s.backend == "docker" for s in profile.services.values())
+    assert profile.timing("fast").waits["redis_down"] == 2  # the child's
+    assert profile.timing("fast").waits["stabilize"] == local.timing("fast").waits["stabilize"]
+
+
+def test_extends_paths_resolve_from_each_extending_files_directory(tmp_path):
+    write(
+        tmp_path / "base" / "c.yml", "extends: local\ntimings:\n  seed:\n    waits: {steady: 11}\n"
+    )
+    write(
+        tmp_path / "base" / "b.yml",
+        "extends: c.yml\ndescription: from b\ntimings:\n  seed:\n    waits: {resync: 12}\n",
+    )
+    child = write(tmp_path / "team" / "a.yml", "extends: ../base/b.yml\nname: a\n")
+    profile = load_profile(child)
+    seed = profile.timing("seed").waits
+    assert (profile.name, profile.description) == ("a", "from b")
+    assert (seed["steady"], seed["resync"]) == (11, 12)  # c's and b's, merged level by level
+    assert seed["stabilize"] == load_profile("local").timing("seed").waits["stabilize"]
+    assert profile.shards() == ["shard_01", "shard_02"]
+
+
+def test_a_cycle_of_extends_is_rejected_naming_the_chain(tmp_path):
+    a = write(tmp_path / "a.yml", "extends: b.yml\nname: a\n")
+    b = write(tmp_path / "b.yml", "name: b\nextends: a.yml\n")
+    with pytest.raises(FileError) as info:
+        load_profile(a)
+    message = str(info.value)
+    assert message.startswith(f"{b}:2: extends: profiles extend each other in a cycle"), message
+    assert f"{a.resolve()} extends {b.resolve()} extends {a.resolve()}" in message
+    itself = write(tmp_path / "self.yml", "extends: ./self.yml\n")
+    with pytest.raises(FileError, match="in a cycle"):
+        load_profile(itself)
+
+
+@pytest.mark.parametrize(
+    ("extends", "problem"),
+    [
+        ("prod", "no built-in profile 'prod'"),
+        ("missing.yml", "no profile file"),
+        ("[local]", "must be str"),
+    ],
+)
+def test_a_bad_extends_is_reported_at_its_line(tmp_path, extends, problem):
+    child = write(tmp_path / "my.yml", f"name: mine\nextends: {extends}\n")
+    with pytest.raises(FileError) as info:
+        load_profile(child)
+    assert (info.value.path, info.value.line) == (str(child), 2)
+    assert problem in str(info.value)
+
+
+def test_a_bad_value_written_in_the_child_is_reported_at_the_childs_line(tmp_path):
+    child = write(
+        tmp_path / "my.yml",
+        "extends: compose\nname: mine\ntimings:\n  fast:\n    waits:\n      stabilize: -1\n",
+    )
+    with pytest.raises(FileError) as info:
+        load_profile(child)
+    assert (info.value.path, info.value.line) == (str(child), 6)
+    assert "timings.fast.waits.stabilize: must be >= 0" in str(info.value)
+
+
+def test_a_bad_value_inherited_from_a_base_is_reported_at_the_bases_line(tmp_path):
+    base = write(
+        tmp_path / "base.yml",
+        "extends: local\ncontract:\n  log_patterns:\n    crash: '(unclosed'\n",
+    )
+    child = write(tmp_path / "my.yml", "extends: base.yml\nname: mine\ndescription: mine\n")
+    with pytest.raises(FileError) as info:
+        load_profile(child)
+    assert (info.value.path, info.value.line) == (str(base), 4)
+    assert "contract.log_patterns.crash: is not a valid regex" in str(info.value)
+
+
+def test_a_wait_only_one_timing_set_adds_is_reported_where_it_was_written(tmp_path):
+    child = write(
+        tmp_path / "my.yml", "extends: local\ntimings:\n  seed:\n    waits:\n      extra: 1\n"
+    )
+    with pytest.raises(FileError) as info:
+        load_profile(child)
+    assert (info.value.path, info.value.line) == (str(child), 5)
+    assert "only one sets extra" in str(info.value)
+
+
+# -- timing rules --------------------------------------------------------------------------
+
+OUTAGE = "extends: compose\nname: mine\ntimings:\n  fast:\n    waits:\n      redis_down: {}\n"
+
+
+def test_an_outage_as_long_as_the_shard_timeout_is_rejected_at_the_childs_wait(tmp_path):
+    child = write(tmp_path / "my.yml", OUTAGE.format(3))
+    with pytest.raises(FileError) as info:
+        load_profile(child)
+    message = str(info.value)
+    assert (info.value.path, info.value.line) == (str(child), 6)
+    assert "timings.fast.waits.redis_down: 3 s is not shorter than" in message
+    assert "timings.fast.env.SHARD_TIMEOUT_SECS = 3 s" in message
+    env_line = line_of(Path(LOCAL), "SHARD_TIMEOUT_SECS: 3")
+    assert f"(written at {LOCAL}:{env_line})" in message
+    assert "rule redis_outage_ends_before_shard_timeout" in message
+    assert "the guide's Redis outage must end before a shard is declared dead" in message
+
+
+def test_the_same_file_with_a_shorter_outage_loads(tmp_path):
+    child = write(tmp_path / "my.yml", OUTAGE.format(2))
+    assert load_profile(child).timing("fast").waits["redis_down"] == 2
+
+
+def test_a_timeout_lowered_in_the_child_is_judged_against_the_bases_waits(tmp_path):
+    child = write(
+        tmp_path / "my.yml",
+        "extends: local\ntimings:\n  seed:\n    env:\n      SHARD_TIMEOUT_SECS: 20\n",
+    )
+    with pytest.raises(FileError) as info:
+        load_profile(child)
+    # The wait that no longer fits was written in local.yml: the error says so, and
+    # names the child's line where the timeout changed.
+    assert (info.value.path, info.value.line) == (LOCAL, line_of(Path(LOCAL), "redis_down: 30"))
+    assert "timings.seed.waits.redis_down: 30 s is not shorter than" in str(info.value)
+    assert f"(written at {child}:5)" in str(info.value)
+
+
+def test_a_wait_that_must_outlast_the_timeout_is_checked_too(tmp_path):
+    child = write(
+        tmp_path / "my.yml", "extends: local\ntimings:\n  fast:\n    waits: {shard_timeout: 2}\n"
+    )
+    with pytest.raises(FileError, match="shard_timeout: 2 s is not longer than") as info:
+        load_profile(child)
+    assert (info.value.path, info.value.line) == (str(child), 4)
+
+
+def test_a_services_own_env_is_judged_by_the_rules(tmp_path):
+    text = Path(LOCAL).read_text()
+    old = "    env: {SHARD_ID: shard_01}\n"
+    assert old in text
+    path = write(
+        tmp_path / "p.yml",
+        text.replace(old, "    env: {SHARD_ID: shard_01, SHARD_TIMEOUT_SECS: 1}\n"),
+    )
+    with pytest.raises(FileError) as info:
+        load_profile(path)
+    assert "services.shard_01.env.SHARD_TIMEOUT_SECS = 1 s" in str(info.value)
+
+
+RULE = "extends: local\ntiming_rules:\n  mine:\n"
+
+
+@pytest.mark.parametrize(
+    ("rule", "line", "problem"),
+    [
+        ("    wait: redis_dwn\n    shorter_than_env: SHARD_TIMEOUT_SECS\n    why: x\n", 4,
+         "timing_rules.mine.wait: no wait 'redis_dwn' in timings.*.waits"),
+        ("    wait: redis_down\n    shorter_than_env: SHARD_TIMEOUT\n    why: x\n", 5,
+         "timing_rules.mine.shorter_than_env: no env 'SHARD_TIMEOUT' in timings.*.env"),
+        ("    wait: redis_down\n    why: x\n", 3, "sets 0 relations"),
+        ("    wait: redis_down\n    shorter_than_env: GAME_COUNT\n    unit: min\n    why: x\n",
+         6, "timing_rules.mine.unit: 'min' is not valid"),
+        ("    wait: redis_down\n    shorter_than_env: SHARD_TIMEOUT_SECS\n", 4,
+         "timing_rules.mine.why: is required"),
+        ("    wait: redis_down\n    shorter_than_env: SHARD_TIMEOUT_SECS\n    why: x\n    when: y\n",
+         7, "when: unknown key in timing_rules.mine"),
+    ],
+)  # fmt: skip
+def test_a_bad_timing_rule_is_rejected_at_its_line(tmp_path, rule, line, problem):
+    child = write(tmp_path / "my.yml", RULE + rule)
+    with pytest.raises(FileError) as info:
+        load_profile(child)
+    assert (info.value.path, info.value.line) == (str(child), line), str(info.value)
+    assert problem in str(info.value)
+
+
+def test_a_rule_in_milliseconds_scales_the_env_var(tmp_path):
+    # steady (fast 1 s, seed 10 s) outlasts the first reconnect delay (100 ms, 1000 ms).
+    rule = "    wait: steady\n    longer_than_env: REDIS_RECONNECT_BASE_DELAY_MS\n    why: x\n"
+    in_ms = write(tmp_path / "ms.yml", RULE + rule + "    unit: ms\n")
+    assert load_profile(in_ms).timing("fast").waits["steady"] == 1
+    # Read as seconds, the same setting is 100 s: the rule now fails, so the unit counts.
+    with pytest.raises(FileError, match="steady: 1 s is not longer than .*_DELAY_MS = 100 s"):
+        load_profile(write(tmp_path / "s.yml", RULE + rule))
+
+
+@pytest.mark.parametrize("name", builtin_profiles())
+def test_each_built_in_profile_loads_with_the_guides_timing_rules(name):
+    profile = load_profile(name)
+    for timing in profile.timings.values():
+        timeout = float(timing.env["SHARD_TIMEOUT_SECS"])
+        assert timing.waits["redis_down"] < timeout
+        assert timing.waits["partition"] < timeout
+        assert timing.waits["shard_timeout"] > timeout
