@@ -20,7 +20,9 @@ from chaoslib.faults.signals import Terminated, heal_on_signals
     incrementable=["verbose"],
     help={
         "client": "Who is cut off: a client of the profile (its own proxy), or an IP address "
-        "or CIDR such as 127.0.0.2 (client-scoped toxics on the service's shared proxy).",
+        "or CIDR (client-scoped toxics on the service's shared proxy): a loopback address such "
+        "as 127.0.0.2 on the embedded stack, a container's address on the project network in "
+        "compose mode.",
         "service": "What it is cut off from: redis, postgres, or a link name.",
         "direction": "both (default), to (client to service) or from (service to client).",
         "duration": DURATION,
@@ -39,16 +41,18 @@ def partition(
         from chaoslib.profile import load_profile
 
         env = Environment.from_profile(profile, force=force)
-        cut = plan(env, load_profile(profile) if profile else None, client, service, direction)
+        loaded = load_profile(profile) if profile else None
+        cut = plan(env, loaded, client, service, direction)
         fault = Partition(env, cut)
     except ChaosError as exc:
         raise fail(exc, 2) from None
     interrupted = False
+    during: list[ProbeResult] = []
     with heal_on_signals():
         try:
             fault.apply()
             console.print(f"Applied: {escape(fault.describe())}")
-            during = probe_all(env, cut)
+            during = probe_all(env, cut, loaded)
             _hold(fault, seconds)
         except KeyboardInterrupt:
             interrupted = seconds != 0
@@ -59,19 +63,28 @@ def partition(
         finally:
             fault.heal()
             console.print(f"Healed: {escape(fault.describe())}")
-    after = probe_all(env, cut)
+    try:
+        after = probe_all(env, cut, loaded)
+    except ChaosError as exc:
+        raise fail(exc) from None
     _table("During the cut", during)
-    healed = all(r.answered for r in after)
-    console.print(
-        "After the heal: every probe answered"
-        if healed
-        else "[red]After the heal: "
-        + ", ".join(f"{r.link} from {r.source}" for r in after if not r.answered)
-        + " still did not answer[/]"
-    )
+    silent = [f"{r.link} from {r.source}" for r in after if not r.answered and not r.error]
+    unprobed = [r for r in after if r.error]
+    if not silent and not unprobed:
+        console.print("After the heal: every probe answered")
+    if silent:
+        console.print(f"[red]After the heal: {escape(', '.join(silent))} still did not answer[/]")
+    for r in unprobed:
+        console.print(f"[red]After the heal: {escape(r.link)} from {escape(r.source)} "
+                      f"could not be probed: {escape(r.error)}[/]")  # fmt: skip
+    failed = [r for r in during if r.error]
+    if failed:
+        # A probe that was never made proves nothing: not the cut, not the links still working.
+        console.print(f"[red]{len(failed)} probe(s) could not be made during the cut, so it is "
+                      "not proven; see the ❓ rows[/]")  # fmt: skip
     if interrupted:
         raise Exit("interrupted: the partition was healed", code=130)
-    if not healed or not all(r.as_expected for r in during):
+    if silent or unprobed or not all(r.as_expected for r in during):
         raise Exit(code=1)
 
 
@@ -81,6 +94,9 @@ def _table(title: str, results: list[ProbeResult]) -> None:
         table.add_column(column)
     for r in results:
         observed = f"answered in {r.seconds * 1000:.0f} ms" if r.answered else "no answer"
+        mark = "✅" if r.as_expected else "❌"
+        if r.error:
+            observed, mark = f"not probed: {r.error}", "❓"
         expected = "cut" if r.expect_cut else "works"
-        table.add_row("✅" if r.as_expected else "❌", r.link, r.source, expected, observed)
+        table.add_row(mark, escape(r.link), escape(r.source), expected, escape(observed))
     console.print(table)

@@ -11,25 +11,27 @@ Two ways, whichever the system has:
 
 The cut is a stall (bandwidth 0), as a real partition is: data is held, not
 refused, and flows again when the partition heals, unless the client gave up.
+
+Probes run where the clients are: on this host from loopback addresses for the
+embedded stack, and in a compose project from inside its containers' network
+namespaces (:mod:`chaoslib.faults.compose_probes`), because there the proxy
+only ever sees the containers' addresses.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
-import struct
-import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from chaoslib.environment import Environment
 from chaoslib.errors import ConfigError
+from chaoslib.faults.netns_probe import probe
 from chaoslib.faults.network import ToxicFault
 from chaoslib.profile import Profile
 
 DIRECTIONS = {"both": "both", "to": "upstream", "from": "downstream"}
 SERVICE_LINKS = {"redis": ("redis",), "postgres": ("timescaledb", "postgres", "db")}
-PROBE_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -38,19 +40,21 @@ class PartitionPlan:
     clients: tuple[str, ...]  # source addresses for client-scoped toxics; () for a per-client proxy
     direction: str  # both, to (client to service), from (service to client)
     how: str
+    client: str = ""  # the profile's client, for a per-client proxy
 
 
 @dataclass(frozen=True)
 class ProbeResult:
     link: str
-    source: str
+    source: str  # where the probe was made from, as the table shows it
     expect_cut: bool
     answered: bool
     seconds: float
+    error: str = ""  # the probe could not be made: it proves neither a cut nor a working link
 
     @property
     def as_expected(self) -> bool:
-        return self.answered != self.expect_cut
+        return not self.error and self.answered != self.expect_cut
 
 
 def plan(
@@ -62,16 +66,24 @@ def plan(
         for link in profile.links.values():
             if link.client == client and service in (link.service, link.name):
                 env.link(link.name)
-                return PartitionPlan(link.name, (), direction, "per-client proxy")
+                return PartitionPlan(link.name, (), direction, "per-client proxy", link.client)
+    clients = sorted({link.client for link in profile.links.values()}) if profile else []
+    named = f"a client of the profile ({', '.join(clients)}) or " if clients else ""
     try:
         network = ipaddress.ip_network(client, strict=False)
     except ValueError:
-        clients = sorted({link.client for link in profile.links.values()}) if profile else []
-        named = f"a client of the profile ({', '.join(clients)}) or " if clients else ""
+        where = (
+            "a container's address or CIDR on the project network"
+            if env.kind == "compose"
+            else "an IP address or CIDR"
+        )
         raise ConfigError(
-            f"--client={client!r} is not {named}an IP address or CIDR (for a client-scoped "
-            "cut on a shared proxy)"
+            f"--client={client!r} is not {named}{where} (for a client-scoped cut on a shared proxy)"
         ) from None
+    if env.kind == "compose":
+        from chaoslib.faults.compose_probes import check_compose_client
+
+        check_compose_client(env, client, network, named)
     candidates = (service, *SERVICE_LINKS.get(service, ()))
     for name in candidates:
         if name in env.link_urls:
@@ -115,33 +127,21 @@ class Partition(ToxicFault):
                 )
 
 
-def probe(
-    url: str, source: str = "127.0.0.1", timeout: float = PROBE_TIMEOUT
-) -> tuple[bool, float]:
-    """One request at the protocol level from ``source``: did the service answer, and how fast.
-
-    Raw sockets, because neither redis-py nor libpq can pick the source address."""
-    parts = urlsplit(url)
-    start = time.monotonic()
-    try:
-        with socket.socket() as sock:
-            sock.settimeout(timeout)
-            sock.bind((source, 0))
-            sock.connect((parts.hostname or "127.0.0.1", parts.port or 0))
-            if parts.scheme.startswith("redis"):
-                sock.sendall(b"PING\r\n")
-                answered = sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
-            else:  # a StartupMessage: any authentication request or error is an answer
-                body = struct.pack("!i", 196608) + b"user\0chaos_probe\0\0"
-                sock.sendall(struct.pack("!i", len(body) + 4) + body)
-                answered = sock.recv(1)[:1] in (b"R", b"E")
-    except OSError:
-        answered = False
-    return answered, time.monotonic() - start
+def expect_cut(cut: PartitionPlan, link: str, source: str) -> bool:
+    """Whether a probe of ``link`` from address ``source`` should find it cut."""
+    if link != cut.link:
+        return False
+    return not cut.clients or ipaddress.ip_address(source) in ipaddress.ip_network(cut.clients[0])
 
 
-def probe_all(env: Environment, cut: PartitionPlan) -> list[ProbeResult]:
+def probe_all(
+    env: Environment, cut: PartitionPlan, profile: Profile | None = None
+) -> list[ProbeResult]:
     """The cut link from the cut client, and what should still work from elsewhere."""
+    if env.kind == "compose":
+        from chaoslib.faults.compose_probes import probe_compose
+
+        return probe_compose(env, cut, profile)
     results = []
     for link, url in sorted(env.link_urls.items()):
         if not url:
@@ -154,11 +154,13 @@ def probe_all(env: Environment, cut: PartitionPlan) -> list[ProbeResult]:
                 "127.0.0.3" if ipaddress.ip_address("127.0.0.3") not in network else "127.0.0.4"
             )
             sources = [inside, outside]
+        parts = urlsplit(url)
         for source in sources:
-            expect_cut = link == cut.link and (
-                not cut.clients
-                or ipaddress.ip_address(source) in ipaddress.ip_network(cut.clients[0])
-            )
-            answered, seconds = probe(url, source)
-            results.append(ProbeResult(link, source, expect_cut, answered, seconds))
+            answer = probe(parts.hostname or "127.0.0.1", parts.port or 0, parts.scheme, source)
+            results.append(
+                ProbeResult(
+                    link, source, expect_cut(cut, link, source), answer.answered,
+                    answer.seconds, answer.error,
+                )
+            )  # fmt: skip
     return results
