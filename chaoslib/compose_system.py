@@ -1,48 +1,45 @@
 """The system under test as a docker-compose project: the user's files plus chaoslib's overlay.
 
-The project is brought up with the profile's files; Redis and PostgreSQL are
-reached directly on their published loopback ports (for observers), the
-services through the proxies of the toxiproxy container (for faults). Each
-service's container log is followed into ``<workdir>/logs/<service>.log``.
+Two ways to meet a project, and they are kept strictly apart:
+
+- **attached**: the project is already running (the user brought it up). chaoslib
+  never runs a compose command on it, never removes a container or a volume and
+  never wipes its data; between scenarios it restores the *system's* state
+  (services running, chaoslib's own faults healed) and deletes only the Redis
+  keys chaoslib wrote and those the profile declares disposable.
+- **created**: nothing runs, so chaoslib brings the project up from the profile's
+  files and records that it did (:mod:`chaoslib.compose_projects`); only then may
+  it flush Redis between scenarios and ``down -v`` at the end.
+
+Redis and PostgreSQL are reached directly on their published loopback ports (for
+observers), the services through the toxiproxy container's proxies (for faults).
+Each service's container log is followed into ``<workdir>/logs/<service>.log``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
-import subprocess
+import re
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
+from chaoslib.compose_projects import CreatedProject, CreatedProjects, compose_command
 from chaoslib.errors import ConfigError, ServiceError
 from chaoslib.profile import ComposeDef, Profile
 from chaoslib.services.docker import DockerService, docker_client
 from chaoslib.services.docker_logs import LogFollower
 from chaoslib.services.managed import pick_free_port
-from chaoslib.system import REPO, SystemBase
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.system import SystemBase
+from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
 from chaoslib.wait import wait_until
 
+__all__ = ["ComposeSystem", "bridge_gateway", "compose_command", "published_port"]
 
-def compose_command() -> list[str]:
-    """``docker-compose`` (v1) or ``docker compose`` (v2), whichever is installed."""
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    if (
-        shutil.which("docker")
-        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
-    ):
-        return ["docker", "compose"]
-    raise ConfigError("neither docker-compose nor the docker compose plugin is installed")
-
-
-def compose_path(path: str) -> Path:
-    """A profile's compose file: ``$VARS`` expanded; relative paths from the checkout."""
-    expanded = Path(os.path.expandvars(path))
-    return expanded if expanded.is_absolute() else REPO / expanded
+OWN_KEYS = "chaoslib:*"  # every Redis key chaoslib's own workloads write
+PULL_ERRORS = ("pull access denied", "manifest unknown", "dial tcp", "no such host", "not found")
 
 
 def bridge_gateway(client: Any) -> str:
@@ -54,51 +51,123 @@ def bridge_gateway(client: Any) -> str:
     return str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
+def published_port(service: DockerService, container_port: int) -> int | None:
+    ports = service.container.attrs["NetworkSettings"]["Ports"] or {}
+    for bound in ports.get(f"{container_port}/tcp") or []:
+        if bound.get("HostIp") in ("127.0.0.1", "0.0.0.0", "", "::") and bound.get("HostPort"):
+            return int(bound["HostPort"])
+    return None
+
+
+def image_variables(files: list[Path]) -> list[str]:
+    """The variables the compose files take their images from (``image: ${X:-…}``)."""
+    names: list[str] = []
+    for path in files:
+        for name in re.findall(r"image:\s*\"?\$\{(\w+)", path.read_text()):
+            if name not in names:
+                names.append(name)
+    return names
+
+
 class ComposeSystem(SystemBase):
-    def __init__(self, profile: Profile, timing: str, workdir: Path, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        timing: str,
+        workdir: Path,
+        *,
+        home: Path | None = None,
+        allow_reset_data: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(profile, timing, workdir, **kwargs)
         if profile.compose is None:
             raise ConfigError(f"profile {profile.name} has no compose section")
         self.compose: ComposeDef = profile.compose
+        if allow_reset_data and not self.compose.disposable:
+            raise ConfigError(
+                f"--allow-reset-data: profile {profile.name} does not say its data is "
+                "disposable (compose.disposable: true), so chaoslib will not wipe it"
+            )
+        self.allow_reset_data = allow_reset_data
         self.client = docker_client()
-        # Fixed host ports: a restarted container keeps them (a random one would move).
-        self.api_port, self.redis_port, self.pg_port = (pick_free_port() for _ in range(3))
-        self.toxiproxy = Toxiproxy(f"http://127.0.0.1:{self.api_port}")
+        self.projects = CreatedProjects(home)
+        self.created: CreatedProject | None = None
+        self.toxiproxy = Toxiproxy("http://127.0.0.1:0")
         self.direct = {}
         self.followers: dict[str, LogFollower] = {}
         self._stack: dict[str, DockerService] = {}
+        self.alert_log = None
+
+    @property
+    def owned(self) -> bool:
+        """chaoslib brought this project up itself, so its data is chaoslib's to wipe."""
+        return self.created is not None
 
     # -- the project ---------------------------------------------------------------------
-    def env(self) -> dict[str, str]:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    def files(self) -> list[Path]:
+        paths = [self.compose.path(f) for f in self.compose.files]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise ConfigError(
+                f"profile {self.profile.name}: compose file(s) not found: {', '.join(missing)}"
+            )
+        return paths
+
+    def is_running(self) -> bool:
+        """The project is up (its proxy runs): chaoslib attaches to it and owns nothing."""
+        return self._running_proxy() is not None
+
+    def _running_proxy(self) -> DockerService | None:
+        found = DockerService.find(
+            service=self.compose.toxiproxy, project=self.compose.project, client=self.client
+        )
+        return found[0] if found and found[0].is_running() else None
+
+    def _create(self) -> None:
+        """Bring the project up from the profile's files, recorded first as chaoslib's."""
+        files = self.files()
+        config = self.compose.path(self.compose.proxy_config)
+        if not config.is_file():
+            raise ConfigError(
+                f"the proxy config {config} does not exist (compose.proxy_config of profile "
+                f"{self.profile.name}); docker would create a directory in its place"
+            )
+        (self.workdir / "alerts").mkdir(parents=True, exist_ok=True)
         env_file = self.workdir / "chaos.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in self.timing.env.items()))
-        (self.workdir / "alerts").mkdir(parents=True, exist_ok=True)
-        return {
+        # The reference compose files' variables; the caller's environment wins for images.
+        env = {
             **self.compose.env,
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k in self.compose.env},
             "CHAOS_ENV_FILE": str(env_file),
             "CHAOS_ALERT_DIR": str(self.workdir / "alerts"),
-            "CHAOS_PROXY_CONFIG": str(compose_path(self.compose.proxy_config)),
-            "TOXIPROXY_PORT": str(self.api_port),
-            "REDIS_HOST_PORT": str(self.redis_port),
-            "POSTGRES_HOST_PORT": str(self.pg_port),
+            "CHAOS_PROXY_CONFIG": str(config),
+            "TOXIPROXY_PORT": str(pick_free_port()),
+            "REDIS_HOST_PORT": str(pick_free_port()),
+            "POSTGRES_HOST_PORT": str(pick_free_port()),
             "SLACK_WEBHOOK_URL": self.webhook_url,
             "FRAGILE": self.fragile,
         }
-
-    def run(self, *args: str, timeout: float = 300) -> str:
-        files = [a for f in self.compose.files for a in ("-f", str(compose_path(f)))]
-        argv = [*compose_command(), "-p", self.compose.project, *files, *args]
-        done = subprocess.run(
-            argv, cwd=REPO, env=self.env(), capture_output=True, text=True, timeout=timeout
+        project = CreatedProject(
+            self.compose.project, tuple(str(f) for f in files), str(files[0].parent), env
         )
-        if done.returncode != 0:
-            raise ServiceError(
-                f"{' '.join(argv[:1] + list(args))} failed ({done.returncode})",
-                log_tail=(done.stderr or done.stdout)[-3000:],
-            )
-        return done.stdout
+        self.projects.record(project)  # before up: a SIGKILL during up is still ours to undo
+        self.created = project
+        logger.info("docker-compose up: project {} (chaoslib creates it)", project.project)
+        try:
+            project.run("up", "-d", "--remove-orphans")
+        except ServiceError as exc:
+            if any(word in exc.log_tail.lower() for word in PULL_ERRORS):
+                names = ", ".join(image_variables(files)) or "the images in your compose files"
+                raise ServiceError(
+                    f"{exc} — an image could not be pulled. No registry reachable? Set {names} "
+                    "to images this engine has (scripts/docker-test-env.sh builds "
+                    "chaoslib/*:local)",
+                    log_tail=exc.log_tail,
+                ) from None
+            raise
+        self.alert_log = self.workdir / "alerts" / "critical_alerts.log"
 
     def _container(self, service: str) -> DockerService:
         found = DockerService.find(
@@ -110,30 +179,59 @@ class ComposeSystem(SystemBase):
             )
         return DockerService(service, found[0].container_name, client=self.client)
 
+    def _observer_url(self, service: DockerService, port: int, url: str) -> str:
+        host_port = published_port(service, port)
+        if host_port is None:
+            raise ConfigError(
+                f"{service.name} does not publish port {port} on this host, so chaoslib's "
+                "observers cannot read it; add docker-compose.chaos-observe.yml (or a port of "
+                "your own) to the project's files"
+            )
+        return url.format(host="127.0.0.1", port=host_port)
+
     def up(self) -> None:
-        """Start the whole project (stack and services) and wait for the proxy's API."""
-        self.alert_log = self.workdir / "alerts" / "critical_alerts.log"
-        logger.info("docker-compose up: project {}", self.compose.project)
-        self.run("up", "-d", "--remove-orphans")
+        """Attach to the running project, or create it; then wait for the proxy's API."""
+        proxy = self._running_proxy()
+        if proxy is None:
+            self._create()
+            proxy = self._container(self.compose.toxiproxy)
+        else:
+            logger.info("attached to the running project {}", self.compose.project)
+            if self.compose.alert_file:
+                self.alert_log = self.compose.path(self.compose.alert_file)
         self._stack = {
             "redis": self._container(self.compose.redis),
             "postgres": self._container(self.compose.postgres),
-            "toxiproxy": self._container(self.compose.toxiproxy),
+            "toxiproxy": proxy,
         }
+        wait_until(
+            lambda: published_port(self._container(self.compose.toxiproxy), 8474) is not None,
+            timeout=30,
+            what="the toxiproxy container's published API port",
+        )
+        api = published_port(self._container(self.compose.toxiproxy), 8474)
+        self.toxiproxy = Toxiproxy(f"http://127.0.0.1:{api}")
         self.direct = {
-            "redis": f"redis://127.0.0.1:{self.redis_port}/0",
-            "postgres": self.compose.database_url.format(host="127.0.0.1", port=self.pg_port),
+            "redis": self._observer_url(self._stack["redis"], 6379, "redis://{host}:{port}/0"),
+            "postgres": self._observer_url(
+                self._stack["postgres"], 5432, self.compose.database_url
+            ),
         }
         wait_until(self.toxiproxy.is_running, timeout=60, what="the toxiproxy container's API")
         for name in self.profile.services:
             self.followers[name] = LogFollower(self.service(name), self.log_path(name)).start()
+        self.mark_alerts()
 
     def down(self) -> None:
+        """Take a created project down (volumes too); leave an attached one running as found."""
         for follower in self.followers.values():
             follower.stop()
+        if self.created is None:
+            self.restore()
+            return
         try:
-            self.run("down", "-v", "--remove-orphans", timeout=180)
-        except ServiceError as exc:
+            logger.info(self.projects.take_down(self.created, self.client))
+        except (ServiceError, ConfigError) as exc:
             logger.error("docker-compose down failed: {}", exc)
 
     # -- the SystemBase contract ---------------------------------------------------------
@@ -159,14 +257,57 @@ class ComposeSystem(SystemBase):
         for name in self.profile.services:
             self.service(name).stop(timeout=5)
 
+    def restore(self) -> None:
+        """The stack's servers and every service running (unpaused), chaoslib's toxics gone."""
+        self.heal_own_faults()
+        for service in [*self._stack.values(), *self.services.values()]:
+            if service.is_paused():
+                service.resume()
+            elif not service.is_running():
+                service.start()
+
+    def heal_own_faults(self) -> None:
+        """What chaoslib applied and did not heal: its ledger, and toxics it named."""
+        from chaoslib.faults.recovery import heal_entry
+
+        if self.ledger is not None:
+            for entry in self.ledger.entries():
+                logger.warning("healing a fault left applied: {}", heal_entry(entry, None))
+                self.ledger.remove(entry.id)
+        if self.owned:
+            self.toxiproxy.reset()
+            return
+        for proxy in self.toxiproxy.proxies():
+            for toxic in self.toxiproxy.toxics(proxy):
+                if toxic.name.startswith("chaos_"):
+                    try:
+                        self.toxiproxy.remove_toxic(proxy, toxic.name)
+                    except ToxiproxyError as exc:
+                        if exc.status != 404:
+                            raise
+
     def reset(self) -> None:
+        """Between scenarios: the system restarted and healthy; its data kept unless ours."""
         self.stop_all()
-        self.toxiproxy.reset()
-        for name in ("redis", "postgres"):  # a scenario may have stopped them; start them again
-            self._stack[name].start()
+        self.restore()
         wait_until(self._redis_answers, timeout=30, what="redis after the reset")
-        self._flush()
+        self.clean_data()
+        self.mark_alerts()
         self.start_all()
+
+    def clean_data(self) -> None:
+        import redis
+
+        with redis.Redis.from_url(self.direct["redis"], socket_timeout=5) as r:
+            if self.owned or self.allow_reset_data:
+                r.flushall()
+                if self.owned and self.alert_log is not None:
+                    self.alert_log.unlink(missing_ok=True)
+                return
+            for pattern in (OWN_KEYS, *self.compose.reset_keys):
+                keys = list(r.scan_iter(match=pattern, count=500))
+                if keys:
+                    r.delete(*keys)
 
     def _redis_answers(self) -> bool:
         import redis

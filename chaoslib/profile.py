@@ -9,6 +9,7 @@ another system by changing only the profile.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -24,8 +25,8 @@ BACKENDS = ("process", "docker")
 
 @dataclass(frozen=True)
 class ComposeDef:
-    """A docker-compose project: the files (relative to the checkout), and which of its
-    services are the stack's Redis, PostgreSQL and proxy."""
+    """A docker-compose project: its files, and which of its services are the stack's
+    Redis, PostgreSQL and proxy."""
 
     files: tuple[str, ...]
     project: str
@@ -35,6 +36,19 @@ class ComposeDef:
     toxiproxy: str = "toxiproxy"
     database_url: str = "postgresql://arbees:arbees@{host}:{port}/arbees_db"
     env: dict[str, str] = field(default_factory=dict)  # defaults; the caller's environment wins
+    base_dir: str = ""  # relative files resolve here: the profile file's directory
+    # A project the user brought up is attached to, never changed: these say where its
+    # alerts go (the alert file on this host; the port its webhook URL points at on the
+    # docker bridge) and which of its Redis keys may go between scenarios.
+    alert_file: str = ""
+    webhook_port: int = 0
+    reset_keys: tuple[str, ...] = ()
+    disposable: bool = False  # its data may be wiped, with --allow-reset-data
+
+    def path(self, name: str) -> Path:
+        """A file of the project: ``$VARS`` expanded, relative to ``base_dir``."""
+        expanded = Path(os.path.expandvars(name))
+        return expanded if expanded.is_absolute() else Path(self.base_dir) / expanded
 
 
 NUMBER = (int, float)

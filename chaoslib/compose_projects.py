@@ -1,0 +1,132 @@
+"""The docker-compose projects chaoslib created itself: the only ones it may take down.
+
+A project the user brought up is attached to and never stopped, wiped or
+removed. A project chaoslib brings up is recorded here *before* ``up`` runs,
+so that ``invoke chaos.reset`` can take it down after a SIGKILL. The record
+is the marker: without one, nothing is ever taken down. It is also checked
+against the engine, so an edited state file cannot make chaoslib remove a
+project that existed before the record was written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from chaoslib.errors import ConfigError, ServiceError
+from chaoslib.state import chaos_home, locked, read_json, write_json
+
+MARKER = "created-by-chaoslib"
+# A container's creation time is whole seconds on some engines; allow for that.
+CLOCK_SLACK_S = 5.0
+
+
+def compose_command() -> list[str]:
+    """``docker-compose`` (v1) or ``docker compose`` (v2), whichever is installed."""
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return ["docker", "compose"]
+    raise ConfigError("neither docker-compose nor the docker compose plugin is installed")
+
+
+@dataclass(frozen=True)
+class CreatedProject:
+    project: str
+    files: tuple[str, ...]  # absolute paths
+    cwd: str
+    env: dict[str, str]  # what chaoslib set for the compose files' variables
+    created_at: float = field(default_factory=time.time)
+    marker: str = MARKER
+
+    def run(self, *args: str, timeout: float = 300) -> str:
+        files = [a for f in self.files for a in ("-f", f)]
+        argv = [*compose_command(), "-p", self.project, *files, *args]
+        done = subprocess.run(
+            argv,
+            cwd=self.cwd,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise ServiceError(
+                f"{' '.join(argv[:1] + list(args))} (project {self.project}) failed "
+                f"({done.returncode})",
+                log_tail=(done.stderr or done.stdout)[-3000:],
+            )
+        return done.stdout
+
+
+class CreatedProjects:
+    """``<chaos home>/compose-projects.json``."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.path = chaos_home(home) / "compose-projects.json"
+        self._lock = self.path.with_suffix(".lock")
+
+    def _read(self) -> list[dict[str, Any]]:
+        return list((read_json(self.path) or {}).get("projects", []))
+
+    def all(self) -> list[CreatedProject]:
+        with locked(self._lock):
+            raw = self._read()
+        out = []
+        for item in raw:
+            if item.get("marker") != MARKER:
+                continue  # not a record chaoslib wrote: never acted on
+            try:
+                out.append(CreatedProject(**{**item, "files": tuple(item["files"])}))
+            except (KeyError, TypeError) as exc:
+                logger.warning("ignoring a malformed project record in {}: {}", self.path, exc)
+        return out
+
+    def record(self, project: CreatedProject) -> None:
+        with locked(self._lock):
+            kept = [p for p in self._read() if p.get("project") != project.project]
+            write_json(self.path, {"projects": [*kept, asdict(project)]})
+
+    def forget(self, name: str) -> None:
+        with locked(self._lock):
+            kept = [p for p in self._read() if p.get("project") != name]
+            write_json(self.path, {"projects": kept})
+
+    def take_down(self, project: CreatedProject, client: Any) -> str:
+        """``down -v`` a project chaoslib created, if its containers are the ones it made."""
+        containers = client.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={project.project}"}
+        )
+        older = [c.name for c in containers if _created(c) < project.created_at - CLOCK_SLACK_S]
+        if older:
+            self.forget(project.project)
+            raise ConfigError(
+                f"project {project.project} has containers older than chaoslib's record "
+                f"({', '.join(older)}): it is not the project chaoslib created, so it is left "
+                "alone and the record dropped"
+            )
+        project.run("down", "-v", "--remove-orphans", timeout=180)
+        self.forget(project.project)
+        return f"took down project {project.project}, which chaoslib had created"
+
+
+def _created(container: Any) -> float:
+    from datetime import datetime
+
+    text = str(container.attrs.get("Created", ""))
+    try:  # e.g. 2026-12-01T12:00:00.123456789Z: fromisoformat takes at most microseconds
+        head, _, frac = text.rstrip("Z").partition(".")
+        stamp = datetime.fromisoformat(head + "+00:00").timestamp()
+        return stamp + (float(f"0.{frac}") if frac.isdigit() else 0.0)
+    except ValueError:
+        return 0.0
