@@ -45,7 +45,7 @@ TOXICS = {
 }
 LINK_FAULTS = (*TOXICS, "down", *statements.STATEMENT_FAULTS)
 SERVICE_FAULTS = ("stop", "kill", "pause", "restart")
-FAULT_TYPES = (*LINK_FAULTS, "partition", *SERVICE_FAULTS)
+FAULT_TYPES = (*LINK_FAULTS, "partition", "packet", *SERVICE_FAULTS)
 OBSERVERS = (
     "redis_ping",
     "sql",
@@ -207,10 +207,18 @@ def _fault(
         allowed = timing | {"link", "direction", "toxicity"} | set(TOXICS.get(kind, {}))
     elif kind == "partition":
         allowed = timing | {"links"}
+    elif kind == "packet":
+        allowed = timing | statements.PACKET_FIELDS
     else:
         allowed = timing | {"service"} | ({"down_for"} if kind == "restart" else set())
     r.only(item, allowed, ctx)
     windows = _windows(r, item, ctx)
+    if kind == "packet":
+        packet = statements.read_packet(r, item, ctx)
+        if env is None:
+            return name, None, windows, item
+        fault = _resolve(r, item, ctx, lambda: statements.build_packet(env, packet, windows))
+        return name, fault, windows, item
     if kind in statements.STATEMENT_FAULTS:
         link = r.get(item, "link", str, required=True, context=ctx)
         attrs = statements.read(r, item, kind, ctx)

@@ -23,6 +23,9 @@ checks:
 """
 
 
+PACKET = "type: packet, service: redis, kind: rate, value: 800,"
+
+
 def write(tmp_path, text: str):
     path = tmp_path / "exp.yml"
     path.write_text(textwrap.dedent(text))
@@ -34,6 +37,45 @@ def test_statement_faults_load(tmp_path):
         "type: down,", "type: pg_query, pattern: INSERT INTO game_states, delay_ms: 500,"
     )
     assert load_experiment(write(tmp_path, text), None).name == "ok"
+
+
+def test_packet_faults_load(tmp_path):
+    for kind, value in (("rate", 800), ("loss", 12.5), ("delay", 100), ("corrupt", 1)):
+        text = GOOD.replace(
+            "type: down, link: redis,",
+            PACKET.replace("rate, value: 800", f"{kind}, value: {value}"),
+        )
+        assert load_experiment(write(tmp_path, text), None).name == "ok"
+
+
+def test_packet_errors_say_what_is_accepted(tmp_path):
+    bad_kind = GOOD.replace("type: down, link: redis,", PACKET.replace("kind: rate", "kind: lag"))
+    with pytest.raises(FileError) as info:
+        load_experiment(write(tmp_path, bad_kind), None)
+    assert "accepted: rate, loss, delay, duplicate, corrupt" in str(info.value)
+    too_much = GOOD.replace(
+        "type: down, link: redis,", PACKET.replace("rate, value: 800", "loss, value: 101")
+    )
+    with pytest.raises(FileError) as info:
+        load_experiment(write(tmp_path, too_much), None)
+    assert "accepted: % > 0 and <= 100" in str(info.value)
+
+
+def test_a_packet_fault_without_containers_names_its_line_and_the_fix(tmp_path):
+    from chaoslib.environment import Environment
+    from chaoslib.faults.ledger import Ledger
+    from chaoslib.toxiproxy import Toxiproxy
+
+    # The embedded stack's shape: no containers, so nowhere for a packet fault to live.
+    local = Environment(Toxiproxy("http://127.0.0.1:9"), {}, {}, Ledger(tmp_path), kind="local")
+    text = f"name: p\nfaults:\n  - {{name: thin, {PACKET} for: 1}}\n"
+    path = write(tmp_path, text)
+    with pytest.raises(FileError) as info:
+        load_experiment(path, local)
+    message = str(info.value)
+    assert message.startswith(f"{path}:3: faults[0].service:"), message
+    assert "needs docker mode" in message and "--profile compose" in message
+    assert Ledger(tmp_path).entries() == []  # refused while reading: nothing was applied
 
 
 def test_a_good_file_loads(tmp_path):
@@ -135,6 +177,58 @@ BAD = {
         6,
         "faults[0].redis_command",
         "accepted: delay, error, close",
+    ),
+    "packet_service_missing": (
+        GOOD.replace("type: down, link: redis,", "type: packet, kind: rate, value: 800,"),
+        6,
+        "faults[0].service",
+        "is required",
+    ),
+    "packet_kind_unknown": (
+        GOOD.replace("type: down, link: redis,", "type: packet, service: redis, kind: jitter,"),
+        6,
+        "faults[0].kind",
+        "'jitter' is not valid",
+    ),
+    "packet_value_missing": (
+        GOOD.replace("type: down, link: redis,", "type: packet, service: redis, kind: loss,"),
+        6,
+        "faults[0].value",
+        "is required",
+    ),
+    "packet_loss_above_100": (
+        GOOD.replace(
+            "type: down, link: redis,", PACKET.replace("rate, value: 800", "loss, value: 150")
+        ),
+        6,
+        "faults[0].value",
+        "150 is out of range for loss",
+    ),
+    "packet_rate_zero": (
+        GOOD.replace("type: down, link: redis,", PACKET.replace("value: 800", "value: 0")),
+        6,
+        "faults[0].value",
+        "0 is out of range for rate",
+    ),
+    "packet_delay_not_whole_ms": (
+        GOOD.replace(
+            "type: down, link: redis,", PACKET.replace("rate, value: 800", "delay, value: 1.5")
+        ),
+        6,
+        "faults[0].value",
+        "1.5 is out of range for delay",
+    ),
+    "packet_value_not_a_number": (
+        GOOD.replace("type: down, link: redis,", PACKET.replace("value: 800", "value: lots")),
+        6,
+        "faults[0].value",
+        "must be int or float",
+    ),
+    "packet_with_a_link": (
+        GOOD.replace("type: down, link: redis,", PACKET + " link: redis,"),
+        6,
+        "link",
+        "unknown key in faults[0]",
     ),
     "redis_command_commands_not_a_list": (
         GOOD.replace("type: down,", "type: redis_command, commands: SET,"),

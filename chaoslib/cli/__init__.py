@@ -2,9 +2,11 @@
 
 from invoke import Collection
 
-from chaoslib.cli import chaos_tasks, partition_task, stack_tasks
+from chaoslib.cli import chaos_tasks, packet_task, partition_task, reset_task, stack_tasks
 
 chaos_tasks.collection.add_task(partition_task.partition)
+chaos_tasks.collection.add_task(reset_task.reset)
+chaos_tasks.collection.add_task(packet_task.packet)
 namespace = Collection()
 namespace.add_collection(chaos_tasks.collection)
 namespace.add_collection(stack_tasks.collection)

@@ -1,0 +1,155 @@
+"""``invoke chaos.packet``: a packet fault inside one container, read back before it counts.
+
+Only in docker mode: the fault lives in the container's network namespace (a tbf
+qdisc, an iptables rule, or netem through Pumba). After the apply the task reads
+the namespace back, and a fault that did not take effect fails the run; after
+the heal it checks that nothing of chaoslib's is left.
+"""
+
+from __future__ import annotations
+
+from invoke import task
+from invoke.exceptions import Exit
+from rich.markup import escape
+
+from chaoslib.cli.chaos_tasks import FORCE, V, _number
+from chaoslib.cli.hold import _hold
+from chaoslib.cli.output import console, fail, setup
+from chaoslib.environment import Environment
+from chaoslib.errors import ChaosError, ConfigError
+from chaoslib.faults.packet import KINDS, check_packet, packet_fault
+from chaoslib.faults.signals import Terminated, heal_on_signals
+from chaoslib.services.docker import DockerService
+
+UNTIL_CTRL_C = 24 * 3600.0  # Pumba needs a duration; "until Ctrl-C" is a day, healed earlier
+NEEDS_CONTAINERS = (
+    "packet faults act inside a container's network namespace, so they need docker mode: "
+    "give --profile with a compose section (e.g. --profile compose) for a running "
+    "docker-compose project"
+)
+VALUES = "; ".join(f"{name}: {spec.accepted()}" for name, spec in KINDS.items())
+
+
+def _value(value, kind: str) -> float:
+    if value is None or value == "":
+        raise fail(
+            ConfigError(f"--value is required for --kind {kind}: {KINDS[kind].accepted()}"), 2
+        )
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise fail(
+            ConfigError(f"--value={value!r} is not a number; {KINDS[kind].accepted()}"), 2
+        ) from None
+    try:
+        return check_packet(kind, number)
+    except ConfigError as exc:
+        raise fail(ConfigError(f"--value: {exc}"), 2) from None
+
+
+def _container(profile: str | None, force: bool, name: str) -> tuple[Environment, DockerService]:
+    """The compose project's container ``name``; every reason it cannot be one is exit 2."""
+    from chaoslib.profile import load_profile
+
+    try:
+        if not profile or load_profile(profile).compose is None:
+            raise ConfigError(NEEDS_CONTAINERS)
+        env = Environment.from_profile(profile, force=force)
+        if env.kind != "compose":
+            raise ConfigError(NEEDS_CONTAINERS)
+        service = env.service(name)
+    except ChaosError as exc:
+        raise fail(exc, 2) from None
+    if not isinstance(service, DockerService):
+        raise fail(ConfigError(f"{name} is not a container; {NEEDS_CONTAINERS}"), 2)
+    return env, service
+
+
+@task(
+    incrementable=["verbose"],
+    help={
+        "service": "The compose service whose container gets the fault (required); "
+        "an unknown name lists the project's services.",
+        "kind": f"What happens to its packets (required): {', '.join(KINDS)}.",
+        "value": f"How much (required), by kind: {VALUES}.",
+        "duration": "How long to hold the fault, in seconds; 0 holds it until Ctrl-C (default 10).",
+        "verbose": V,
+        "profile": "A profile with a compose section (compose) for a running docker-compose "
+        "project; packet faults need containers.",
+        "force": FORCE,
+    },
+)
+# verbose comes before value: invoke gives short flags in declaration order, and -v
+# must stay "verbose" as in every other task.
+def packet(
+    c, service=None, kind=None, verbose=0, value=None, duration=None, profile=None, force=False
+):
+    """Rate-limit, drop, delay, duplicate or corrupt one container's packets, verified in place."""
+    setup(verbose)
+    if not service:
+        raise fail(ConfigError("--service is required: a service of the compose project"), 2)
+    if kind not in KINDS:
+        given = f"--kind={kind!r} is not valid" if kind else "--kind is required"
+        raise fail(ConfigError(f"{given}; accepted: {', '.join(KINDS)}"), 2)
+    number = _value(value, kind)
+    seconds = _number(duration, "duration", 10)
+    env, target = _container(profile, force, service)
+    fault = packet_fault(target, kind, number, duration=seconds or UNTIL_CTRL_C, ledger=env.ledger)
+    interrupted, error, applied = False, None, False
+    with heal_on_signals():
+        try:
+            if seconds == 0:  # said first: Ctrl-C may come as soon as the fault shows
+                console.print("Holding the fault until Ctrl-C…")
+            fault.apply()
+            applied = True
+            console.print(f"Applied: {escape(fault.describe())}")
+            console.print(f"Verified: {escape(fault.evidence)}")
+            _hold(fault, seconds)
+        except KeyboardInterrupt:
+            interrupted = seconds != 0
+        except Terminated:
+            interrupted = True
+        except ChaosError as exc:  # the apply failed (and healed itself), or did not take
+            error = exc
+        finally:
+            healed = _heal(fault, applied)
+    left = _check_clean(fault, target) if healed else ["the fault itself"]
+    if error is not None:
+        raise fail(error)
+    if interrupted:
+        raise Exit("interrupted: the fault was healed", code=130)
+    if left:
+        raise Exit(code=1)
+
+
+def _heal(fault, applied: bool) -> bool:  # noqa: ANN001 - a packet fault
+    """Heal (a no-op unless applied, never skipped); a failed heal stays in the ledger."""
+    try:
+        fault.heal()
+    except ChaosError as exc:
+        console.print(f"[red]Could not heal {escape(fault.describe())}: {escape(str(exc))}; "
+                      "run invoke chaos.reset[/]")  # fmt: skip
+        return False
+    if applied:
+        console.print(f"Healed: {escape(fault.describe())}")
+    return True
+
+
+def _check_clean(fault, target: DockerService) -> list[str]:  # noqa: ANN001 - a packet fault
+    """Read the namespace after the heal; what is still there is reported, never hidden."""
+    if not target.is_running():
+        console.print(f"{escape(target.container_name)} is not running: its namespace is gone")
+        return []
+    try:
+        left = fault.leftovers()
+    except ChaosError as exc:
+        console.print(f"[red]Could not check {target.container_name} after the heal: {exc}[/]")
+        return [str(exc)]
+    if left:
+        console.print(
+            f"[red]Still in {escape(target.container_name)} after the heal: "
+            f"{escape(', '.join(left))}; run invoke chaos.reset[/]"
+        )
+    else:
+        console.print(f"Nothing of chaoslib's is left in {escape(target.container_name)}")
+    return left
