@@ -128,6 +128,10 @@ class Project:
     def qdisc(self) -> str:
         return self.netns("tc", "qdisc", "show", "dev", "eth0").stdout
 
+    def qdiscs(self) -> list[dict]:
+        """``tc -j`` on svc's eth0: compared whole to prove a qdisc was not touched."""
+        return json.loads(self.netns("tc", "-j", "qdisc", "show", "dev", "eth0").stdout)
+
     def chain(self) -> bool:
         return self.netns("iptables", "-S", "CHAOSLIB").returncode == 0
 
@@ -261,7 +265,7 @@ def test_rate_slows_a_transfer_in_the_project_and_leaves_no_qdisc(svc, tmp_path)
     after = svc.rate()
     assert 50_000 < limited < 150_000, limited  # 800 kbit/s is 100 kB/s
     assert baseline > 10 * limited and after > 10 * limited, (baseline, limited, after)
-    assert "Verified: tbf root qdisc on eth0" in out and "at 800 kbit/s" in out, out
+    assert "Verified: tbf root qdisc c4a0: on eth0" in out and "at 800 kbit/s" in out, out
     assert "Nothing of chaoslib's is left in" in out, out
     assert "tbf" not in svc.qdisc()
 
@@ -355,7 +359,9 @@ def test_verify_reads_back_a_fault_in_place_and_fails_one_that_is_not(svc, tmp_p
         assert "at 800 kbit/s" in rate.verify()  # healthy: no false alarm
         assert "drops 20% on INPUT and OUTPUT" in loss.verify()
         svc.netns("tc", "qdisc", "del", "dev", "eth0", "root")  # someone removed them
-        svc.netns("iptables", "-D", "OUTPUT", "-j", "CHAOSLIB")
+        removed = svc.netns("iptables", "-D", "OUTPUT", "-m", "comment", "--comment", "chaoslib",
+                            "-j", "CHAOSLIB")  # fmt: skip
+        assert removed.returncode == 0, removed.stderr  # the jump chaoslib marks as its own
         with pytest.raises(PacketFaultError, match="tbf qdisc is not in place on eth0.*noqueue"):
             rate.verify()
         with pytest.raises(
@@ -371,9 +377,12 @@ def test_leftovers_names_what_a_heal_missed_and_nothing_after_a_clean_heal(svc, 
     with rate:
         pass
     assert rate.leftovers() == []  # healthy: no false alarm
-    svc.netns("tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "1mbit",
-              "burst", "1600b", "latency", "50ms")  # fmt: skip
-    assert rate.leftovers() == ["tbf qdisc on eth0"]
+    tbf = ("tbf", "rate", "1mbit", "burst", "1600b", "latency", "50ms")
+    svc.netns("tc", "qdisc", "add", "dev", "eth0", "root", *tbf)  # the user's, not a leftover
+    assert rate.leftovers() == []
+    svc.netns("tc", "qdisc", "del", "dev", "eth0", "root")
+    svc.netns("tc", "qdisc", "add", "dev", "eth0", "root", "handle", "c4a0:", *tbf)
+    assert rate.leftovers() == ["tbf qdisc on eth0"]  # chaoslib's handle: a heal missed it
     loss = _fault(svc, "loss", 10, tmp_path)
     with loss:
         pass
@@ -419,3 +428,61 @@ def test_a_yaml_packet_fault_on_an_unknown_service_names_the_line(svc, tmp_path)
     done = run_invoke(tmp_path, "chaos.run", str(experiment), "--profile", str(svc.profile),
                       timeout=120)  # fmt: skip
     _invoke_fails(done, 2, f"{experiment}:3: faults[0].service: unknown service 'nope'", "svc")
+
+
+# -- a root qdisc the user set is theirs: never replaced, never removed ------------------------
+USER_TBF = ("tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms")
+
+
+@pytest.fixture
+def user_qdisc(svc):
+    """svc with a root tbf of the user's own (the kernel picks its handle, as for any user)."""
+    added = svc.netns("tc", "qdisc", "add", "dev", "eth0", "root", *USER_TBF)
+    assert added.returncode == 0, added.stderr
+    before = svc.qdiscs()
+    assert before[0]["kind"] == "tbf" and before[0]["handle"] != "c4a0:", before
+    yield svc, before
+    svc.netns("tc", "qdisc", "del", "dev", "eth0", "root")  # the test's own, by hand
+
+
+@needs_docker
+@pytest.mark.parametrize("kind,value", [("rate", "800"), ("delay", "100")])
+def test_a_fault_on_a_root_qdisc_the_user_set_is_refused_and_leaves_it(user_qdisc, tmp_path,
+                                                                        kind, value):  # fmt: skip
+    from chaoslib.faults.ledger import Ledger
+
+    svc, before = user_qdisc
+    done = run_invoke(tmp_path, *_packet(svc, "--kind", kind, "--value", value,
+                                         "--duration", "1")[2:], timeout=120)  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode != 0, out
+    assert "Traceback" not in out, out
+    assert f"has a root qdisc chaoslib did not add (tbf {before[0]['handle']}" in out, out
+    assert "chaoslib will not replace a qdisc it did not add" in out, out
+    assert svc.qdiscs() == before  # still there, unchanged
+    assert Ledger(tmp_path).entries() == []
+
+
+# What a rate fault records (kinds, qdisc, handle), and an entry from before handles were.
+ENTRIES = {
+    "rate_entry": {"interface": "eth0", "kinds": ["rate"], "qdisc": "tbf", "handle": "c4a0:"},
+    "entry_without_marks": {"interface": "eth0"},
+}
+
+
+@needs_docker
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
+def test_chaos_reset_leaves_a_root_qdisc_the_user_set_and_says_so(user_qdisc, tmp_path, entry):
+    from chaoslib.faults.ledger import Ledger, LedgerEntry
+
+    svc, before = user_qdisc
+    container = svc.container("svc").name
+    # As a SIGKILLed run leaves it: its entry in the ledger, the user's qdisc in place.
+    target = {"container": container, **ENTRIES[entry]}
+    Ledger(tmp_path).add(LedgerEntry("packet", target, "rate 800 kbit/s on svc:eth0"))
+    done = run_invoke(tmp_path, "chaos.reset", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"left alone: tbf {before[0]['handle']}" in done.stdout, done.stdout
+    assert "root qdisc on eth0: not chaoslib's" in done.stdout, done.stdout
+    assert svc.qdiscs() == before  # not removed, not changed
+    assert Ledger(tmp_path).entries() == []  # the entry is healed: chaoslib's part is gone

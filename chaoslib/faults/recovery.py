@@ -87,12 +87,20 @@ def _heal_container(entry: LedgerEntry) -> str:
         if target["network"] not in service.networks():
             service.connect(target["network"], aliases=[target.get("alias", service.name)])
         return f"reconnected {target['container']} to {target['network']}"
-    from chaoslib.faults.packet import clear, interface_of
+    from chaoslib.faults.packet import HANDLE, clear, interface_of
 
     if not service.is_running() or not service.pid:
         return f"container {target['container']} is not running; its namespace is gone"
-    removed = clear(service.pid, target.get("interface") or interface_of(service.pid))
-    return f"removed from {target['container']}: {', '.join(removed) or 'nothing left'}"
+    # Only what the entry says chaoslib added: a root qdisc of that kind with that handle
+    # (an entry from before handles were recorded matches none, so a qdisc is left alone).
+    cleared = clear(
+        service.pid,
+        target.get("interface") or interface_of(service.pid),
+        tuple(target.get("kinds") or ("rate", "loss")),
+        qdisc=target.get("qdisc", "tbf"),
+        handle=target.get("handle", HANDLE if "kinds" in target else ""),
+    )
+    return cleared.summary(target["container"])
 
 
 def restore_service(service) -> str:  # noqa: ANN001 - any ManagedServer or DockerService
