@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -72,7 +73,11 @@ def test_a_target_that_does_not_recover_fails_the_task(home):
         (["chaos.db-slow", "--latency", "slow"], "--latency='slow' is not a whole number"),
         (["chaos.redis-down", "--duration", "-1"], "--duration='-1' is too small"),
         (["chaos.redis-flap", "--period", "1", "--down", "2"], "must be shorter than --period"),
-        (["chaos.bandwidth", "--rate", "10"], "--link is required"),
+        (["chaos.bandwidth", "--rate", "10"], "--link is required (or --service)"),
+        (
+            ["chaos.bandwidth", "--service", "mongo", "--rate", "10"],
+            "--service='mongo'; accepted: redis, postgres",
+        ),
         (
             ["chaos.bandwidth", "--link", "mongo", "--rate", "10", "--duration", "1"],
             "unknown link 'mongo'",
@@ -81,7 +86,7 @@ def test_a_target_that_does_not_recover_fails_the_task(home):
 )
 def test_bad_flags_say_what_is_wrong(home, args, message):
     result = invoke(home, *args)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert message in result.stderr
 
 
@@ -140,18 +145,13 @@ def test_duration_zero_holds_until_ctrl_c_and_then_heals(home):
 
 
 def test_db_slow_with_a_pattern_uses_pg_query_and_heals(home):
+    # The task's own probe runs SELECT 1 through the link: the pattern matches it.
     result = invoke(
-        home,
-        "chaos.db-slow",
-        "--pattern",
-        "INSERT INTO game_states",
-        "--latency",
-        "300",
-        "--duration",
-        "0.5",
+        home, "chaos.db-slow", "--pattern", "^select 1", "--latency", "300", "--duration", "0.5"
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "pg_query(pattern=INSERT INTO game_states, action=delay, delay_ms=300)" in result.stdout
+    assert "pg_query(pattern=^select 1, action=delay, delay_ms=300)" in result.stdout
+    assert re.search(r"touched its links: matched [1-9]\d*, passed \d+", result.stdout)
     assert all(not p.toxics for p in proxies(home).values())
 
 
@@ -248,3 +248,253 @@ def test_the_library_refuses_too_unless_forced(home, protected_profile):
     with pytest.raises(ProtectedError):
         Suite(SuiteConfig(profile=protected_profile, home=home))
     assert Environment.from_profile(protected_profile, home, force=True).link("redis")
+
+
+# -- every link a service is used through ------------------------------------------------
+# A user's service reaches the stack through its own proxy, as in the profiles' `links`:
+# the fault tasks must act on those too, and prove they touched a client.
+
+
+@pytest.fixture
+def client_links(home):
+    """Per-client proxies to the stack's PostgreSQL and Redis, as a system creates them.
+
+    One is named like neither service: which link leads where comes from its upstream.
+    """
+    stack = stack_mod.Stack.load(home)
+    api = Toxiproxy(stack.proxy_url)
+    servers = {
+        "db-orchestrator": stack.services["postgres"],
+        "reports-replica": stack.services["postgres"],  # a misleading name: a database link
+        "redis-orchestrator": stack.services["redis"],
+    }
+    urls = {}
+    for name, server in servers.items():
+        made = api.create_proxy(name, upstream="{}:{}".format(*server.address))
+        urls[name] = server.url_at(made.listen_port)
+    yield urls
+    for name in servers:
+        api.delete_proxy(name)
+
+
+def _spawn_task(home, *args: str):
+    return spawn_python(home, "-m", "invoke", *args)
+
+
+def _finish(proc) -> tuple[str, str]:
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    return out, err
+
+
+def _pg(url: str):
+    import psycopg
+
+    return psycopg.connect(url, connect_timeout=2, autocommit=True)
+
+
+def test_db_down_cuts_every_link_to_the_database_and_a_client_on_its_own_proxy(home, client_links):
+    import psycopg
+
+    from chaoslib.wait import wait_until
+
+    db_links = {"timescaledb", "db-orchestrator", "reports-replica"}
+    client = _pg(client_links["db-orchestrator"])  # a service's open connection
+    client.execute("SELECT 1")
+    proc = _spawn_task(home, "chaos.db-down", "--duration", "4", "--recover-within", "5")
+    try:
+        wait_until(
+            lambda: all(not proxies(home)[name].enabled for name in db_links),
+            timeout=30,
+            what="every database link to go down",
+        )
+        assert proxies(home)["redis"].enabled and proxies(home)["redis-orchestrator"].enabled
+        with pytest.raises(psycopg.OperationalError):
+            client.execute("SELECT 1")  # its connection was dropped
+        with pytest.raises(psycopg.OperationalError):
+            _pg(client_links["db-orchestrator"])  # and it cannot reconnect
+    finally:
+        out, err = _finish(proc)
+        client.close()
+    assert proc.returncode == 0, out + err
+    assert "Applied to 3 links: timescaledb, db-orchestrator, reports-replica" in out
+    assert "touched its links: the probe through timescaledb was refused" in out
+    assert all(p.enabled for p in proxies(home).values())
+    with _pg(client_links["db-orchestrator"]) as again:
+        assert again.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_db_down_with_link_cuts_only_that_link(home, client_links):
+    from chaoslib.wait import wait_until
+
+    proc = _spawn_task(home, "chaos.db-down", "--link", "db-orchestrator", "--duration", "3")
+    try:
+        wait_until(
+            lambda: not proxies(home)["db-orchestrator"].enabled,
+            timeout=30,
+            what="db-orchestrator to go down",
+        )
+        state = proxies(home)
+        assert state["timescaledb"].enabled and state["reports-replica"].enabled
+        with _pg(client_links["reports-replica"]) as other:  # the other clients keep working
+            assert other.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        out, err = _finish(proc)
+    assert proc.returncode == 0, out + err
+    assert "Applied to 1 link: db-orchestrator (probing through db-orchestrator)" in out
+
+
+def test_client_narrows_to_the_profiles_links_of_that_client(home, client_links):
+    result = invoke(
+        home, "chaos.db-down", "--profile", "local", "--client", "orchestrator", "--duration", "0.5"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Applied to 1 link: db-orchestrator" in result.stdout
+    unknown = invoke(home, "chaos.db-down", "--profile", "local", "--client", "shard_09")
+    assert unknown.returncode == 2
+    assert "--client='shard_09' is not a client; accepted: orchestrator" in unknown.stderr
+    no_profile = invoke(home, "chaos.db-down", "--client", "orchestrator")
+    assert no_profile.returncode == 2 and "--profile" in no_profile.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("chaos.db-down", "--link", "nope"),
+            "unknown link 'nope' for the database (PostgreSQL); "
+            "accepted: timescaledb, db-orchestrator, reports-replica",
+        ),
+        (  # a Redis link is no link to the database, whatever the task
+            ("chaos.db-slow", "--link", "redis-orchestrator"),
+            "unknown link 'redis-orchestrator' for the database",
+        ),
+        (
+            ("chaos.redis-flap", "--link", "timescaledb,redis"),
+            "unknown link 'timescaledb' for Redis; accepted: redis, redis-orchestrator",
+        ),
+    ],
+    ids=["unknown", "other-service", "comma-separated"],
+)
+def test_a_link_that_is_not_the_services_exits_2_listing_the_accepted(
+    home, client_links, args, message
+):
+    before = {name: (p.enabled, p.toxics) for name, p in proxies(home).items()}
+    result = invoke(home, *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in " ".join(result.stderr.split())
+    assert {name: (p.enabled, p.toxics) for name, p in proxies(home).items()} == before
+
+
+def test_a_pattern_that_matches_nothing_fails_and_says_so(home, client_links):
+    result = invoke(
+        home, "chaos.db-slow", "--pattern", "^select nothing-matches-this", "--duration", "1"
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())
+    assert re.search(
+        r'❌ the fault touched nothing: 0 statements matched "\^select nothing-matches-this" '
+        r"\(\d+ passed\)",
+        out,
+    ), out
+    assert "Applied to 3 links" in out
+    assert all(not p.toxics for p in proxies(home).values())
+
+
+def test_a_pattern_that_matches_a_clients_statements_passes_with_the_counts(home, client_links):
+    from chaoslib.wait import wait_until
+
+    db_links = ("timescaledb", "db-orchestrator", "reports-replica")
+    proc = _spawn_task(
+        home, "chaos.db-slow", "--pattern", "chaos_marker", "--latency", "50", "--duration", "4"
+    )
+    try:
+        wait_until(
+            lambda: all(proxies(home)[name].toxics for name in db_links),
+            timeout=30,
+            what="the pg_query toxic on every database link",
+        )
+        with _pg(client_links["db-orchestrator"]) as conn:  # a service's statements
+            for _ in range(3):
+                assert conn.execute("SELECT 'chaos_marker'").fetchone() == ("chaos_marker",)
+    finally:
+        out, err = _finish(proc)
+    assert proc.returncode == 0, out + err
+    assert re.search(r"touched its links: matched 3, passed \d+", out), out
+    assert all(not p.toxics for p in proxies(home).values())
+
+
+def test_redis_flap_takes_every_redis_link_down_together(home, client_links):
+    from chaoslib.wait import wait_until
+
+    redis_links = ("redis", "redis-orchestrator")
+    proc = _spawn_task(
+        home, "chaos.redis-flap", "--period", "1.5", "--down", "0.7", "--cycles", "2"
+    )
+    try:
+        # One API listing is one moment: both down in it means down together.
+        wait_until(
+            lambda: not any(proxies(home)[name].enabled for name in redis_links),
+            timeout=30,
+            what="both Redis links down at once",
+        )
+    finally:
+        out, err = _finish(proc)
+    assert proc.returncode == 0, out + err
+    assert "flap redis, redis-orchestrator: 2 cycles" in out
+    assert all(p.enabled for p in proxies(home).values())
+
+
+def test_bandwidth_service_limits_every_link_to_it(home, client_links):
+    result = invoke(
+        home, "chaos.bandwidth", "--service", "postgres", "--rate", "100", "--duration", "0.5"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Applied to 3 links: timescaledb, db-orchestrator, reports-replica" in result.stdout
+    assert all(not p.toxics for p in proxies(home).values())
+
+
+def test_a_fault_group_that_fails_half_way_heals_what_it_applied(home, client_links):
+    from chaoslib.environment import Environment
+    from chaoslib.errors import ChaosError
+    from chaoslib.faults.group import FaultGroup
+    from chaoslib.faults.network import Link
+
+    env = Environment.from_stack(home)
+    missing = Link("no-such-proxy", env.toxiproxy, ledger=env.ledger).latency(10)
+    group = FaultGroup([env.link("timescaledb").latency(10), missing])
+    with pytest.raises(ChaosError):
+        group.apply()
+    assert not group.applied
+    assert all(not p.toxics for p in proxies(home).values())
+    assert env.ledger.entries() == []
+    with FaultGroup([env.link(n).latency(10) for n in ("timescaledb", "db-orchestrator")]) as g:
+        assert len(env.ledger.entries()) == 2  # each member its own entry, for chaos.reset
+        assert proxies(home)["db-orchestrator"].toxics and g.applied
+    assert env.ledger.entries() == [] and all(not p.toxics for p in proxies(home).values())
+
+
+def test_a_fault_group_heals_every_member_even_when_one_heal_fails(home, tmp_path):
+    from chaoslib.errors import ChaosError
+    from chaoslib.faults.group import FaultGroup
+    from chaoslib.faults.ledger import Ledger
+    from chaoslib.faults.network import Link
+    from chaoslib.proxy import ProxyServer
+
+    stack = stack_mod.Stack.load(home)
+    ledger = Ledger(tmp_path)
+    shared = Link("timescaledb", Toxiproxy(stack.proxy_url), ledger=ledger).latency(10)
+    other_server = ProxyServer().start()
+    try:
+        other = Toxiproxy(other_server.url)
+        other.create_proxy("elsewhere", upstream="{}:{}".format(*stack.services["redis"].address))
+        group = FaultGroup([shared, Link("elsewhere", other, ledger=ledger).latency(10)]).apply()
+    finally:
+        other_server.close()  # the second member's server is gone: its heal must fail
+    with pytest.raises(ChaosError, match="cannot reach"):
+        group.heal()
+    assert not proxies(home)["timescaledb"].toxics  # healed although the later member failed
+    assert [e.target["proxy"] for e in ledger.entries()] == ["elsewhere"]  # left for chaos.reset
+    assert group.applied

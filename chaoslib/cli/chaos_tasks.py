@@ -11,13 +11,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from chaoslib.checks import merge
-from chaoslib.cli.hold import hold_and_measure, report
+from chaoslib.cli.hold import hold_and_measure, probe_link, report
 from chaoslib.cli.output import console, fail, setup
 from chaoslib.cli.suite_tasks import scenario, suite
 from chaoslib.environment import Environment
 from chaoslib.errors import ChaosError, ProtectedError
 from chaoslib.faults.base import Fault
-from chaoslib.faults.recovery import reset_all
+from chaoslib.faults.group import FaultGroup
+from chaoslib.faults.network import flap_together, partition
 from chaoslib.journal import Journal
 
 V = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
@@ -49,6 +50,11 @@ PROFILE = (
     "Where the system runs: empty for the embedded stack (invoke stack.up), or a profile "
     "with a compose section (compose) for a running docker-compose project."
 )
+LINK = (
+    "Only these links (repeat the flag, or comma-separate): by default every link whose "
+    "upstream is {what}, the shared proxy and each client's own; a bad name lists the accepted ones."
+)
+CLIENT = "Only this client's links (a client of --profile's links, e.g. orchestrator)."
 
 # The flags every fault task shares.
 FAULT_HELP = {
@@ -57,38 +63,76 @@ FAULT_HELP = {
     "verbose": V,
     "profile": PROFILE,
     "force": FORCE,
+    "client": CLIENT,
 }
+DB_HELP = {**FAULT_HELP, "link": LINK.format(what="the stack's PostgreSQL")}
+REDIS_HELP = {**FAULT_HELP, "link": LINK.format(what="the stack's Redis")}
+
+
+def _names(link) -> list[str]:
+    """``--link a --link b,c`` as [a, b, c]."""
+    values = [link] if isinstance(link, str) else list(link or [])
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
 def _run_fault(
-    build, link: str, duration, recover_within, verbose: int, profile=None, force=False
+    build,
+    service: str | None,
+    duration,
+    recover_within,
+    verbose: int,
+    profile=None,
+    force=False,
+    link=None,
+    client=None,
 ) -> None:
+    """Every link to ``service`` (narrowed by --link/--client), one fault over them, held."""
     setup(verbose)
     seconds = _number(duration, "duration", 10)
     within = _number(recover_within, "recover-within", 10)
     try:
         env = Environment.from_profile(profile, force=force)
-        fault: Fault = build(env)
-        outcome = hold_and_measure(env, fault, link, seconds, within)
     except ProtectedError as exc:
         raise fail(exc, 2) from None
+    except ChaosError as exc:
+        raise fail(exc) from None
+    try:
+        links = env.select_links(service, _names(link), client or None)
+        probe_link(env, links)  # refused before anything is applied
+        fault: Fault = build(env, links)
+    except ChaosError as exc:  # what the flags asked for does not exist here
+        raise fail(exc, 2) from None
+    try:
+        outcome = hold_and_measure(env, fault, links, seconds, within)
     except ChaosError as exc:
         raise fail(exc) from None
     report(outcome)
     if outcome.interrupted:
         raise Exit("interrupted: the fault was healed", code=130)
-    if not outcome.verdict.passed:
+    if not outcome.passed:
         raise Exit(code=1)
+
+
+def _down(env: Environment, links: list[str]) -> Fault:
+    return partition([env.link(name) for name in links])
+
+
+def _each(env: Environment, links: list[str], make) -> Fault:
+    """One toxic per link, as one fault (a single link stays a plain fault)."""
+    faults = [make(env.link(name)) for name in links]
+    return faults[0] if len(faults) == 1 else FaultGroup(faults)
 
 
 @task(
     incrementable=["verbose"],
+    iterable=["link"],
     help={
         "latency": "Added delay in ms (default 1000): per chunk, or per matching statement.",
         "jitter": "Random ± jitter in ms (default 0; not with --pattern).",
         "pattern": "Slow only statements whose SQL matches this regex (case-insensitive), "
-        "e.g. 'INSERT INTO game_states'; needs chaoslib's proxy (pg_query toxic).",
-        **FAULT_HELP,
+        "e.g. 'INSERT INTO game_states'; needs chaoslib's proxy (pg_query toxic). Fails "
+        "(exit 1) if no statement matched while it held.",
+        **DB_HELP,
     },
 )
 def db_slow(
@@ -101,75 +145,48 @@ def db_slow(
     verbose=0,
     profile=None,
     force=False,
+    link=None,
+    client=None,
 ):
-    """Make the database slow (every query, or only --pattern), then measure recovery."""
+    """Make the database slow on every link to it (every query, or only --pattern), then measure recovery."""
     ms = int(_number(latency, "latency", 1000, integer=True))
     jit = int(_number(jitter, "jitter", 0, integer=True))
     if pattern:
-        _run_fault(
-            lambda env: env.link("timescaledb").pg_query(pattern, delay_ms=ms),
-            "timescaledb",
-            duration,
-            recover_within,
-            verbose,
-            profile,
-            force,
-        )
-        return
-    _run_fault(
-        lambda env: env.link("timescaledb").latency(ms, jit, direction="both"),
-        "timescaledb",
-        duration,
-        recover_within,
-        verbose,
-        profile,
-        force,
-    )
+        make = lambda one: one.pg_query(pattern, delay_ms=ms)  # noqa: E731
+    else:
+        make = lambda one: one.latency(ms, jit, direction="both")  # noqa: E731
+    build = lambda env, links: _each(env, links, make)  # noqa: E731
+    _run_fault(build, "postgres", duration, recover_within, verbose, profile, force, link, client)
+
+
+@task(incrementable=["verbose"], iterable=["link"], help=DB_HELP)
+def db_down(
+    c, duration=None, recover_within=None, verbose=0, profile=None, force=False, link=None,
+    client=None,
+):  # fmt: skip
+    """Take every link to the database down (connections drop, new ones are refused), then measure recovery."""
+    _run_fault(_down, "postgres", duration, recover_within, verbose, profile, force, link, client)
+
+
+@task(incrementable=["verbose"], iterable=["link"], help=REDIS_HELP)
+def redis_down(
+    c, duration=None, recover_within=None, verbose=0, profile=None, force=False, link=None,
+    client=None,
+):  # fmt: skip
+    """Take every link to Redis down, then measure how long Redis takes to answer again."""
+    _run_fault(_down, "redis", duration, recover_within, verbose, profile, force, link, client)
 
 
 @task(
     incrementable=["verbose"],
-    help=FAULT_HELP,
-)
-def db_down(c, duration=None, recover_within=None, verbose=0, profile=None, force=False):
-    """Take the database link down (connections drop, new ones are refused), then measure recovery."""
-    _run_fault(
-        lambda env: env.link("timescaledb").down(),
-        "timescaledb",
-        duration,
-        recover_within,
-        verbose,
-        profile,
-        force,
-    )
-
-
-@task(
-    incrementable=["verbose"],
-    help=FAULT_HELP,
-)
-def redis_down(c, duration=None, recover_within=None, verbose=0, profile=None, force=False):
-    """Take the Redis link down, then measure how long Redis takes to answer again."""
-    _run_fault(
-        lambda env: env.link("redis").down(),
-        "redis",
-        duration,
-        recover_within,
-        verbose,
-        profile,
-        force,
-    )
-
-
-@task(
-    incrementable=["verbose"],
+    iterable=["link"],
     help={
         "period": "Seconds from one down to the next (default 4).",
         "down": "Seconds down per cycle (default 1).",
-        "cycles": "How many times the link goes down (default 3).",
+        "cycles": "How many times the links go down (default 3).",
         "jitter": "± seconds on each start (default 0).",
         "seed": "Seed for the jitter, for a repeatable schedule.",
-        **{k: v for k, v in FAULT_HELP.items() if k != "duration"},
+        **{k: v for k, v in REDIS_HELP.items() if k != "duration"},
     },
 )
 def redis_flap(
@@ -183,8 +200,10 @@ def redis_flap(
     verbose=0,
     profile=None,
     force=False,
+    link=None,
+    client=None,
 ):
-    """Flap the Redis link: down and up on a schedule, then measure recovery."""
+    """Flap every link to Redis together: down and up on a schedule, then measure recovery."""
     p = _number(period, "period", 4, minimum=0.01)
     d = _number(down, "down", 1, minimum=0.01)
     n = int(_number(cycles, "cycles", 3, minimum=1, integer=True))
@@ -193,19 +212,23 @@ def redis_flap(
     if d >= p:
         raise fail(ChaosError(f"--down={d:g} must be shorter than --period={p:g}"), 2)
 
-    def build(env: Environment) -> Fault:
+    def build(env: Environment, links: list[str]) -> Fault:
         def announce(state: str, at: float) -> None:
             console.print(f"  redis link {'[red]down[/]' if state == 'down' else '[green]up[/]'}")
 
-        return env.link("redis").flap(p, d, n, jitter=j, seed=s, on_change=announce)
+        chosen = [env.link(name) for name in links]
+        return flap_together(chosen, p, d, n, jitter=j, seed=s, on_change=announce)
 
-    _run_fault(build, "redis", p * n, recover_within, verbose, profile, force)
+    _run_fault(build, "redis", p * n, recover_within, verbose, profile, force, link, client)
 
 
 @task(
     incrementable=["verbose"],
+    iterable=["link"],
     help={
-        "link": "Link name: redis or timescaledb (required).",
+        "service": "Every link whose upstream is this service: redis or postgres.",
+        "link": "These links only (repeat the flag, or comma-separate), e.g. redis or "
+        "timescaledb (the shared proxies) or a client's own; with --service, links to it.",
         "rate": "Rate in KB/s, 1 KB = 1000 bytes (required).",
         **FAULT_HELP,
     },
@@ -219,55 +242,26 @@ def bandwidth(
     verbose=0,
     profile=None,
     force=False,
+    service=None,
+    client=None,
 ):
-    """Limit a link's bandwidth in both directions, then measure recovery."""
-    if not link:
-        raise fail(ChaosError("--link is required: redis or timescaledb"), 2)
+    """Limit the bandwidth of links (--link, or every link to --service) both ways, then measure recovery."""
     if rate in (None, ""):
         raise fail(ChaosError("--rate is required: KB/s as a whole number >= 0"), 2)
     kbps = int(_number(rate, "rate", 0, integer=True))
+    if not _names(link) and not service:
+        raise fail(
+            ChaosError(
+                "--link is required (or --service): --service redis|postgres for every link "
+                "to that service, or --link NAME, e.g. redis or timescaledb"
+            ),
+            2,
+        )
+    make = lambda one: one.bandwidth(kbps, direction="both")  # noqa: E731
+    build = lambda env, links: _each(env, links, make)  # noqa: E731
     _run_fault(
-        lambda env: env.link(link).bandwidth(kbps, direction="both"),
-        link,
-        duration,
-        recover_within,
-        verbose,
-        profile,
-        force,
+        build, service or None, duration, recover_within, verbose, profile, force, link, client
     )
-
-
-@task(incrementable=["verbose"], help={"verbose": V})
-def reset(c, verbose=0):
-    """Undo every fault a crashed run left: ledger, proxy toxics and links, stopped or paused services."""
-    setup(verbose)
-    try:
-        done = reset_all() + _reset_suite()
-    except ChaosError as exc:
-        raise fail(exc) from None
-    if not done:
-        console.print("Nothing to reset: no fault in the ledger and no stack running.")
-    for line in done:
-        console.print(f"  {escape(line)}")
-    if any(line.startswith("FAILED") for line in done):
-        raise Exit(code=1)
-
-
-def _reset_suite() -> list[str]:
-    """A suite that died hard: its own stack and ledger are dropped, not restored."""
-    from chaoslib.faults.ledger import Ledger
-    from chaoslib.stack import down
-    from chaoslib.state import chaos_home
-
-    home = chaos_home() / "suite"
-    if not home.exists():
-        return []
-    done = [f"suite leftovers: {line}" for line in down(home) or []]
-    ledger = Ledger(home)
-    if ledger.entries():
-        done.append(f"suite leftovers: dropped {len(ledger.entries())} ledger entries")
-        ledger.clear()
-    return done
 
 
 @task(
@@ -325,5 +319,5 @@ def _print_verdicts(result: Journal) -> None:
 
 
 collection = Collection(
-    "chaos", db_slow, db_down, redis_down, redis_flap, bandwidth, reset, run, suite, scenario
+    "chaos", db_slow, db_down, redis_down, redis_flap, bandwidth, run, suite, scenario
 )

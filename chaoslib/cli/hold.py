@@ -1,4 +1,9 @@
-"""Holding one fault from a task: apply, show progress, heal, measure recovery with a probe."""
+"""Holding one fault from a task: apply, show progress, heal, measure recovery with a probe.
+
+The probe goes through a link the fault touched, and the fault must show that
+it touched something: a protocol toxic by its match counts, a link down or a
+flap by the probe failing while it held. A fault that touched nothing fails.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +16,36 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from chaoslib.checks import Verdict, recovered_within
 from chaoslib.cli.output import console
 from chaoslib.environment import Environment
+from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
-from chaoslib.faults.network import Flap
+from chaoslib.faults.group import FaultGroup
+from chaoslib.faults.network import PROTOCOL_TOXICS, Flap, LinkDown, ToxicFault
 from chaoslib.faults.signals import Terminated, heal_on_signals
 from chaoslib.observe.base import Probe
 from chaoslib.observe.history import History
 from chaoslib.observe.probes import redis_ping, sql
+
+# What a protocol toxic counts, for the message.
+UNITS = {"pg_query": "statements", "redis_command": "commands"}
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Whether the fault touched what it acted on, and the evidence."""
+
+    touched: bool
+    evidence: str
 
 
 @dataclass(frozen=True)
 class Outcome:
     verdict: Verdict
     interrupted: bool
+    effect: Effect | None = None  # None: this kind of fault has no effect check
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.passed and (self.effect is None or self.effect.touched)
 
 
 def probe_for(env: Environment, link: str, history: History) -> Probe:
@@ -31,6 +54,19 @@ def probe_for(env: Environment, link: str, history: History) -> Probe:
     if url.startswith("redis"):
         return redis_ping(url, history, name=f"{link} probe", interval=0.1, deadline=2.0)
     return sql(url, history, name=f"{link} probe", interval=0.2, deadline=2.0)
+
+
+def probe_link(env: Environment, links: list[str]) -> str:
+    """The first of the fault's links this host can reach: the probe must cross the fault."""
+    for link in links:
+        if env.link_urls.get(link):
+            return link
+    raise ConfigError(
+        f"none of the links this fault acts on ({', '.join(links)}) is published on this host, "
+        "so no probe can cross the fault to measure its recovery; include a published link "
+        "(in compose mode the shared redis and timescaledb proxies are: drop --client, or add "
+        "it with --link), or publish the link's listen port in your compose override"
+    )
 
 
 def _hold(fault: Fault, duration: float) -> None:
@@ -48,9 +84,50 @@ def _hold(fault: Fault, duration: float) -> None:
             time.sleep(min(0.1, duration - elapsed))
 
 
+def _members(fault: Fault) -> list[Fault]:
+    return list(fault.members) if isinstance(fault, FaultGroup) else [fault]
+
+
+def effect_of(
+    fault: Fault, history: History, probe: str, applied_at: float, healed_at: float
+) -> Effect | None:
+    """What proves the fault reached a client: match counts, or the probe cut while it held."""
+    members = _members(fault)
+    protocol = [m for m in members if isinstance(m, ToxicFault) and m.type in PROTOCOL_TOXICS]
+    if protocol:
+        stats = fault.stats if isinstance(fault, FaultGroup) else protocol[0].stats
+        first = protocol[0]
+        unit = UNITS[first.type]
+        what = first.attributes.get("pattern") or ", ".join(first.attributes.get("commands", []))
+        if "matched" not in stats:
+            return Effect(False, f"the proxy reported no match counts for {first.type}, so "
+                                 "nothing shows the fault touched a client")  # fmt: skip
+        matched, passed = stats["matched"], stats.get("passed", 0)
+        if matched == 0:
+            return Effect(False, f'0 {unit} matched "{what}" ({passed} passed)')
+        return Effect(True, f"matched {matched}, passed {passed}")
+    if all(isinstance(m, LinkDown | Flap) for m in members):
+        failed = [
+            e
+            for e in history.select(source=probe)
+            if applied_at <= e.t <= healed_at and e.ok is False
+        ]
+        link = probe.removesuffix(" probe")
+        if not failed:
+            return Effect(False, f"the probe through {link} kept answering while it was down")
+        return Effect(True, f"the probe through {link} was refused while it was down")
+    return None
+
+
 def hold_and_measure(
-    env: Environment, fault: Fault, link: str, duration: float, recover_within: float
+    env: Environment,
+    fault: Fault,
+    links: str | list[str],
+    duration: float,
+    recover_within: float,
 ) -> Outcome:
+    links = [links] if isinstance(links, str) else list(links)
+    link = probe_link(env, links)
     history = History()
     probe = probe_for(env, link, history)
     probe.start()
@@ -63,6 +140,10 @@ def hold_and_measure(
                     console.print("Holding the fault until Ctrl-C…")
                 fault.apply()
                 console.print(f"Applied: {escape(fault.describe())}")
+                console.print(
+                    f"Applied to {len(links)} link{'s' if len(links) > 1 else ''}: "
+                    f"{escape(', '.join(links))} (probing through {escape(link)})"
+                )
                 _hold(fault, duration)
             except KeyboardInterrupt:
                 interrupted = duration != 0
@@ -72,8 +153,9 @@ def hold_and_measure(
                 fault.heal()
                 healed_at = probe.clock.now()
                 console.print(f"Healed: {escape(fault.describe())}")
-        if isinstance(fault, Flap) and fault.error:
-            console.print(f"[red]The flap schedule failed: {fault.error}[/]")
+        for member in _members(fault):
+            if isinstance(member, Flap) and member.error:
+                console.print(f"[red]The flap schedule failed: {member.error}[/]")
         with console.status(f"Waiting up to {recover_within:g}s for {link} to answer…"):
             history.wait_for(
                 lambda e: e.source == probe.name and e.t >= healed_at and e.ok is True,
@@ -89,10 +171,17 @@ def hold_and_measure(
         fault_at=applied_at,
         name=f"{link} recovered within {recover_within:g}s",
     )
-    return Outcome(verdict, interrupted)
+    effect = None if interrupted else effect_of(fault, history, probe.name, applied_at, healed_at)
+    return Outcome(verdict, interrupted, effect)
 
 
 def report(outcome: Outcome) -> None:
+    effect = outcome.effect
+    if effect is not None:
+        if effect.touched:
+            console.print(f"[green]✅[/] the fault touched its links: {escape(effect.evidence)}")
+        else:
+            console.print(f"[red]❌ the fault touched nothing: {escape(effect.evidence)}[/]")
     v = outcome.verdict
     mark = "[green]✅[/]" if v.passed else "[red]❌[/]"
     detect = v.details.get("time_to_detect_s")

@@ -1,26 +1,31 @@
-"""A link that goes down and up on a schedule, driven by a background thread and an injected clock."""
+"""Links that go down and up together on a schedule, driven by a background thread and an injected clock."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from loguru import logger
 
 from chaoslib import schedule
 from chaoslib.clock import REAL_CLOCK, Clock
+from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import Ledger, LedgerEntry
 from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
 
 
 class Flap(Fault):
-    """A link that goes down and up on a schedule, on a background thread."""
+    """Links that go down and up together on a schedule, on a background thread.
+
+    Every proxy goes down at each window's start and up at its end, so all the
+    links a service has (shared and per-client) flap as one.
+    """
 
     def __init__(
         self,
         client: Toxiproxy,
-        proxy: str,
+        proxies: str | Sequence[str],
         windows: list[schedule.Window],
         *,
         clock: Clock = REAL_CLOCK,
@@ -28,24 +33,26 @@ class Flap(Fault):
         on_change: Callable[[str, float], None] | None = None,
     ) -> None:
         super().__init__(ledger=ledger)
-        self.client, self.proxy, self.windows, self.clock = client, proxy, windows, clock
+        self.proxies = [proxies] if isinstance(proxies, str) else list(proxies)
+        if not self.proxies:
+            raise ConfigError("a flap needs at least one link")
+        self.client, self.windows, self.clock = client, windows, clock
         self.on_change = on_change
-        self.name = f"flap@{proxy}"
+        self.name = f"flap@{'+'.join(self.proxies)}"
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
 
     def describe(self) -> str:
         w = self.windows
+        links = ", ".join(self.proxies)
         return (
-            f"flap {self.proxy}: {len(w)} cycles, down {w[0].duration:g}s each"
-            if w
-            else f"flap {self.proxy}"
+            f"flap {links}: {len(w)} cycles, down {w[0].duration:g}s each" if w else f"flap {links}"
         )
 
     def ledger_entry(self) -> LedgerEntry:
         return LedgerEntry(
-            "link_down", {"api": self.client.url, "proxies": [self.proxy]}, self.describe()
+            "link_down", {"api": self.client.url, "proxies": self.proxies}, self.describe()
         )
 
     def _apply(self) -> None:
@@ -58,17 +65,18 @@ class Flap(Fault):
 
     def _run(self, start: float) -> None:
         try:
-            for action in schedule.timeline({self.proxy: self.windows}):
+            for action in schedule.timeline({self.name: self.windows}):
                 if not self.clock.sleep(start + action.at - self.clock.now(), self._cancel):
                     return
-                if action.verb == "apply":
-                    self.client.disable(self.proxy)
-                else:
-                    self.client.enable(self.proxy)
+                for proxy in self.proxies:
+                    if action.verb == "apply":
+                        self.client.disable(proxy)
+                    else:
+                        self.client.enable(proxy)
                 if self.on_change:
                     self.on_change("down" if action.verb == "apply" else "up", self.clock.now())
         except BaseException as exc:  # reported through .error and wait()
-            logger.error("flap of {} failed: {}", self.proxy, exc)
+            logger.error("flap of {} failed: {}", ", ".join(self.proxies), exc)
             self.error = exc
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -82,7 +90,8 @@ class Flap(Fault):
         self._cancel.set()
         if self._thread is not None:
             self._thread.join(30)
-        _enable(self.client, self.proxy)
+        for proxy in self.proxies:
+            _enable(self.client, proxy)
 
 
 def _enable(client: Toxiproxy, proxy: str) -> None:

@@ -269,3 +269,28 @@ def partition(links: list[Link]) -> LinkDown:
     if not links:
         raise ConfigError("a partition needs at least one link")
     return LinkDown(links[0].client, [link.name for link in links], ledger=links[0].ledger)
+
+
+def flap_together(
+    links: list[Link],
+    period: float,
+    down_for: float,
+    cycles: int,
+    *,
+    jitter: float = 0.0,
+    seed: int | None = None,
+    clock: Clock = REAL_CLOCK,
+    on_change: Callable[[str, float], None] | None = None,
+) -> Flap:
+    """Several links down and up together on one schedule (they must share one server)."""
+    if not links:
+        raise ConfigError("a flap needs at least one link")
+    windows = schedule.flap(period, down_for, cycles, jitter=jitter, seed=seed)
+    return Flap(
+        links[0].client,
+        [link.name for link in links],
+        windows,
+        clock=clock,
+        ledger=links[0].ledger,
+        on_change=on_change,
+    )
