@@ -18,16 +18,16 @@ Each service's container log is followed into ``<workdir>/logs/<service>.log``.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
+from chaoslib.compose_facts import bridge_gateway, image_variables, published_port
 from chaoslib.compose_projects import CreatedProject, CreatedProjects, compose_command
 from chaoslib.errors import ConfigError, ServiceError
+from chaoslib.faults.ledger import LedgerEntry
 from chaoslib.profile import ComposeDef, Profile
 from chaoslib.services.docker import DockerService, docker_client
 from chaoslib.services.docker_logs import LogFollower
@@ -40,33 +40,6 @@ __all__ = ["ComposeSystem", "bridge_gateway", "compose_command", "published_port
 
 OWN_KEYS = "chaoslib:*"  # every Redis key chaoslib's own workloads write
 PULL_ERRORS = ("pull access denied", "manifest unknown", "dial tcp", "no such host", "not found")
-
-
-def bridge_gateway(client: Any) -> str:
-    """The host's address on docker's default bridge: what ``host-gateway`` resolves to."""
-    config = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
-    if config.get("Gateway"):
-        return str(config["Gateway"])
-    # The engine leaves it out when it is the subnet's first address (docker0's).
-    return str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
-
-
-def published_port(service: DockerService, container_port: int) -> int | None:
-    ports = service.container.attrs["NetworkSettings"]["Ports"] or {}
-    for bound in ports.get(f"{container_port}/tcp") or []:
-        if bound.get("HostIp") in ("127.0.0.1", "0.0.0.0", "", "::") and bound.get("HostPort"):
-            return int(bound["HostPort"])
-    return None
-
-
-def image_variables(files: list[Path]) -> list[str]:
-    """The variables the compose files take their images from (``image: ${X:-…}``)."""
-    names: list[str] = []
-    for path in files:
-        for name in re.findall(r"image:\s*\"?\$\{(\w+)", path.read_text()):
-            if name not in names:
-                names.append(name)
-    return names
 
 
 class ComposeSystem(SystemBase):
@@ -97,6 +70,7 @@ class ComposeSystem(SystemBase):
         self.direct = {}
         self.followers: dict[str, LogFollower] = {}
         self._stack: dict[str, DockerService] = {}
+        self._stopped: dict[str, str] = {}  # service -> the ledger entry of its stop
         self.alert_log = None
 
     @property
@@ -180,6 +154,17 @@ class ComposeSystem(SystemBase):
         return DockerService(service, found[0].container_name, client=self.client)
 
     def _observer_url(self, service: DockerService, port: int, url: str) -> str:
+        bindings = (service.container.attrs["HostConfig"].get("PortBindings") or {}).get(
+            f"{port}/tcp"
+        ) or []
+        if bindings and not any(b.get("HostPort") not in (None, "", "0") for b in bindings):
+            # The scenarios restart this container, and docker then picks another port.
+            raise ConfigError(
+                f"{service.name} publishes port {port} on a host port docker picks anew at "
+                "every restart, so chaoslib's observers would lose it when a scenario restarts "
+                f"{service.name}; publish a fixed port (REDIS_HOST_PORT / POSTGRES_HOST_PORT "
+                "for docker-compose.chaos-observe.yml)"
+            )
         host_port = published_port(service, port)
         if host_port is None:
             raise ConfigError(
@@ -252,10 +237,22 @@ class ComposeSystem(SystemBase):
             return
         for name in self.profile.services:
             self.service(name).start()
+            if name in self._stopped and self.ledger is not None:
+                self.ledger.remove(self._stopped.pop(name))
 
     def stop_all(self) -> None:
+        """Stopped as recorded stops: a run killed before the restart leaves ledger entries,
+        and ``chaos.reset`` starts the user's services again."""
         for name in self.profile.services:
-            self.service(name).stop(timeout=5)
+            service = self.service(name)
+            if self.ledger is not None and name not in self._stopped:
+                entry = LedgerEntry(
+                    "service",
+                    {"service": name, "action": "stop", "container": service.container_name},
+                    f"stop {name} (between scenarios)",
+                )
+                self._stopped[name] = self.ledger.add(entry).id
+            service.stop(timeout=5)
 
     def restore(self) -> None:
         """The stack's servers and every service running (unpaused), chaoslib's toxics gone."""
@@ -272,6 +269,8 @@ class ComposeSystem(SystemBase):
 
         if self.ledger is not None:
             for entry in self.ledger.entries():
+                if entry.id in self._stopped.values():
+                    continue  # the reset's own stops: start_all undoes them, in order
                 logger.warning("healing a fault left applied: {}", heal_entry(entry, None))
                 self.ledger.remove(entry.id)
         if self.owned:

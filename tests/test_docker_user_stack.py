@@ -81,7 +81,7 @@ def project():
     name = f"chaosuser{uuid.uuid4().hex[:8]}"
     files = [USER / "docker-compose.yml", OVERLAY, OBSERVE]
     env = {**LOCAL_IMAGES, "CHAOS_PROXY_CONFIG": str(USER / "toxiproxy.json"),
-           "TOXIPROXY_PORT": "0"}  # fmt: skip
+           "TOXIPROXY_PORT": "0", "REDIS_HOST_PORT": "0", "POSTGRES_HOST_PORT": "0"}  # fmt: skip
     yield name, files, env
     compose(name, files, "down", "-v", env=env)  # the test is the user: its own project
 
@@ -146,3 +146,25 @@ def test_a_redis_key_and_a_row_survive_down_and_up_with_the_overlay(client, proj
         assert r.get("shop:marker") == b"kept"
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT note FROM marker").fetchall() == [("kept",)]
+
+
+@needs_docker
+def test_attaching_refuses_observer_ports_that_move_at_every_restart(client, project, tmp_path):
+    from chaoslib.compose_system import ComposeSystem
+    from chaoslib.errors import ConfigError
+    from chaoslib.profile import load_profile
+
+    name, files, env = project
+    done = compose(name, files, "up", "-d", env=env)  # ports 0: docker picks them
+    assert done.returncode == 0, done.stderr
+    profile = tmp_path / "shop.yml"
+    profile.write_text(
+        f"extends: compose\nname: shop\ncompose:\n  files: [{', '.join(map(str, files))}]\n"
+        f"  project: {name}\n  proxy_config: {USER / 'toxiproxy.json'}\n"
+        '  database_url: "postgresql://shopuser:shoppass@{host}:{port}/shop"\n'
+    )
+    system = ComposeSystem(load_profile(profile), "fast", tmp_path / "w", home=tmp_path)
+    assert system.is_running()  # attached, not created
+    with pytest.raises(ConfigError, match="publish a fixed port"):
+        system.up()
+    assert not system.owned

@@ -258,10 +258,10 @@ class Link:
         clock: Clock = REAL_CLOCK,
         on_change: Callable[[str, float], None] | None = None,
     ) -> Flap:
-        windows = schedule.flap(period, down_for, cycles, jitter=jitter, seed=seed)
-        return Flap(
-            self.client, self.name, windows, clock=clock, ledger=self.ledger, on_change=on_change
-        )
+        return flap_together(
+            [self], period, down_for, cycles, jitter=jitter, seed=seed, clock=clock,
+            on_change=on_change,
+        )  # fmt: skip
 
 
 def partition(links: list[Link]) -> LinkDown:

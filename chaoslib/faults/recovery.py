@@ -182,7 +182,7 @@ def _suite_leftovers(home: Path) -> list[str]:
 
 def left_alone(profile: Any) -> list[str]:
     """What the profile's running proxy holds that chaoslib did not apply: named, not touched."""
-    from chaoslib.compose_system import published_port
+    from chaoslib.compose_facts import published_port
     from chaoslib.services.docker import DockerService
 
     compose = profile.compose
