@@ -168,3 +168,25 @@ def test_attaching_refuses_observer_ports_that_move_at_every_restart(client, pro
     with pytest.raises(ConfigError, match="publish a fixed port"):
         system.up()
     assert not system.owned
+
+
+@needs_docker
+def test_creating_a_project_without_its_proxy_config_fails_before_up(client, tmp_path):
+    from chaoslib.compose_projects import CreatedProjects
+    from chaoslib.compose_system import ComposeSystem
+    from chaoslib.errors import ConfigError
+    from chaoslib.profile import load_profile
+
+    missing = tmp_path / "proxies" / "toxiproxy.json"
+    profile = tmp_path / "shop.yml"
+    files = [USER / "docker-compose.yml", OVERLAY]
+    profile.write_text(
+        f"extends: compose\nname: shop\ncompose:\n  files: [{', '.join(map(str, files))}]\n"
+        f"  project: chaosnone{uuid.uuid4().hex[:8]}\n  proxy_config: {missing}\n"
+    )
+    system = ComposeSystem(load_profile(profile), "fast", tmp_path / "w", home=tmp_path)
+    assert not system.is_running()
+    with pytest.raises(ConfigError, match="does not exist"):
+        system.up()
+    assert not missing.exists() and not missing.parent.exists()
+    assert CreatedProjects(tmp_path).all() == []  # nothing was created, nothing recorded
