@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from chaoslib.faults.client_partition import ProbeResult
 from chaoslib.faults.netns_probe import probe, probe_in_namespace
-from chaoslib.faults.partition import ProbeResult
 from chaoslib.toxiproxy import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.docker_helpers import engine, needs_docker

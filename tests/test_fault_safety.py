@@ -43,7 +43,7 @@ HOLDER = textwrap.dedent(
     from chaoslib.faults import ServiceFault
     from chaoslib.faults.base import Fault
     from chaoslib.faults.ledger import LedgerEntry
-    from chaoslib.faults.partition import Partition, plan
+    from chaoslib.faults.client_partition import Partition, plan
     from chaoslib.faults.service import Restart
 
     kind, ending = sys.argv[1], sys.argv[2]

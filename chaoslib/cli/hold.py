@@ -31,9 +31,9 @@ UNITS = {"pg_query": "statements", "redis_command": "commands"}
 
 @dataclass(frozen=True)
 class Effect:
-    """Whether the fault touched what it acted on, and the evidence."""
+    """Whether the fault touched what it acted on (None: nothing could show it), and why."""
 
-    touched: bool
+    touched: bool | None
     evidence: str
 
 
@@ -45,7 +45,7 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
-        return self.verdict.passed and (self.effect is None or self.effect.touched)
+        return self.verdict.passed and (self.effect is None or self.effect.touched is not False)
 
 
 def probe_for(env: Environment, link: str, history: History) -> Probe:
@@ -107,13 +107,11 @@ def effect_of(
             return Effect(False, f'0 {unit} matched "{what}" ({passed} passed)')
         return Effect(True, f"matched {matched}, passed {passed}")
     if all(isinstance(m, LinkDown | Flap) for m in members):
-        failed = [
-            e
-            for e in history.select(source=probe)
-            if applied_at <= e.t <= healed_at and e.ok is False
-        ]
+        during = [e for e in history.select(source=probe) if applied_at <= e.t <= healed_at]
         link = probe.removesuffix(" probe")
-        if not failed:
+        if not during:  # held too briefly for a probe to finish: no fact either way
+            return Effect(None, f"no probe through {link} finished while it was down")
+        if not any(e.ok is False for e in during):
             return Effect(False, f"the probe through {link} kept answering while it was down")
         return Effect(True, f"the probe through {link} was refused while it was down")
     return None
@@ -135,10 +133,12 @@ def hold_and_measure(
     try:
         with heal_on_signals():
             applied_at = probe.clock.now()
+            in_place_at: float | None = None
             try:
                 if duration == 0:  # said first: Ctrl-C may come as soon as the fault shows
                     console.print("Holding the fault until Ctrl-C…")
                 fault.apply()
+                in_place_at = probe.clock.now()  # probes before this may have got through
                 console.print(f"Applied: {escape(fault.describe())}")
                 console.print(
                     f"Applied to {len(links)} link{'s' if len(links) > 1 else ''}: "
@@ -171,14 +171,22 @@ def hold_and_measure(
         fault_at=applied_at,
         name=f"{link} recovered within {recover_within:g}s",
     )
-    effect = None if interrupted else effect_of(fault, history, probe.name, applied_at, healed_at)
+    effect = (
+        None
+        if interrupted or in_place_at is None
+        else effect_of(fault, history, probe.name, in_place_at, healed_at)
+    )
     return Outcome(verdict, interrupted, effect)
 
 
 def report(outcome: Outcome) -> None:
     effect = outcome.effect
     if effect is not None:
-        if effect.touched:
+        if effect.touched is None:
+            console.print(
+                f"❔ unknown whether the fault touched its links: {escape(effect.evidence)}"
+            )
+        elif effect.touched:
             console.print(f"[green]✅[/] the fault touched its links: {escape(effect.evidence)}")
         else:
             console.print(f"[red]❌ the fault touched nothing: {escape(effect.evidence)}[/]")

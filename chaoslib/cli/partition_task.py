@@ -12,7 +12,7 @@ from chaoslib.cli.hold import _hold
 from chaoslib.cli.output import console, fail, setup
 from chaoslib.environment import Environment
 from chaoslib.errors import ChaosError
-from chaoslib.faults.partition import Partition, ProbeResult, plan, probe_all
+from chaoslib.faults.client_partition import Partition, ProbeResult, plan, probe_all
 from chaoslib.faults.signals import Terminated, heal_on_signals
 
 

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 from chaoslib.environment import Environment
 from chaoslib.errors import ConfigError
+from chaoslib.faults.client_partition import PartitionPlan, ProbeResult
 from chaoslib.faults.netns_probe import Answer, probe_in_namespace
-from chaoslib.faults.partition import PartitionPlan, ProbeResult
 from chaoslib.profile import Profile
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
