@@ -14,18 +14,19 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
-from chaoslib.errors import ConfigError, ServiceError
+from chaoslib.errors import ChaosError, ConfigError, ServiceError
 from chaoslib.state import chaos_home, locked, read_json, write_json
 
 MARKER = "created-by-chaoslib"
 # A container's creation time is whole seconds on some engines; allow for that.
 CLOCK_SLACK_S = 5.0
+UP_TIMEOUT_S = 300.0  # how long chaoslib lets ``up`` take
 
 
 def compose_command() -> list[str]:
@@ -48,6 +49,7 @@ class CreatedProject:
     env: dict[str, str]  # what chaoslib set for the compose files' variables
     created_at: float = field(default_factory=time.time)
     marker: str = MARKER
+    containers: tuple[str, ...] = ()  # the ids ``up`` made; empty if it died during up
 
     def run(self, *args: str, timeout: float = 300) -> str:
         files = [a for f in self.files for a in ("-f", f)]
@@ -80,17 +82,38 @@ class CreatedProjects:
         return list((read_json(self.path) or {}).get("projects", []))
 
     def all(self) -> list[CreatedProject]:
+        """The well-formed records chaoslib wrote; anything else is ignored, never acted on."""
         with locked(self._lock):
-            raw = self._read()
+            try:
+                raw = self._read()
+            except (ChaosError, AttributeError, TypeError) as exc:
+                logger.warning("ignoring {}: {}", self.path, exc)
+                return []
         out = []
         for item in raw:
-            if item.get("marker") != MARKER:
-                continue  # not a record chaoslib wrote: never acted on
+            if not isinstance(item, dict) or item.get("marker") != MARKER:
+                continue
             try:
-                out.append(CreatedProject(**{**item, "files": tuple(item["files"])}))
+                project = CreatedProject(
+                    **{**item, "files": tuple(item["files"]),
+                       "containers": tuple(item.get("containers", ()))}
+                )  # fmt: skip
+                ok = isinstance(project.created_at, int | float) and isinstance(project.env, dict)
             except (KeyError, TypeError) as exc:
+                ok, project = False, None
                 logger.warning("ignoring a malformed project record in {}: {}", self.path, exc)
+            if ok and project is not None:
+                out.append(project)
         return out
+
+    def record_containers(self, project: CreatedProject, client: Any) -> CreatedProject:
+        """After ``up``: the containers it made are the only ones chaoslib may remove."""
+        made = client.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={project.project}"}
+        )
+        done = replace(project, containers=tuple(sorted(c.id for c in made)))
+        self.record(done)
+        return done
 
     def record(self, project: CreatedProject) -> None:
         with locked(self._lock):
@@ -107,13 +130,27 @@ class CreatedProjects:
         containers = client.containers.list(
             all=True, filters={"label": f"com.docker.compose.project={project.project}"}
         )
-        older = [c.name for c in containers if _created(c) < project.created_at - CLOCK_SLACK_S]
-        if older:
+        if project.containers:  # up finished: exactly those containers, no others
+            foreign = [c.name for c in containers if c.id not in project.containers]
+        else:  # it died during up: only containers made within up's time
+            foreign = [
+                c.name for c in containers
+                if not project.created_at - CLOCK_SLACK_S <= _created(c)
+                <= project.created_at + UP_TIMEOUT_S + CLOCK_SLACK_S
+            ]  # fmt: skip
+        if foreign:
             self.forget(project.project)
             raise ConfigError(
-                f"project {project.project} has containers older than chaoslib's record "
-                f"({', '.join(older)}): it is not the project chaoslib created, so it is left "
+                f"project {project.project} has containers chaoslib did not create "
+                f"({', '.join(foreign)}): it is not the project chaoslib created, so it is left "
                 "alone and the record dropped"
+            )
+        missing = [f for f in project.files if not Path(f).is_file()]
+        if missing or not Path(project.cwd).is_dir():
+            self.forget(project.project)
+            raise ConfigError(
+                f"project {project.project}: its compose files are gone "
+                f"({', '.join(missing) or project.cwd}); take it down by hand if it still runs"
             )
         project.run("down", "-v", "--remove-orphans", timeout=180)
         self.forget(project.project)

@@ -24,8 +24,9 @@ from typing import Any
 
 from loguru import logger
 
+from chaoslib.compose_attach import attached_alert_file, check_timings, refuse_existing
 from chaoslib.compose_facts import bridge_gateway, image_variables, published_port
-from chaoslib.compose_projects import CreatedProject, CreatedProjects, compose_command
+from chaoslib.compose_projects import UP_TIMEOUT_S, CreatedProject, CreatedProjects, compose_command
 from chaoslib.errors import ConfigError, ServiceError
 from chaoslib.faults.ledger import LedgerEntry
 from chaoslib.profile import ComposeDef, Profile
@@ -71,6 +72,7 @@ class ComposeSystem(SystemBase):
         self.followers: dict[str, LogFollower] = {}
         self._stack: dict[str, DockerService] = {}
         self._stopped: dict[str, str] = {}  # service -> the ledger entry of its stop
+        self._attach: bool | None = None  # attach (True) or create (False), once decided
         self.alert_log = None
 
     @property
@@ -89,8 +91,11 @@ class ComposeSystem(SystemBase):
         return paths
 
     def is_running(self) -> bool:
-        """The project is up (its proxy runs): chaoslib attaches to it and owns nothing."""
-        return self._running_proxy() is not None
+        """The project is up (its proxy runs): chaoslib attaches to it and owns nothing.
+        Decided once: :meth:`up` keeps to it, whatever happens meanwhile."""
+        if self._attach is None:
+            self._attach = self._running_proxy() is not None
+        return self._attach
 
     def _running_proxy(self) -> DockerService | None:
         found = DockerService.find(
@@ -100,6 +105,7 @@ class ComposeSystem(SystemBase):
 
     def _create(self) -> None:
         """Bring the project up from the profile's files, recorded first as chaoslib's."""
+        refuse_existing(self.client, self.compose)
         files = self.files()
         config = self.compose.path(self.compose.proxy_config)
         if not config.is_file():
@@ -130,7 +136,7 @@ class ComposeSystem(SystemBase):
         self.created = project
         logger.info("docker-compose up: project {} (chaoslib creates it)", project.project)
         try:
-            project.run("up", "-d", "--remove-orphans")
+            project.run("up", "-d", "--remove-orphans", timeout=UP_TIMEOUT_S)
         except ServiceError as exc:
             if any(word in exc.log_tail.lower() for word in PULL_ERRORS):
                 names = ", ".join(image_variables(files)) or "the images in your compose files"
@@ -141,12 +147,15 @@ class ComposeSystem(SystemBase):
                     log_tail=exc.log_tail,
                 ) from None
             raise
+        self.created = self.projects.record_containers(project, self.client)
         self.alert_log = self.workdir / "alerts" / "critical_alerts.log"
 
     def _container(self, service: str) -> DockerService:
         found = DockerService.find(
             service=service, project=self.compose.project, client=self.client
-        ) or DockerService.find(name=service, client=self.client)  # a container_name
+        ) or DockerService.find(  # a container_name, but never a container of another project
+            name=service, project=self.compose.project, client=self.client
+        )
         if not found:
             raise ServiceError(
                 f"compose service {service} has no container in {self.compose.project}"
@@ -176,14 +185,20 @@ class ComposeSystem(SystemBase):
 
     def up(self) -> None:
         """Attach to the running project, or create it; then wait for the proxy's API."""
+        attach = self.is_running()
         proxy = self._running_proxy()
-        if proxy is None:
+        if attach and proxy is None:
+            raise ConfigError(f"the project {self.compose.project} stopped while chaoslib "
+                              "was attaching to it")  # fmt: skip
+        if not attach:
+            if proxy is not None:
+                raise ConfigError(f"the project {self.compose.project} came up while chaoslib "
+                                  "was about to create it; run again to attach to it")  # fmt: skip
             self._create()
             proxy = self._container(self.compose.toxiproxy)
         else:
             logger.info("attached to the running project {}", self.compose.project)
-            if self.compose.alert_file:
-                self.alert_log = self.compose.path(self.compose.alert_file)
+            self.alert_log = attached_alert_file(self.compose)
         self._stack = {
             "redis": self._container(self.compose.redis),
             "postgres": self._container(self.compose.postgres),
@@ -202,6 +217,8 @@ class ComposeSystem(SystemBase):
                 self._stack["postgres"], 5432, self.compose.database_url
             ),
         }
+        if attach:
+            check_timings(self)
         wait_until(self.toxiproxy.is_running, timeout=60, what="the toxiproxy container's API")
         for name in self.profile.services:
             self.followers[name] = LogFollower(self.service(name), self.log_path(name)).start()
@@ -256,12 +273,14 @@ class ComposeSystem(SystemBase):
 
     def restore(self) -> None:
         """The stack's servers and every service running (unpaused), chaoslib's toxics gone."""
-        self.heal_own_faults()
-        for service in [*self._stack.values(), *self.services.values()]:
-            if service.is_paused():
-                service.resume()
-            elif not service.is_running():
-                service.start()
+        try:
+            self.heal_own_faults()
+        finally:  # whatever the proxy did, the user's services run again
+            for service in [*self._stack.values(), *self.services.values()]:
+                if service.is_paused():
+                    service.resume()
+                elif not service.is_running():
+                    service.start()
 
     def heal_own_faults(self) -> None:
         """What chaoslib applied and did not heal: its ledger, and toxics it named."""
@@ -271,8 +290,11 @@ class ComposeSystem(SystemBase):
             for entry in self.ledger.entries():
                 if entry.id in self._stopped.values():
                     continue  # the reset's own stops: start_all undoes them, in order
-                logger.warning("healing a fault left applied: {}", heal_entry(entry, None))
-                self.ledger.remove(entry.id)
+                try:
+                    logger.warning("healing a fault left applied: {}", heal_entry(entry, None))
+                    self.ledger.remove(entry.id)
+                except Exception as exc:  # the services must still be started; reset retries
+                    logger.error("could not heal {}: {}", entry.description, exc)
         if self.owned:
             self.toxiproxy.reset()
             return

@@ -4,6 +4,7 @@ line it was written."""
 from __future__ import annotations
 
 import re
+import string
 from importlib import resources
 from pathlib import Path
 
@@ -182,14 +183,23 @@ def _compose(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> Compo
         if required not in text:
             raise r.missing(item, f"compose.{required}", "is required")
     port = r.get(item, "webhook_port", int, default=0, context="compose")
-    if isinstance(port, bool) or not 0 <= port <= 65535:
-        raise r.fail(item, "compose.webhook_port", f"{port!r} is not a port", "1 to 65535")
+    if isinstance(port, bool) or not (port == 0 or 1024 <= port <= 65535):
+        raise r.fail(item, "compose.webhook_port", f"{port!r} is not a port chaoslib can "
+                     "listen on", "1024 to 65535")  # fmt: skip
     reset_keys = r.get(item, "reset_keys", list, default=[], context="compose")
-    if not all(isinstance(k, str) and k.strip() and k.strip() != "*" for k in reset_keys):
+    # A literal prefix first: '**', '?*' or '[a-z]*' would match every key of the user's.
+    if not all(isinstance(k, str) and re.match(r"[^*?\[\]\\\s]+", k) for k in reset_keys):
         raise r.fail(
             item, "compose.reset_keys", "must list Redis key patterns of the system's own, "
-            "disposable keys", "glob patterns such as 'signals:*' (never '*' alone)",
+            "disposable keys, each starting with a literal prefix",
+            "glob patterns such as 'signals:*'",
         )  # fmt: skip
+    url = text.get("database_url")
+    if url is not None:
+        fields = {f for _, f, _, _ in string.Formatter().parse(url) if f is not None}
+        if fields - {"host", "port"} or "{host}" not in url or "{port}" not in url:
+            raise r.fail(item, "compose.database_url", f"{url!r} must contain {{host}} and "
+                         "{port} and no other {field}", "e.g. postgresql://user:pw@{host}:{port}/db")  # fmt: skip
     return ComposeDef(
         files=tuple(files),
         env=r.scalars(item, "env", "compose"),

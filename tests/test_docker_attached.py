@@ -280,3 +280,14 @@ def test_a_forged_created_record_never_takes_the_users_project_down(user, tmp_pa
     with redis.Redis.from_url(r_url) as r:
         assert r.get("user:marker") == b"mine"
     assert CreatedProjects(tmp_path / "home").all() == []  # the record is dropped, not retried
+
+
+def test_attaching_with_timings_the_project_does_not_run_is_refused(user, tmp_path):
+    from chaoslib.compose_system import ComposeSystem
+    from chaoslib.errors import ConfigError
+
+    project, _, _, _ = user
+    system = ComposeSystem(load_profile(project.profile), "seed", tmp_path / "w", home=tmp_path)
+    assert system.is_running()
+    with pytest.raises(ConfigError, match="runs with .*but timing 'seed'"):
+        system.up()

@@ -190,3 +190,29 @@ def test_creating_a_project_without_its_proxy_config_fails_before_up(client, tmp
         system.up()
     assert not missing.exists() and not missing.parent.exists()
     assert CreatedProjects(tmp_path).all() == []  # nothing was created, nothing recorded
+
+
+@needs_docker
+def test_a_stopped_project_of_the_users_is_never_created_over(client, project, tmp_path):
+    from chaoslib.compose_projects import CreatedProjects
+    from chaoslib.compose_system import ComposeSystem
+    from chaoslib.errors import ConfigError
+    from chaoslib.profile import load_profile
+
+    name, files, env = project
+    done = compose(name, files, "up", "-d", env=env)
+    assert done.returncode == 0, done.stderr
+    compose(name, files, "stop", "toxiproxy", env=env)  # e.g. after a reboot, no restart policy
+    profile = tmp_path / "shop.yml"
+    profile.write_text(
+        f"extends: compose\nname: shop\ncompose:\n  files: [{', '.join(map(str, files))}]\n"
+        f"  project: {name}\n  proxy_config: {USER / 'toxiproxy.json'}\n"
+    )
+    system = ComposeSystem(load_profile(profile), "fast", tmp_path / "w", home=tmp_path)
+    assert not system.is_running()
+    with pytest.raises(ConfigError, match="chaoslib creates only projects that do not exist"):
+        system.up()
+    assert CreatedProjects(tmp_path).all() == []  # never counted as chaoslib's
+    states = {c.name: c.status for c in client.containers.list(
+        all=True, filters={"label": f"com.docker.compose.project={name}"})}  # fmt: skip
+    assert sorted(states.values()) == ["exited", "running", "running"], states  # as it was

@@ -215,3 +215,21 @@ def test_toxiproxy_client_in_faults_is_the_one_code_path(tp):
     fault = Link("redis", Toxiproxy(tp.url)).latency(1)
     with fault:
         assert [t.type for t in tp.toxics("redis")] == ["latency"]
+
+
+def test_a_link_someone_else_disabled_stays_disabled_after_the_heal(tp, tmp_path):
+    from chaoslib.faults import Ledger
+    from chaoslib.faults.recovery import heal_ledger
+
+    tp.disable("timescaledb")  # not chaoslib's doing
+    try:
+        ledger = Ledger(tmp_path)
+        with partition([Link("redis", tp, ledger=ledger), Link("timescaledb", tp, ledger=ledger)]):
+            assert not tp.get_proxy("redis").enabled
+            assert ledger.entries()[0].target["proxies"] == ["redis"]  # all a reset would undo
+        assert tp.get_proxy("redis").enabled
+        assert not tp.get_proxy("timescaledb").enabled
+        assert heal_ledger(ledger, None) == []
+        assert not tp.get_proxy("timescaledb").enabled
+    finally:
+        tp.enable("timescaledb")

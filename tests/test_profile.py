@@ -421,3 +421,47 @@ def test_each_built_in_profile_loads_with_the_guides_timing_rules(name):
         assert timing.waits["redis_down"] < timeout
         assert timing.waits["partition"] < timeout
         assert timing.waits["shard_timeout"] > timeout
+
+
+COMPOSE_KEY = (
+    "extends: compose\nname: mine\ncompose:\n  files: [a.yml]\n  project: p\n"
+    "  proxy_config: p.json\n  {}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('reset_keys: ["**"]', "literal prefix"),
+        ('reset_keys: ["?*"]', "literal prefix"),
+        ('reset_keys: ["[a-z]*"]', "literal prefix"),
+        ('reset_keys: ["*"]', "literal prefix"),
+        ("webhook_port: 80", "1024 to 65535"),
+        ("webhook_port: 70000", "1024 to 65535"),
+        ('database_url: "postgresql://u:{password}@{host}:{port}/db"', "no other {field}"),
+        ('database_url: "postgresql://u@localhost:5432/db"', "must contain {host}"),
+        ("disposable: maybe", "disposable"),
+    ],
+)
+def test_compose_keys_that_could_wipe_or_mislead_are_rejected_at_their_line(tmp_path, line, says):
+    child = write(tmp_path / "my.yml", COMPOSE_KEY.format(line))
+    with pytest.raises(FileError) as info:
+        load_profile(child)
+    assert (info.value.path, info.value.line) == (str(child), 7)
+    assert says in str(info.value)
+
+
+def test_compose_keys_a_user_writes_load(tmp_path):
+    child = write(
+        tmp_path / "my.yml",
+        COMPOSE_KEY.format(
+            'reset_keys: ["signals:*", "cache:?"]\n  webhook_port: 18080\n'
+            "  alert_file: alerts/a.log\n  disposable: true\n"
+            '  database_url: "postgresql://shop:pw@{host}:{port}/shop"'
+        ),
+    )
+    compose = load_profile(child).compose
+    assert compose is not None and compose.reset_keys == ("signals:*", "cache:?")
+    assert (compose.webhook_port, compose.disposable) == (18080, True)
+    assert compose.path(compose.alert_file) == tmp_path / "alerts/a.log"  # the profile's dir
+    assert compose.path(compose.files[0]) == tmp_path / "a.yml"

@@ -122,22 +122,27 @@ class LinkDown(Fault):
         if not proxies:
             raise ConfigError("a partition needs at least one link")
         self.client, self.proxies = client, list(proxies)
+        self._mine = list(self.proxies)  # narrowed at apply to those that were up
         self.name = f"down@{'+'.join(self.proxies)}"
 
     def describe(self) -> str:
         return f"link down: {', '.join(self.proxies)}"
 
     def ledger_entry(self) -> LedgerEntry:
+        # Only links that are up now are chaoslib's to take down, and so to bring back:
+        # one someone else disabled stays disabled, after the heal and after a reset.
+        known = self.client.proxies()
+        self._mine = [p for p in self.proxies if p not in known or known[p].enabled]
         return LedgerEntry(
-            "link_down", {"api": self.client.url, "proxies": self.proxies}, self.describe()
+            "link_down", {"api": self.client.url, "proxies": self._mine}, self.describe()
         )
 
     def _apply(self) -> None:
-        for proxy in self.proxies:
+        for proxy in self._mine:
             self.client.disable(proxy)
 
     def _heal(self) -> None:
-        for proxy in self.proxies:
+        for proxy in self._mine:
             _ignore_missing(lambda proxy=proxy: self.client.enable(proxy))
 
 

@@ -225,6 +225,23 @@ def _take_down_created(home: Path) -> list[str]:
     for project in found:
         try:
             done.append(projects.take_down(project, docker_client()))
-        except ChaosError as exc:
+        except Exception as exc:  # a bad record or a dead engine: say so, never crash the reset
             done.append(f"{FAILED} to take down project {project.project}: {exc}")
+            continue
+        done += _forget_entries_of(project, home)
+    return done
+
+
+def _forget_entries_of(project: Any, home: Path) -> list[str]:
+    """Entries on a project that is gone can never heal: dropped, and said."""
+    api = f"http://127.0.0.1:{project.env.get('TOXIPROXY_PORT', '')}"
+    prefixes = (f"{project.project}_", f"{project.project}-")
+    done = []
+    for where in {home, home.parent if home.name == "suite" else home / "suite"}:
+        ledger = Ledger(where)
+        for entry in ledger.entries():
+            container = str(entry.target.get("container", ""))
+            if entry.target.get("api") == api or container.startswith(prefixes):
+                ledger.remove(entry.id)
+                done.append(f"{entry.description}: gone with project {project.project}")
     return done
