@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,37 @@ class Containers:
             with contextlib.suppress(Exception):
                 container.remove(force=True)
         self.client.networks.get(self.network).remove()
+
+
+def wait_for_data_stores(redis_url: str, database_url: str, timeout: float = 60) -> None:
+    """Until a Redis PING and a PostgreSQL connect both succeed (a user's fresh project)."""
+    import psycopg
+    import redis
+
+    from chaoslib.wait import wait_until
+
+    def answers() -> bool:
+        try:
+            with (
+                redis.Redis.from_url(redis_url) as r,
+                psycopg.connect(database_url, connect_timeout=2),
+            ):
+                return bool(r.ping())
+        except (redis.RedisError, psycopg.Error):
+            return False
+
+    wait_until(answers, timeout=timeout, what="the user's redis and database")
+
+
+def shop_system(tmp_path, files: list, project: str, proxy_config) -> Any:  # noqa: ANN001
+    """A ComposeSystem for a profile of the user's own shop stack (``tests/user_stack``)."""
+    from chaoslib.compose_system import ComposeSystem
+    from chaoslib.profile import load_profile
+
+    profile = tmp_path / "shop.yml"
+    profile.write_text(
+        f"extends: compose\nname: shop\ncompose:\n  files: [{', '.join(map(str, files))}]\n"
+        f"  project: {project}\n  proxy_config: {proxy_config}\n"
+        '  database_url: "postgresql://shopuser:shoppass@{host}:{port}/shop"\n'
+    )
+    return ComposeSystem(load_profile(profile), "fast", tmp_path / "w", home=tmp_path)

@@ -22,7 +22,7 @@ from chaoslib.profile import load_profile
 from chaoslib.services.managed import pick_free_port
 from chaoslib.toxiproxy import Toxiproxy
 from chaoslib.wait import wait_until
-from tests.docker_helpers import engine, needs_docker
+from tests.docker_helpers import engine, needs_docker, wait_for_data_stores
 from tests.helpers import REPO
 
 pytestmark = needs_docker
@@ -105,14 +105,7 @@ def user(tmp_path_factory):
         r_url = f"redis://127.0.0.1:{project.url(client, 'redis', 6379)}/0"
         pg_url = f"postgresql://arbees:arbees@127.0.0.1:{project.url(client, 'timescaledb', 5432)}/arbees_db"
 
-        def answers() -> bool:
-            try:
-                with redis.Redis.from_url(r_url) as r, psycopg.connect(pg_url, connect_timeout=2):
-                    return bool(r.ping())
-            except (redis.RedisError, psycopg.Error):
-                return False
-
-        wait_until(answers, timeout=90, what="the user's redis and database")
+        wait_for_data_stores(r_url, pg_url, timeout=90)
         with redis.Redis.from_url(r_url) as r:
             r.set("user:marker", "mine")
         with psycopg.connect(pg_url, autocommit=True) as conn:

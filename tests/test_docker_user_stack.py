@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from chaoslib.compose_projects import compose_command
-from tests.docker_helpers import engine, needs_docker
+from tests.docker_helpers import engine, needs_docker, shop_system, wait_for_data_stores
 from tests.helpers import REPO
 
 USER = REPO / "tests" / "user_stack"
@@ -109,8 +109,6 @@ def test_a_redis_key_and_a_row_survive_down_and_up_with_the_overlay(client, proj
     import psycopg
     import redis
 
-    from chaoslib.wait import wait_until
-
     name, files, env = project
 
     def up() -> tuple[str, str]:
@@ -120,14 +118,7 @@ def test_a_redis_key_and_a_row_survive_down_and_up_with_the_overlay(client, proj
         pg_url = (f"postgresql://shopuser:shoppass@127.0.0.1:"
                   f"{_published(client, name, 'timescaledb', 5432)}/shop")  # fmt: skip
 
-        def answers() -> bool:
-            try:
-                with redis.Redis.from_url(r_url) as r, psycopg.connect(pg_url, connect_timeout=2):
-                    return bool(r.ping())
-            except (redis.RedisError, psycopg.Error):
-                return False
-
-        wait_until(answers, timeout=60, what="the user's redis and database")
+        wait_for_data_stores(r_url, pg_url)
         return r_url, pg_url
 
     r_url, pg_url = up()
@@ -150,20 +141,12 @@ def test_a_redis_key_and_a_row_survive_down_and_up_with_the_overlay(client, proj
 
 @needs_docker
 def test_attaching_refuses_observer_ports_that_move_at_every_restart(client, project, tmp_path):
-    from chaoslib.compose_system import ComposeSystem
     from chaoslib.errors import ConfigError
-    from chaoslib.profile import load_profile
 
     name, files, env = project
     done = compose(name, files, "up", "-d", env=env)  # ports 0: docker picks them
     assert done.returncode == 0, done.stderr
-    profile = tmp_path / "shop.yml"
-    profile.write_text(
-        f"extends: compose\nname: shop\ncompose:\n  files: [{', '.join(map(str, files))}]\n"
-        f"  project: {name}\n  proxy_config: {USER / 'toxiproxy.json'}\n"
-        '  database_url: "postgresql://shopuser:shoppass@{host}:{port}/shop"\n'
-    )
-    system = ComposeSystem(load_profile(profile), "fast", tmp_path / "w", home=tmp_path)
+    system = shop_system(tmp_path, files, name, USER / "toxiproxy.json")
     assert system.is_running()  # attached, not created
     with pytest.raises(ConfigError, match="publish a fixed port"):
         system.up()
@@ -173,18 +156,11 @@ def test_attaching_refuses_observer_ports_that_move_at_every_restart(client, pro
 @needs_docker
 def test_creating_a_project_without_its_proxy_config_fails_before_up(client, tmp_path):
     from chaoslib.compose_projects import CreatedProjects
-    from chaoslib.compose_system import ComposeSystem
     from chaoslib.errors import ConfigError
-    from chaoslib.profile import load_profile
 
     missing = tmp_path / "proxies" / "toxiproxy.json"
-    profile = tmp_path / "shop.yml"
     files = [USER / "docker-compose.yml", OVERLAY]
-    profile.write_text(
-        f"extends: compose\nname: shop\ncompose:\n  files: [{', '.join(map(str, files))}]\n"
-        f"  project: chaosnone{uuid.uuid4().hex[:8]}\n  proxy_config: {missing}\n"
-    )
-    system = ComposeSystem(load_profile(profile), "fast", tmp_path / "w", home=tmp_path)
+    system = shop_system(tmp_path, files, f"chaosnone{uuid.uuid4().hex[:8]}", missing)
     assert not system.is_running()
     with pytest.raises(ConfigError, match="does not exist"):
         system.up()
@@ -195,20 +171,13 @@ def test_creating_a_project_without_its_proxy_config_fails_before_up(client, tmp
 @needs_docker
 def test_a_stopped_project_of_the_users_is_never_created_over(client, project, tmp_path):
     from chaoslib.compose_projects import CreatedProjects
-    from chaoslib.compose_system import ComposeSystem
     from chaoslib.errors import ConfigError
-    from chaoslib.profile import load_profile
 
     name, files, env = project
     done = compose(name, files, "up", "-d", env=env)
     assert done.returncode == 0, done.stderr
     compose(name, files, "stop", "toxiproxy", env=env)  # e.g. after a reboot, no restart policy
-    profile = tmp_path / "shop.yml"
-    profile.write_text(
-        f"extends: compose\nname: shop\ncompose:\n  files: [{', '.join(map(str, files))}]\n"
-        f"  project: {name}\n  proxy_config: {USER / 'toxiproxy.json'}\n"
-    )
-    system = ComposeSystem(load_profile(profile), "fast", tmp_path / "w", home=tmp_path)
+    system = shop_system(tmp_path, files, name, USER / "toxiproxy.json")
     assert not system.is_running()
     with pytest.raises(ConfigError, match="chaoslib creates only projects that do not exist"):
         system.up()
