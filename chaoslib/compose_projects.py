@@ -24,8 +24,9 @@ from chaoslib.errors import ChaosError, ConfigError, ServiceError
 from chaoslib.state import chaos_home, locked, read_json, write_json
 
 MARKER = "created-by-chaoslib"
-# A container's creation time is whole seconds on some engines; allow for that.
-CLOCK_SLACK_S = 5.0
+# The engine stamps a container's creation in nanoseconds on the host's clock; a little
+# slack for the record being written, never so much that a project made just before counts.
+CLOCK_SLACK_S = 0.5
 UP_TIMEOUT_S = 300.0  # how long chaoslib lets ``up`` take
 
 
@@ -152,6 +153,13 @@ class CreatedProjects:
                 f"project {project.project}: its compose files are gone "
                 f"({', '.join(missing) or project.cwd}); take it down by hand if it still runs"
             )
+        if not project.containers:
+            # Its up was cut short: what it made is chaoslib's, but without the list of
+            # containers, volumes are kept rather than risked.
+            project.run("down", "--remove-orphans", timeout=180)
+            self.forget(project.project)
+            return (f"took down project {project.project}, which chaoslib had created (its up "
+                    "was interrupted, so its volumes were kept)")  # fmt: skip
         project.run("down", "-v", "--remove-orphans", timeout=180)
         self.forget(project.project)
         return f"took down project {project.project}, which chaoslib had created"

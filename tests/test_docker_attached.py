@@ -259,12 +259,16 @@ def test_chaos_reset_after_a_sigkill_during_a_tbf_fault_removes_the_qdisc(user, 
     assert _state(project, client)[1:] == ([], [])
 
 
-def test_a_forged_created_record_never_takes_the_users_project_down(user, tmp_path):
+@pytest.mark.parametrize("containers", [(), ("0" * 64,)], ids=["cut-short-up", "other-ids"])
+def test_a_forged_created_record_never_takes_the_users_project_down(user, tmp_path, containers):
     from chaoslib.compose_projects import CreatedProject, CreatedProjects
     from tests.helpers import run_invoke
 
     project, client, r_url, _ = user
-    forged = CreatedProject(project.name, tuple(str(f) for f in FILES), str(FILES[0].parent), {})
+    forged = CreatedProject(
+        project.name, tuple(str(f) for f in FILES), str(FILES[0].parent), {},
+        containers=containers,
+    )  # fmt: skip
     CreatedProjects(tmp_path / "home").record(forged)  # as if chaoslib had created it just now
     done = run_invoke(tmp_path / "home", "chaos.reset", timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
