@@ -107,7 +107,13 @@ def effect_of(
             return Effect(False, f'0 {unit} matched "{what}" ({passed} passed)')
         return Effect(True, f"matched {matched}, passed {passed}")
     if all(isinstance(m, LinkDown | Flap) for m in members):
-        during = [e for e in history.select(source=probe) if applied_at <= e.t <= healed_at]
+        # A probe counts from when it started (its end less its latency): one that got its
+        # answer just before the cut may be recorded after it on a busy machine.
+        during = [
+            e
+            for e in history.select(source=probe)
+            if applied_at <= e.t - float(e.value or 0) and e.t <= healed_at
+        ]
         link = probe.removesuffix(" probe")
         if not during:  # held too briefly for a probe to finish: no fact either way
             return Effect(None, f"no probe through {link} finished while it was down")
