@@ -158,12 +158,11 @@ BAD = {
 def test_each_kind_of_bad_profile_is_rejected(tmp_path, case):
     old, new, key, problem = BAD[case]
     path = mutate(tmp_path, old, new)
-    with pytest.raises(FileError) as info:
-        load_profile(path)
-    message = str(info.value)
+    info = rejected(path)
+    message = str(info)
     assert message.startswith(f"{path}:"), message
     assert key in message and problem in message, message
-    assert info.value.line and info.value.line > 0
+    assert info.line and info.line > 0
 
 
 def test_a_profile_without_timings_is_rejected(tmp_path):
@@ -212,6 +211,13 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def rejected(path: Path) -> FileError:
+    """The error loading ``path`` raises (the test fails if it loads)."""
+    with pytest.raises(FileError) as info:
+        load_profile(path)
+    return info.value
+
+
 def line_of(path: Path, text: str) -> int:
     """The 1-based line of ``path`` that contains ``text`` (the test's own files)."""
     lines = path.read_text().splitlines()
@@ -257,9 +263,8 @@ def test_extends_paths_resolve_from_each_extending_files_directory(tmp_path):
 def test_a_cycle_of_extends_is_rejected_naming_the_chain(tmp_path):
     a = write(tmp_path / "a.yml", "extends: b.yml\nname: a\n")
     b = write(tmp_path / "b.yml", "name: b\nextends: a.yml\n")
-    with pytest.raises(FileError) as info:
-        load_profile(a)
-    message = str(info.value)
+    info = rejected(a)
+    message = str(info)
     assert message.startswith(f"{b}:2: extends: profiles extend each other in a cycle"), message
     assert f"{a.resolve()} extends {b.resolve()} extends {a.resolve()}" in message
     itself = write(tmp_path / "self.yml", "extends: ./self.yml\n")
@@ -277,10 +282,9 @@ def test_a_cycle_of_extends_is_rejected_naming_the_chain(tmp_path):
 )
 def test_a_bad_extends_is_reported_at_its_line(tmp_path, extends, problem):
     child = write(tmp_path / "my.yml", f"name: mine\nextends: {extends}\n")
-    with pytest.raises(FileError) as info:
-        load_profile(child)
-    assert (info.value.path, info.value.line) == (str(child), 2)
-    assert problem in str(info.value)
+    info = rejected(child)
+    assert (info.path, info.line) == (str(child), 2)
+    assert problem in str(info)
 
 
 def test_a_bad_value_written_in_the_child_is_reported_at_the_childs_line(tmp_path):
@@ -288,10 +292,9 @@ def test_a_bad_value_written_in_the_child_is_reported_at_the_childs_line(tmp_pat
         tmp_path / "my.yml",
         "extends: compose\nname: mine\ntimings:\n  fast:\n    waits:\n      stabilize: -1\n",
     )
-    with pytest.raises(FileError) as info:
-        load_profile(child)
-    assert (info.value.path, info.value.line) == (str(child), 6)
-    assert "timings.fast.waits.stabilize: must be >= 0" in str(info.value)
+    info = rejected(child)
+    assert (info.path, info.line) == (str(child), 6)
+    assert "timings.fast.waits.stabilize: must be >= 0" in str(info)
 
 
 def test_a_bad_value_inherited_from_a_base_is_reported_at_the_bases_line(tmp_path):
@@ -300,20 +303,18 @@ def test_a_bad_value_inherited_from_a_base_is_reported_at_the_bases_line(tmp_pat
         "extends: local\ncontract:\n  log_patterns:\n    crash: '(unclosed'\n",
     )
     child = write(tmp_path / "my.yml", "extends: base.yml\nname: mine\ndescription: mine\n")
-    with pytest.raises(FileError) as info:
-        load_profile(child)
-    assert (info.value.path, info.value.line) == (str(base), 4)
-    assert "contract.log_patterns.crash: is not a valid regex" in str(info.value)
+    info = rejected(child)
+    assert (info.path, info.line) == (str(base), 4)
+    assert "contract.log_patterns.crash: is not a valid regex" in str(info)
 
 
 def test_a_wait_only_one_timing_set_adds_is_reported_where_it_was_written(tmp_path):
     child = write(
         tmp_path / "my.yml", "extends: local\ntimings:\n  seed:\n    waits:\n      extra: 1\n"
     )
-    with pytest.raises(FileError) as info:
-        load_profile(child)
-    assert (info.value.path, info.value.line) == (str(child), 5)
-    assert "only one sets extra" in str(info.value)
+    info = rejected(child)
+    assert (info.path, info.line) == (str(child), 5)
+    assert "only one sets extra" in str(info)
 
 
 # -- timing rules --------------------------------------------------------------------------
@@ -323,10 +324,9 @@ OUTAGE = "extends: local\nname: mine\ntimings:\n  fast:\n    waits:\n      redis
 
 def test_an_outage_as_long_as_the_shard_timeout_is_rejected_at_the_childs_wait(tmp_path):
     child = write(tmp_path / "my.yml", OUTAGE.format(3))
-    with pytest.raises(FileError) as info:
-        load_profile(child)
-    message = str(info.value)
-    assert (info.value.path, info.value.line) == (str(child), 6)
+    info = rejected(child)
+    message = str(info)
+    assert (info.path, info.line) == (str(child), 6)
     assert "timings.fast.waits.redis_down: 3 s is not shorter than" in message
     assert "timings.fast.env.SHARD_TIMEOUT_SECS = 3 s" in message
     env_line = line_of(Path(LOCAL), "SHARD_TIMEOUT_SECS: 3")
@@ -345,13 +345,12 @@ def test_a_timeout_lowered_in_the_child_is_judged_against_the_bases_waits(tmp_pa
         tmp_path / "my.yml",
         "extends: local\ntimings:\n  seed:\n    env:\n      SHARD_TIMEOUT_SECS: 20\n",
     )
-    with pytest.raises(FileError) as info:
-        load_profile(child)
+    info = rejected(child)
     # The wait that no longer fits was written in local.yml: the error says so, and
     # names the child's line where the timeout changed.
-    assert (info.value.path, info.value.line) == (LOCAL, line_of(Path(LOCAL), "redis_down: 30"))
-    assert "timings.seed.waits.redis_down: 30 s is not shorter than" in str(info.value)
-    assert f"(written at {child}:5)" in str(info.value)
+    assert (info.path, info.line) == (LOCAL, line_of(Path(LOCAL), "redis_down: 30"))
+    assert "timings.seed.waits.redis_down: 30 s is not shorter than" in str(info)
+    assert f"(written at {child}:5)" in str(info)
 
 
 def test_a_wait_that_must_outlast_the_timeout_is_checked_too(tmp_path):
@@ -371,9 +370,8 @@ def test_a_services_own_env_is_judged_by_the_rules(tmp_path):
         tmp_path / "p.yml",
         text.replace(old, "    env: {SHARD_ID: shard_01, SHARD_TIMEOUT_SECS: 1}\n"),
     )
-    with pytest.raises(FileError) as info:
-        load_profile(path)
-    assert "services.shard_01.env.SHARD_TIMEOUT_SECS = 1 s" in str(info.value)
+    info = rejected(path)
+    assert "services.shard_01.env.SHARD_TIMEOUT_SECS = 1 s" in str(info)
 
 
 RULE = "extends: local\ntiming_rules:\n  mine:\n"
@@ -397,10 +395,9 @@ RULE = "extends: local\ntiming_rules:\n  mine:\n"
 )  # fmt: skip
 def test_a_bad_timing_rule_is_rejected_at_its_line(tmp_path, rule, line, problem):
     child = write(tmp_path / "my.yml", RULE + rule)
-    with pytest.raises(FileError) as info:
-        load_profile(child)
-    assert (info.value.path, info.value.line) == (str(child), line), str(info.value)
-    assert problem in str(info.value)
+    info = rejected(child)
+    assert (info.path, info.line) == (str(child), line), str(info)
+    assert problem in str(info)
 
 
 def test_a_rule_in_milliseconds_scales_the_env_var(tmp_path):
@@ -445,10 +442,9 @@ COMPOSE_KEY = (
 )
 def test_compose_keys_that_could_wipe_or_mislead_are_rejected_at_their_line(tmp_path, line, says):
     child = write(tmp_path / "my.yml", COMPOSE_KEY.format(line))
-    with pytest.raises(FileError) as info:
-        load_profile(child)
-    assert (info.value.path, info.value.line) == (str(child), 7)
-    assert says in str(info.value)
+    info = rejected(child)
+    assert (info.path, info.line) == (str(child), 7)
+    assert says in str(info)
 
 
 def test_compose_keys_a_user_writes_load(tmp_path):
