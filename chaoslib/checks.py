@@ -212,12 +212,15 @@ def no_loss(result: WorkloadResult, *, name: str | None = None) -> Verdict:
 
     Lost: acknowledged but never read. Duplicated: read more than once.
     Reordered: read after a higher sequence number. Writes whose outcome is
-    unknown may or may not appear; they are counted, not judged.
+    unknown may or may not appear; they are counted, not judged. A write that
+    certainly failed must never appear: one that does was applied although the
+    client was told it failed (or was misfiled as failed), and that fails too.
     """
     name = name or f"{result.name}: no lost or duplicated messages"
     received = Counter(result.received)
     lost = sorted(set(result.acked) - set(received))
     duplicated = sorted(seq for seq, times in received.items() if times > 1)
+    failed_but_read = sorted(set(result.failed) & set(received))
     reordered, highest = 0, 0
     for seq in result.received:
         if seq < highest:
@@ -233,16 +236,21 @@ def no_loss(result: WorkloadResult, *, name: str | None = None) -> Verdict:
         "received": len(result.received),
         "lost": len(lost),
         "duplicated": len(duplicated),
+        "failed_but_read": len(failed_but_read),
         "reordered": reordered,
         "unavailable_s": window,
         "lost_sample": lost[:20],
         "duplicated_sample": duplicated[:20],
+        "failed_but_read_sample": failed_but_read[:20],
     }
     if not result.acked:
         return Verdict(name, UNKNOWN, None, 0, "messages", "no write was acknowledged", details)
-    status = FAIL if lost or duplicated else PASS
+    wrong = len(lost) + len(duplicated) + len(failed_but_read)
     evidence = (
         f"{len(result.acked)} acknowledged, {len(lost)} lost, {len(duplicated)} duplicated, "
-        f"{reordered} reordered; unavailable for {window:g}s"
+        f"{len(result.unknown)} unknown, {reordered} reordered; unavailable for {window:g}s"
     )
-    return Verdict(name, status, len(lost) + len(duplicated), 0, "messages", evidence, details)
+    if failed_but_read:
+        evidence += f"; {len(failed_but_read)} reported failed but read back"
+    status = FAIL if wrong else PASS
+    return Verdict(name, status, wrong, 0, "messages", evidence, details)

@@ -22,6 +22,7 @@ from chaoslib.observe import (
     tcp,
     webhook_sink,
 )
+from chaoslib.observe.workloads import WorkloadResult
 from chaoslib.services.redis import RedisServer
 from chaoslib.wait import wait_until
 
@@ -103,6 +104,53 @@ def test_streams_with_acks_lose_nothing_across_a_link_outage(toxiproxy, chaos_st
     assert verdict.status == "pass", verdict.evidence
     assert verdict.details["failed"] + verdict.details["unknown"] > 0
     assert verdict.details["acknowledged"] > 1
+
+
+def test_a_stream_write_whose_answer_is_lost_is_unknown_not_failed(toxiproxy, chaos_stack):
+    """The XADD reaches Redis, the reply is cut: Redis applied it, so "failed" would be a lie.
+
+    limit_data 0 on the replies lets every command through to Redis and closes
+    the connection on its answer. New connections fail in their handshake,
+    before any XADD is sent: those are certain failures.
+    """
+    url = chaos_stack.link_urls()["redis"]["url"]
+    workload = StreamWorkload(url, interval=0.01)
+    history = workload.history
+    workload.start()
+    wait_until(lambda: history.select(source="stream", kind="received"), timeout=5)
+    with Link("redis", toxiproxy).limit_data(0, direction="downstream"):
+        wait_until(
+            lambda: len([e for e in history.select(source="stream", kind="op") if not e.ok]) > 3,
+            timeout=5,
+            what="writes to fail while every reply is cut",
+        )
+    since = REAL_CLOCK.now()
+    wait_until(
+        lambda: any(e.ok for e in history.select(source="stream", kind="op", since=since)),
+        timeout=10,
+        what="writes to succeed again",
+    )
+    workload.drain()
+    result = workload.result()
+    direct = redis.Redis.from_url(chaos_stack.link_urls()["redis"]["upstream"])
+    stored = {int(fields[b"seq"]) for _, fields in direct.xrange(workload.stream)}
+    direct.close()
+    assert result.unknown, "the write in flight when the reply was cut is unknown"
+    assert set(result.unknown) <= stored, "each unknown write here was in fact applied"
+    assert not set(result.failed) & stored, "a write recorded as failed was applied"
+    verdict = checks.no_loss(result)
+    assert verdict.status == "pass", verdict.evidence
+    assert verdict.details["failed_but_read"] == 0
+
+
+def test_no_loss_fails_when_a_write_reported_failed_is_read_back():
+    result = WorkloadResult(
+        "w", acked=(1, 2), failed=(3,), unknown=(), received=(1, 2, 3), failure_times=(0.0,)
+    )
+    verdict = checks.no_loss(result)
+    assert verdict.status == "fail"
+    assert verdict.details["failed_but_read"] == 1
+    assert "reported failed but read back" in verdict.evidence
 
 
 def test_postgres_inserts_lose_nothing_across_a_link_outage(toxiproxy, chaos_stack):

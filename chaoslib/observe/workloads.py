@@ -156,20 +156,32 @@ class Workload(Observer):
 
 
 class _RedisWorkload(Workload):
-    """A Redis writer that reconnects after a failed call (the failure is still recorded)."""
+    """A Redis writer that tells a write that was never sent from one whose answer was lost.
+
+    A failure while connecting sent nothing: the write certainly failed. Once the
+    command is on the wire, a broken connection or a timeout leaves the outcome
+    unknown (Redis may have applied it), so it is recorded as unknown, never as failed.
+    """
 
     def __init__(self, name: str, url: str, history: History | None, **kwargs: Any) -> None:
         super().__init__(name, history, **kwargs)
         self.url = url
         self._writer = _redis(url, self.timeout)
 
-    def _send(self, call: Any) -> None:
+    def unknown_error(self, exc: Exception) -> bool:
+        return False  # _send already raised WriteUnknown for every uncertain outcome
+
+    def _send(self, *command: Any) -> Any:
+        pool = self._writer.connection_pool
+        conn = pool.get_connection()  # connects: an error here sent nothing
         try:
-            call(self._writer)
-        except (redis.ConnectionError, redis.TimeoutError):
-            self._writer.close()
-            self._writer = _redis(self.url, self.timeout)
-            raise
+            conn.send_command(*command)
+            return self._writer.parse_response(conn, command[0])
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            conn.disconnect()
+            raise WriteUnknown(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            pool.release(conn)
 
 
 class PubSubWorkload(_RedisWorkload):
@@ -182,7 +194,7 @@ class PubSubWorkload(_RedisWorkload):
         self.channel = channel or f"chaoslib:pubsub:{uuid.uuid4().hex[:8]}"
 
     def write(self, seq: int) -> None:
-        self._send(lambda client: client.publish(self.channel, str(seq)))
+        self._send("PUBLISH", self.channel, str(seq))
 
     def read_loop(self) -> None:
         client = _redis(self.url, self.timeout)
@@ -217,7 +229,7 @@ class StreamWorkload(_RedisWorkload):
         self._writer.xgroup_create(self.stream, self.group, id="0", mkstream=True)
 
     def write(self, seq: int) -> None:
-        self._send(lambda client: client.xadd(self.stream, {"seq": seq}))
+        self._send("XADD", self.stream, "*", "seq", seq)
 
     def read_loop(self) -> None:
         client = _redis(self.url, self.timeout)
