@@ -6,6 +6,7 @@ from typing import Any
 
 from chaoslib import checks
 from chaoslib.experiment import RunContext
+from chaoslib.experiment_bounds import MAX_SECONDS, regex_error
 from chaoslib.observe.workloads import WorkloadResult
 from chaoslib.yaml_lines import LineDict, Reader
 
@@ -43,9 +44,9 @@ def build_check(r: Reader, item: LineDict, i: int, observers: set[str], faults: 
         return run.applied_at(fault) if fault else min((f.t for f in run.faults), default=None)
 
     if kind == "recovered_within":
-        obs, seconds = (
-            source("observer"),
-            r.get(item, "seconds", NUMBER, required=True, minimum=0, context=ctx),
+        obs = source("observer")
+        seconds = r.get(
+            item, "seconds", NUMBER, required=True, minimum=0, maximum=MAX_SECONDS, context=ctx
         )
         return lambda run: checks.recovered_within(
             run.history,
@@ -62,13 +63,18 @@ def build_check(r: Reader, item: LineDict, i: int, observers: set[str], faults: 
         )
     if kind == "log_seen":
         pattern = r.get(item, "pattern", str, required=True, context=ctx)
-        within = r.get(item, "within", NUMBER, required=True, minimum=0, context=ctx)
+        regex_error(r, item, f"{ctx}.pattern", pattern)  # compiled by the check, after the run
+        within = r.get(
+            item, "within", NUMBER, required=True, minimum=0, maximum=MAX_SECONDS, context=ctx
+        )
         return lambda run: checks.log_seen(
             run.history, pattern, within, after=fault_time(run), name=label
         )
     obs = source("observer")
     if kind == "eventually_ok":
-        within = r.get(item, "within", NUMBER, required=True, minimum=0, context=ctx)
+        within = r.get(
+            item, "within", NUMBER, required=True, minimum=0, maximum=MAX_SECONDS, context=ctx
+        )
         return lambda run: checks.eventually(
             run.history,
             lambda e: e.source == obs and e.ok is True,

@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chaoslib import experiment_bounds as bounds
 from chaoslib import experiment_statements as statements
+from chaoslib import experiment_toxics as toxics
 from chaoslib import schedule
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.environment import Environment
@@ -32,17 +34,8 @@ from chaoslib.observe.base import Observer
 from chaoslib.yaml_lines import FileError, LineDict, Reader, load
 
 NUMBER = (int, float)
-# link toxic faults: type -> {attribute: required?}
-TOXICS = {
-    "latency": {"latency": True, "jitter": False},
-    "bandwidth": {"rate": True},
-    "stall": {},
-    "timeout": {"timeout": False},
-    "reset_peer": {"timeout": False},
-    "slicer": {"average_size": True, "size_variation": False, "delay": False},
-    "limit_data": {"bytes": True},
-    "slow_close": {"delay": True},
-}
+SECONDS = bounds.MAX_SECONDS
+TOXICS = toxics.TOXICS
 LINK_FAULTS = (*TOXICS, "down", *statements.STATEMENT_FAULTS)
 SERVICE_FAULTS = ("stop", "kill", "pause", "restart")
 FAULT_TYPES = (*LINK_FAULTS, "partition", "packet", *SERVICE_FAULTS)
@@ -74,17 +67,29 @@ def load_experiment(
         name=r.get(doc, "name", str, required=True),
         profile=r.get(doc, "profile", str, default="local", choices=("local",)),
         timing=r.get(doc, "timing", str, default="fast", choices=("fast", "seed")),
-        steady_for=r.get(doc, "steady_for", NUMBER, default=1.0, minimum=0),
-        observe_after=r.get(doc, "observe_after", NUMBER, default=3.0, minimum=0),
+        steady_for=r.get(doc, "steady_for", NUMBER, default=1.0, minimum=0, maximum=SECONDS),
+        observe_after=r.get(doc, "observe_after", NUMBER, default=3.0, minimum=0, maximum=SECONDS),
         clock=clock,
     )
     observer_items = _list(r, doc, "observers")
+    bounds.check_count(r, doc, "observers", observer_items, bounds.MAX_OBSERVERS)
     observers = [_observer(r, item, i, env, exp) for i, item in enumerate(observer_items)]
     names = {_observer_name(r, item, i) for i, item in enumerate(observer_items)}
-    faults = [
-        _fault(r, item, i, env, clock)
-        for i, item in enumerate(_list(r, doc, "faults", required=True))
-    ]
+    fault_items = _list(r, doc, "faults", required=True)
+    faults, held, windows = [], [], 0
+    for i, item in enumerate(fault_items):
+        faults.append(_fault(r, item, i, env, clock))
+        name, _, fault_windows, _ = faults[-1]
+        held.append(_toxics(name, f"faults[{i}]", item, fault_windows))
+        windows += len(fault_windows)
+        if windows > bounds.MAX_WINDOWS:
+            raise r.fail(
+                item, f"faults[{i}]", f"the faults up to here hold {windows} times",
+                f"at most {bounds.MAX_WINDOWS} holds in one file (a flap holds once per cycle)",
+            )  # fmt: skip
+    # The proxy's cap first: it is why a pile of faults on one link would fail mid-run.
+    bounds.check_toxics_at_once(r, held)
+    bounds.check_count(r, doc, "faults", fault_items, bounds.MAX_FAULTS)
     seen: set[str] = set()
     for name, fault, windows, item in faults:
         if name in seen:
@@ -94,9 +99,9 @@ def load_experiment(
         seen.add(name)
         if fault is not None:
             exp.add(name, fault, windows)
-    exp.checks = [
-        build_check(r, item, i, names, seen) for i, item in enumerate(_list(r, doc, "checks"))
-    ]
+    check_items = _list(r, doc, "checks")
+    bounds.check_count(r, doc, "checks", check_items, bounds.MAX_CHECKS)
+    exp.checks = [build_check(r, item, i, names, seen) for i, item in enumerate(check_items)]
     exp.observers = [o for o in observers if o is not None]
     return exp
 
@@ -106,6 +111,15 @@ def _list(r: Reader, doc: LineDict, key: str, required: bool = False) -> list[Li
     if required and not items:
         raise r.fail(doc, key, "must list at least one entry")
     return [r.mapping(item, f"{key}[{i}]", doc) for i, item in enumerate(items)]
+
+
+def _toxics(name: str, ctx: str, item: LineDict, windows: list[schedule.Window]) -> Any:
+    """The toxics a (validated) fault entry puts on its link while it holds."""
+    # A statement fault is one toxic, upstream (statements go client -> server).
+    # Partitions, packets and service faults put none on a link.
+    statement = item["type"] in statements.STATEMENT_FAULTS
+    count = 1 if statement else toxics.count(item)
+    return bounds.Toxics(name, ctx, str(item.get("link", "")), count, tuple(windows), item)
 
 
 def _observer_name(r: Reader, item: LineDict, i: int) -> str:
@@ -133,11 +147,12 @@ def _observer(
         NUMBER,
         default=0.02 if "workload" in kind else 0.1,
         minimum=0.001,
+        maximum=SECONDS,
         context=ctx,
     )
     if kind == "logs":
         path = r.get(item, "path", str, required=True, context=ctx)
-        patterns = r.get(item, "patterns", (list, dict), required=True, context=ctx)
+        patterns = bounds.patterns(r, item, ctx)
         return logs(path, patterns, exp.history, name=name, clock=exp.clock)
     link = r.get(item, "link", str, required=True, context=ctx)
     pattern = r.get(item, "pattern", str, required=kind == "channel", context=ctx)
@@ -172,7 +187,7 @@ def _resolve(r: Reader, item: LineDict, ctx: str, fn: Any) -> Any:
 
 
 def _windows(r: Reader, item: LineDict, ctx: str) -> list[schedule.Window]:
-    at = r.get(item, "at", NUMBER, default=0, minimum=0, context=ctx)
+    at = r.get(item, "at", NUMBER, default=0, minimum=0, maximum=SECONDS, context=ctx)
     if "flap" in item:
         if "for" in item:
             raise r.fail(item, f"{ctx}.for", "cannot be combined with flap", "either for or flap")
@@ -181,16 +196,26 @@ def _windows(r: Reader, item: LineDict, ctx: str) -> list[schedule.Window]:
         r.only(flap, {"period", "down", "cycles", "jitter", "seed"}, fctx)
         try:
             return schedule.flap(
-                r.get(flap, "period", NUMBER, required=True, context=fctx),
-                r.get(flap, "down", NUMBER, required=True, context=fctx),
-                r.get(flap, "cycles", int, required=True, minimum=1, context=fctx),
+                r.get(flap, "period", NUMBER, required=True, maximum=SECONDS, context=fctx),
+                r.get(flap, "down", NUMBER, required=True, maximum=SECONDS, context=fctx),
+                r.get(
+                    flap,
+                    "cycles",
+                    int,
+                    required=True,
+                    minimum=1,
+                    maximum=bounds.MAX_WINDOWS,
+                    context=fctx,
+                ),
                 at=at,
-                jitter=r.get(flap, "jitter", NUMBER, default=0, minimum=0, context=fctx),
+                jitter=r.get(
+                    flap, "jitter", NUMBER, default=0, minimum=0, maximum=SECONDS, context=fctx
+                ),
                 seed=r.get(flap, "seed", int, context=fctx),
             )
         except Exception as exc:
             raise r.fail(flap, fctx, str(exc)) from None
-    duration = r.get(item, "for", NUMBER, required=True, minimum=0, context=ctx)
+    duration = r.get(item, "for", NUMBER, required=True, minimum=0, maximum=SECONDS, context=ctx)
     return schedule.once(at, duration)
 
 
@@ -228,50 +253,12 @@ def _fault(
         return name, statements.build(target, kind, attrs), windows, item
     if kind in LINK_FAULTS:
         link = r.get(item, "link", str, required=True, context=ctx)
-        direction = r.get(
-            item,
-            "direction",
-            str,
-            default="downstream",
-            context=ctx,
-            choices=("upstream", "downstream", "both"),
-        )
-        toxicity = r.get(item, "toxicity", NUMBER, default=1.0, minimum=0, context=ctx)
-        if toxicity > 1:
-            raise r.fail(item, f"{ctx}.toxicity", f"must be at most 1, got {toxicity}", "0 to 1")
-        attrs = {
-            key: r.get(item, key, int, required=need, minimum=0, context=ctx)
-            for key, need in TOXICS.get(kind, {}).items()
-        }
-        attrs = {k: v for k, v in attrs.items() if v is not None}
+        direction, toxicity, attrs = toxics.read(r, item, kind, ctx)
         if env is None:
             return name, None, windows, item
         target = _resolve(r, item, ctx, lambda: env.link(link))
-        if kind == "down":
-            return name, target.down(), windows, item
-        if kind == "stall":
-            return name, target.stall(direction=direction, toxicity=toxicity), windows, item
-        builder = {
-            "latency": target.latency,
-            "bandwidth": target.bandwidth,
-            "timeout": target.timeout,
-            "reset_peer": target.reset_peer,
-            "slicer": target.slicer,
-            "limit_data": target.limit_data,
-            "slow_close": target.slow_close,
-        }[kind]
-        positional = {
-            "latency": ["latency", "jitter"],
-            "bandwidth": ["rate"],
-            "timeout": ["timeout"],
-            "reset_peer": ["timeout"],
-            "slicer": ["average_size", "size_variation", "delay"],
-            "limit_data": ["bytes"],
-            "slow_close": ["delay"],
-        }[kind]
-        args = [attrs[k] for k in positional if k in attrs]
         fault = _resolve(
-            r, item, ctx, lambda: builder(*args, direction=direction, toxicity=toxicity)
+            r, item, ctx, lambda: toxics.build(target, kind, direction, toxicity, attrs)
         )
         return name, fault, windows, item
     if kind == "partition":
@@ -286,7 +273,7 @@ def _fault(
             item,
         )
     service_name = r.get(item, "service", str, required=True, context=ctx)
-    down_for = r.get(item, "down_for", NUMBER, default=0, minimum=0, context=ctx)
+    down_for = r.get(item, "down_for", NUMBER, default=0, minimum=0, maximum=SECONDS, context=ctx)
     if env is None:
         return name, None, windows, item
     service = _resolve(r, item, ctx, lambda: env.service(service_name))

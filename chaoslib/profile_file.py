@@ -18,11 +18,13 @@ from chaoslib.profile import (
     ServiceDef,
     builtin_profiles,
 )
+from chaoslib.profile_modules import CHECKOUT, runnable
 from chaoslib.profile_timings import check_rules, timings
 from chaoslib.yaml_lines import FileError, LineDict, Reader, load, merge
 
 # A profile states these whole (its own services and project); the rest merges key by key.
 REPLACE = ("services", "links", "compose")
+MAX_EXTENDS = 20  # a chain longer than this is a mistake (and each level recurses)
 
 
 def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> LineDict:
@@ -36,6 +38,11 @@ def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> LineDict:
         return doc
     base = _base_path(r, doc, name, path)
     here = (*chain, path.resolve())
+    if len(here) >= MAX_EXTENDS:
+        raise r.fail(
+            doc, "extends", f"the extends chain is more than {MAX_EXTENDS} files long",
+            f"at most {MAX_EXTENDS} profiles in one chain",
+        )  # fmt: skip
     if base.resolve() in here:
         cycle = " extends ".join(str(p) for p in (*here, base.resolve()))
         raise r.fail(
@@ -141,11 +148,17 @@ def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
             ctx,
         )
         backend = r.get(item, "backend", str, default="process", choices=BACKENDS, context=ctx)
+        module = r.get(item, "module", str, required=backend == "process", default="", context=ctx)
+        if backend == "process" and not runnable(module):
+            raise r.fail(
+                item, f"{ctx}.module",
+                f"service {name} names module {module!r}, which python -m cannot find "
+                f"from {CHECKOUT} or sys.path",
+                "a dotted module name that exists, e.g. examples.arbees.shard",
+            )  # fmt: skip
         out[str(name)] = ServiceDef(
             name=str(name),
-            module=r.get(
-                item, "module", str, required=backend == "process", default="", context=ctx
-            ),
+            module=module,
             backend=backend,
             role=r.get(
                 item, "role", str, default="service", choices=("service", "shard"), context=ctx

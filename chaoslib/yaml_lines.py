@@ -3,12 +3,24 @@
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from chaoslib.errors import ConfigError
+
+# A hand-written experiment or profile is a few KiB, a few levels deep. The bounds keep a
+# binary, huge or deeply nested file a one-line error instead of a hang or a RecursionError
+# from the (recursive) YAML composer and constructor.
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 50
+# Any whole number in a file: what a real (Go) Toxiproxy can hold in an int64.
+MAX_INT = 2**63 - 1
+TEXT = "a UTF-8 YAML text file of at most 1 MiB"
 
 
 class FileError(ConfigError):
@@ -77,8 +89,41 @@ def _stamp(value: Any, path: str, seen: set[int]) -> None:
             _stamp(item, path, seen)
 
 
-class _Loader(yaml.SafeLoader):
+class _TooDeep(yaml.MarkedYAMLError):
     pass
+
+
+class _Loader(yaml.SafeLoader):
+    """Refuses nesting deeper than MAX_DEPTH while composing, before any recursion runs out.
+
+    Two measures: how deep the text nests (checked on the way down, so ``[[[[...`` stops at
+    level MAX_DEPTH + 1), and how tall each node is with its aliases (checked on the way
+    up, so a chain of anchors, each a list of the previous one, is caught too)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._heights: dict[int, int] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(problem="", problem_mark=self.peek_event().start_mark)
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = []
+        height = 1 + max((self._heights.get(id(c), 0) for c in children), default=0)
+        self._heights[id(node)] = height
+        if height > MAX_DEPTH:
+            raise _TooDeep(problem="", problem_mark=node.start_mark)
+        return node
 
 
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
@@ -99,18 +144,50 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
-def load(path: str | Path) -> Any:
+def read_text(path: str | Path) -> str:
+    """The file as text, refused whole if it is not a small UTF-8 text file."""
     try:
-        text = Path(path).read_text()
+        # stat first: opening a FIFO would block, and /dev/zero never ends.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise FileError(path, None, "", "not a regular file", TEXT)
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise FileError(path, None, "", f"cannot read the file: {exc.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise FileError(path, None, "", f"the file is larger than {MAX_BYTES} bytes", TEXT)
+    if b"\0" in data:
+        line = data.count(b"\n", 0, data.index(b"\0")) + 1
+        raise FileError(path, line, "", "a binary file: it contains a NUL byte", TEXT)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FileError(
+            path, line, "", f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}",
+            TEXT,
+        ) from None  # fmt: skip
+
+
+def load(path: str | Path) -> Any:
+    text = read_text(path)
     try:
         doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except _TooDeep as exc:
+        raise FileError(
+            path, exc.problem_mark.line + 1, "",
+            f"lists and mappings nest more than {MAX_DEPTH} levels deep",
+            f"at most {MAX_DEPTH} levels",
+        ) from None  # fmt: skip
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise FileError(path, line, "", f"not valid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise FileError(path, None, "", f"not valid YAML: {exc}") from None
+    except (ValueError, OverflowError) as exc:  # e.g. a number of more than 4300 digits
+        raise FileError(path, None, "", f"a value cannot be read: {exc}") from None
+    except RecursionError:  # the bounds above should make this unreachable
+        raise FileError(path, None, "", "nested too deeply to read", TEXT) from None
     _stamp(doc, str(path), set())
     return doc
 
@@ -168,24 +245,50 @@ class Reader:
         default: Any = None,
         required: bool = False,
         minimum: float | None = None,
+        maximum: float | None = None,
         choices: tuple[str, ...] | None = None,
         context: str = "",
     ) -> Any:
         label = f"{context}.{key}" if context else key
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if key in data and data[key] is None and bool in kinds:
+            # A switch left empty (``protected:``, ``protected: null``) is a mistake, not a
+            # default: for ``protected`` it would quietly mean "unprotected".
+            raise self.fail(data, label, "must be true or false, got null", "true or false")
         if key not in data or data[key] is None:
             if required:
                 raise self.missing(data, label, "is required")
             return default
         value = data[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
         # YAML's yes/no/true are bools, and bool is an int in Python: not a number here.
         if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             names = " or ".join(k.__name__ for k in kinds)
-            raise self.fail(data, label, f"must be {names}, got {value!r}", names)
+            accepted = "true or false" if kinds == (bool,) else names
+            raise self.fail(data, label, f"must be {names}, got {value!r}", accepted)
         if choices is not None and value not in choices:
             raise self.fail(data, label, f"{value!r} is not valid", ", ".join(choices))
-        if minimum is not None and value < minimum:
-            raise self.fail(
-                data, label, f"must be >= {minimum}, got {value}", f"a number >= {minimum}"
-            )
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            self._number(data, label, value, minimum, maximum)
         return value
+
+    def _number(
+        self, data: LineDict, label: str, value: float, low: float | None, high: float | None
+    ) -> None:
+        """Finite and within bounds: a nan passes every ``<`` test, and an inf or a huge
+        whole number only fails later, in a sleep or at the proxy, mid-run."""
+        if low is None:
+            bounds = f"a number <= {high:g}" if high is not None else "a finite number"
+        else:
+            bounds = f"a number >= {low:g}" + (f" and <= {high:g}" if high is not None else "")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(data, label, f"must be a finite number, got {value}", bounds)
+        if isinstance(value, int) and abs(value) > MAX_INT:
+            # bit_length, not str(): a hex literal of any length is a valid int.
+            raise self.fail(
+                data, label, f"a {value.bit_length()}-bit whole number is too large",
+                f"{bounds}, within ±(2**63 - 1)",
+            )  # fmt: skip
+        if low is not None and value < low:
+            raise self.fail(data, label, f"must be >= {low}, got {value}", bounds)
+        if high is not None and value > high:
+            raise self.fail(data, label, f"must be at most {high:g}, got {value:g}", bounds)
