@@ -7,9 +7,12 @@ class attribute, as in toxiproxy-python), and a failed call raises
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -18,10 +21,13 @@ from chaoslib.errors import ChaosError
 
 DEFAULT_URL = "http://127.0.0.1:8474"
 DEFAULT_TIMEOUT = 10.0
+T = TypeVar("T")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class ToxiproxyError(ChaosError):
-    """The API answered with an error, or could not be reached (status 0)."""
+    """The API answered with an error, or gave no usable answer: could not be reached,
+    or answered what is not a Toxiproxy answer (status 0)."""
 
     def __init__(self, message: str, status: int, method: str = "", path: str = "") -> None:
         self.message = message
@@ -111,14 +117,35 @@ class Toxiproxy:
             raise ToxiproxyError(_error_message(response), response.status_code, method, path)
         if response.status_code == 204 or not response.content:
             return None
+        return _decode(response)
+
+    def _get(
+        self,
+        build: Callable[[Any], T],
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        expect: tuple[int, ...] = (200,),
+    ) -> T:
+        """``_call``, then ``build`` the typed result; an answer of the wrong shape (not a
+        Toxiproxy, or a broken one) is a ToxiproxyError, like any other failed call."""
+        data = self._call(method, path, body, expect=expect)
         try:
-            return response.json()
-        except ValueError:
-            return response.text
+            return build(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ToxiproxyError(
+                f"unexpected answer from {self.url} ({type(exc).__name__}: {exc}): "
+                f"{str(data)[:200]!r}",
+                0,
+                method,
+                path,
+            ) from None
 
     @staticmethod
     def _p(name: str) -> str:
-        return quote(name, safe="")
+        # A lone surrogate cannot be UTF-8; Toxiproxy stored it as U+FFFD, so ask for that.
+        return quote(_SURROGATES.sub("\ufffd", name), safe="")
 
     def close(self) -> None:
         self._session.close()
@@ -131,7 +158,7 @@ class Toxiproxy:
 
     # -- server -----------------------------------------------------------------------
     def version(self) -> str:
-        return str(self._call("GET", "/version")["version"])
+        return self._get(lambda data: str(data["version"]), "GET", "/version")
 
     def is_running(self) -> bool:
         try:
@@ -149,20 +176,27 @@ class Toxiproxy:
 
     # -- proxies ----------------------------------------------------------------------
     def proxies(self) -> dict[str, Proxy]:
-        return {name: Proxy.from_json(p) for name, p in self._call("GET", "/proxies").items()}
+        return self._get(
+            lambda data: {name: Proxy.from_json(p) for name, p in data.items()}, "GET", "/proxies"
+        )
 
     def get_proxy(self, name: str) -> Proxy:
-        return Proxy.from_json(self._call("GET", f"/proxies/{self._p(name)}"))
+        return self._get(Proxy.from_json, "GET", f"/proxies/{self._p(name)}")
 
     def create_proxy(
         self, name: str, upstream: str, listen: str = "127.0.0.1:0", *, enabled: bool = True
     ) -> Proxy:
         body = {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}
-        return Proxy.from_json(self._call("POST", "/proxies", body, expect=(201,)))
+        return self._get(Proxy.from_json, "POST", "/proxies", body, expect=(201,))
 
     def populate(self, proxies: list[dict[str, Any]]) -> list[Proxy]:
-        data = self._call("POST", "/populate", proxies, expect=(201,))
-        return [Proxy.from_json(p) for p in data["proxies"]]
+        return self._get(
+            lambda data: [Proxy.from_json(p) for p in data["proxies"]],
+            "POST",
+            "/populate",
+            proxies,
+            expect=(201,),
+        )
 
     def update_proxy(
         self,
@@ -177,7 +211,7 @@ class Toxiproxy:
             for k, v in {"listen": listen, "upstream": upstream, "enabled": enabled}.items()
             if v is not None
         }
-        return Proxy.from_json(self._call("PATCH", f"/proxies/{self._p(name)}", body))
+        return self._get(Proxy.from_json, "PATCH", f"/proxies/{self._p(name)}", body)
 
     def enable(self, name: str) -> Proxy:
         return self.update_proxy(name, enabled=True)
@@ -191,12 +225,15 @@ class Toxiproxy:
 
     # -- toxics -----------------------------------------------------------------------
     def toxics(self, proxy: str) -> list[Toxic]:
-        return [Toxic.from_json(t) for t in self._call("GET", f"/proxies/{self._p(proxy)}/toxics")]
+        return self._get(
+            lambda data: [Toxic.from_json(t) for t in data],
+            "GET",
+            f"/proxies/{self._p(proxy)}/toxics",
+        )
 
     def get_toxic(self, proxy: str, name: str) -> Toxic:
-        return Toxic.from_json(
-            self._call("GET", f"/proxies/{self._p(proxy)}/toxics/{self._p(name)}")
-        )
+        path = f"/proxies/{self._p(proxy)}/toxics/{self._p(name)}"
+        return self._get(Toxic.from_json, "GET", path)
 
     def add_toxic(
         self,
@@ -219,7 +256,7 @@ class Toxiproxy:
             body["stream"] = stream
         if name:
             body["name"] = name
-        return Toxic.from_json(self._call("POST", f"/proxies/{self._p(proxy)}/toxics", body))
+        return self._get(Toxic.from_json, "POST", f"/proxies/{self._p(proxy)}/toxics", body)
 
     def update_toxic(
         self,
@@ -234,7 +271,7 @@ class Toxiproxy:
         if toxicity is not None:
             body["toxicity"] = toxicity
         path = f"/proxies/{self._p(proxy)}/toxics/{self._p(name)}"
-        return Toxic.from_json(self._call("POST", path, body))
+        return self._get(Toxic.from_json, "POST", path, body)
 
     def supports(self, proxy: str, toxic_type: str) -> bool:
         """Whether the server knows ``toxic_type`` (chaoslib's extensions; Toxiproxy does not).
@@ -254,12 +291,20 @@ class Toxiproxy:
         self._call("DELETE", f"/proxies/{self._p(proxy)}/toxics/{self._p(name)}", expect=(204,))
 
 
-def _error_message(response: requests.Response) -> str:
-    # Toxiproxy sends JSON errors as text/plain; parse the body whatever the type says.
+def _decode(response: requests.Response) -> Any:
+    """JSON if the body is JSON (Toxiproxy sends some as text/plain), else the text.
+
+    Decoded as UTF-8 with U+FFFD for a byte that is not, so a damaged answer is reported
+    as an error of this client rather than crashing it."""
+    text = response.content.decode("utf-8", "replace")
     try:
-        data = response.json()
-        if isinstance(data, dict) and "error" in data:
-            return str(data["error"])
-    except ValueError:
-        pass
-    return response.text.strip() or response.reason or "error"
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+def _error_message(response: requests.Response) -> str:
+    data = _decode(response)
+    if isinstance(data, dict) and "error" in data:
+        return str(data["error"])
+    return response.content.decode("utf-8", "replace").strip() or response.reason or "error"

@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import ipaddress
 import json
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from chaoslib.proxy import metrics
 from chaoslib.proxy.collection import PopulateError, ProxyCollection
 from chaoslib.proxy.errors import ApiError, bad_request
 from chaoslib.proxy.limits import Limits
+from chaoslib.proxy.strings import check_strings, may_hold_surrogates, utf8
 
 TOXIPROXY_VERSION = "2.12.0"
 OPENAPI = Path(__file__).with_name("openapi.yaml")
@@ -26,8 +28,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
+    # utf8(): whatever was stored, this answer (and every later one) can be sent.
     return web.Response(
-        body=json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(),
+        body=utf8(json.dumps(data, separators=(",", ":"), ensure_ascii=False)),
         status=status,
         content_type="application/json",
     )
@@ -36,7 +39,9 @@ def _json(data: Any, status: int = 200) -> web.Response:
 def _error(message: str, status: int) -> web.Response:
     # Go's http.Error: JSON text, but sent as text/plain with nosniff and a newline.
     body = json.dumps({"error": message, "status": status}, separators=(",", ":")) + "\n"
-    response = web.Response(text=body, status=status, content_type="text/plain", charset="utf-8")
+    response = web.Response(
+        body=utf8(body), status=status, content_type="text/plain", charset="utf-8"
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -113,9 +118,12 @@ async def _body(request: web.Request) -> Any:
     if not raw.strip():
         raise bad_request("bad request body: EOF")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise bad_request(f"bad request body: {exc}") from None
+    if may_hold_surrogates(raw):
+        check_strings(body)
+    return body
 
 
 class Api:
@@ -181,11 +189,15 @@ class Api:
         proxy = self.proxies.get(request.match_info["proxy"])
         return _json([t.to_json() for t in proxy.toxics.all()])
 
+    # A handler that awaits (the body, the lock) looks its proxy up again under the lock:
+    # the proxy it found first may have been deleted, or replaced by a new one of that
+    # name, meanwhile. The first look-up only keeps Toxiproxy's 404-before-body order.
     async def create_toxic(self, request: web.Request) -> web.Response:
-        proxy = self.proxies.get(request.match_info["proxy"])
+        name = request.match_info["proxy"]
+        self.proxies.get(name)
         body = await _body(request)
         async with self.proxies.lock:
-            toxic = proxy.toxics.add(body)
+            toxic = self.proxies.get(name).toxics.add(body)
         return _json(toxic.to_json())
 
     async def show_toxic(self, request: web.Request) -> web.Response:
@@ -193,16 +205,16 @@ class Api:
         return _json(proxy.toxics.find(request.match_info["toxic"]).to_json())
 
     async def update_toxic(self, request: web.Request) -> web.Response:
-        proxy = self.proxies.get(request.match_info["proxy"])
-        proxy.toxics.find(request.match_info["toxic"])
+        name, toxic_name = request.match_info["proxy"], request.match_info["toxic"]
+        self.proxies.get(name).toxics.find(toxic_name)
         body = await _body(request)
         async with self.proxies.lock:
-            toxic = proxy.toxics.update(request.match_info["toxic"], body)
+            toxic = self.proxies.get(name).toxics.update(toxic_name, body)
         return _json(toxic.to_json())
 
     async def delete_toxic(self, request: web.Request) -> web.Response:
-        proxy = self.proxies.get(request.match_info["proxy"])
         async with self.proxies.lock:
+            proxy = self.proxies.get(request.match_info["proxy"])
             proxy.toxics.remove(request.match_info["toxic"])
         return web.Response(status=204)
 
@@ -219,7 +231,7 @@ class Api:
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(
-            text=metrics.render(self.proxies), content_type="text/plain", charset="utf-8"
+            body=utf8(metrics.render(self.proxies)), content_type="text/plain", charset="utf-8"
         )
 
     async def openapi(self, request: web.Request) -> web.Response:
@@ -230,5 +242,14 @@ def make_app(collection: ProxyCollection) -> web.Application:
     limits = collection.limits
     app = web.Application(middlewares=[toxiproxy_conventions], client_max_size=limits.max_body)
     app[LIMITS] = limits
-    app.add_routes(Api(collection).routes())
+    app.add_routes(
+        web.RouteDef(r.method, _any_segment(r.path), r.handler, r.kwargs)
+        for r in Api(collection).routes()
+    )
     return app
+
+
+def _any_segment(path: str) -> str:
+    # aiohttp's {proxy} matches [^{}/]+, Toxiproxy's (gorilla/mux) [^/]+: without this a
+    # name with a brace could be created but never be shown, changed or deleted.
+    return re.sub(r"\{(\w+)\}", r"{\1:[^/]+}", path)

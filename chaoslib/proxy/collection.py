@@ -10,8 +10,7 @@ from chaoslib.proxy.addresses import parse_listen, parse_upstream, resolve_host
 from chaoslib.proxy.errors import ApiError, bad_request, conflict, not_found
 from chaoslib.proxy.limits import Limits
 from chaoslib.proxy.proxy import Proxy
-
-MAX_NAME = 256
+from chaoslib.proxy.strings import check_address, check_name
 
 
 class PopulateError(ApiError):
@@ -65,12 +64,11 @@ class ProxyCollection:
         enabled = _field(body, "enabled", bool, True)
         if not name:
             raise bad_request(f"missing required field: name{suffix}")
-        if len(name) > MAX_NAME or "/" in name:
-            raise bad_request(
-                f"name {name[:40]!r} is not usable; at most {MAX_NAME} characters, no '/'"
-            )
+        check_name(name, "proxy name", suffix)
         if not upstream:
             raise bad_request(f"missing required field: upstream{suffix}")
+        check_address(upstream, "upstream", suffix)
+        check_address(listen, "listen", suffix)
         return name, listen, upstream, enabled
 
     def _new(self, name: str, listen: str, upstream: str, enabled: bool) -> Proxy:
@@ -108,6 +106,8 @@ class ProxyCollection:
         listen = _field(body, "listen", str, proxy.listen) or proxy.listen
         upstream = _field(body, "upstream", str, proxy.upstream) or proxy.upstream
         enabled = _field(body, "enabled", bool, proxy.enabled)
+        check_address(upstream, "upstream")
+        check_address(listen, "listen")
         parse_listen(listen)
         parse_upstream(upstream)
         if upstream != proxy.upstream or not _same_listen(proxy.listen, listen):

@@ -6,10 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from chaoslib.proxy.errors import bad_request, conflict, not_found
+from chaoslib.proxy.strings import MAX_NAME, check_name
 from chaoslib.proxy.toxics import STREAMS, TOXIC_TYPES, Toxic
 from chaoslib.proxy.toxics.base import parse_clients
-
-MAX_NAME = 256
 
 
 def parse_toxicity(value: Any) -> float:
@@ -66,6 +65,7 @@ class ToxicCollection:
             )
         if cls is None:
             raise bad_request("invalid toxic type")
+        check_name(name, "toxic name")
         if any(t.name == name for t in self.all()):
             raise conflict("toxic")
         if len(self.all()) >= self.max_toxics:
