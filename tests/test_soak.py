@@ -37,3 +37,5 @@ def test_two_minutes_of_flapping_faults_leak_nothing_and_lose_no_acknowledged_wr
     assert "GREW" not in out
     assert out.count(": pass: ") == 2  # both loss checkers judged, and passed
     assert "left at the end: {'toxics': 0, 'disabled': 0, 'ledger': 0}" in out
+    home = out.split("soak: temporary home ", 1)[1].split(" ", 1)[0]
+    assert not os.path.exists(home), f"the soak left its temporary home {home} behind"

@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from chaoslib.cli.chaos_tasks import PROFILE, V
 from chaoslib.cli.output import console, fail, setup
-from chaoslib.errors import ChaosError
+from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.faults.recovery import FAILED, reset_all
 
 
@@ -21,8 +21,8 @@ def reset(c, verbose=0, profile=None):
     setup(verbose)
     try:
         done = reset_all(profile=profile or None)
-    except ChaosError as exc:
-        raise fail(exc) from None
+    except ChaosError as exc:  # a setting or profile that cannot be used is usage: 2
+        raise fail(exc, 2 if isinstance(exc, ConfigError) else 1) from None
     if not done:
         console.print("Nothing to reset: no fault in the ledger and no stack running.")
     for line in done:

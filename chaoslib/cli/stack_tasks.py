@@ -5,11 +5,12 @@ from __future__ import annotations
 import shlex
 
 from invoke import Collection, task
+from rich.markup import escape
 from rich.table import Table
 
 from chaoslib import stack as stack_mod
 from chaoslib.cli.output import console, fail, print_json, setup
-from chaoslib.errors import ChaosError
+from chaoslib.errors import ChaosError, ConfigError
 
 VERBOSE_HELP = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
 
@@ -33,6 +34,11 @@ def _services_table(stack: stack_mod.Stack) -> Table:
         binary = f"{info['source']} {info['version'] or ''}".strip()
         table.add_row(name, info["url"], f"[{colour}]{state}[/]", str(info["pid"] or "-"), binary)
     return table
+
+
+def _failed(exc: ChaosError):  # noqa: ANN202 - invoke's Exit
+    """A setting that cannot be used (CHAOS_HOME, CHAOS_PG_BINDIR, …) is usage: exit 2."""
+    return fail(exc, 2 if isinstance(exc, ConfigError) else 1)
 
 
 def _show(stack: stack_mod.Stack) -> None:
@@ -91,7 +97,7 @@ def up(
             console.print("Starting the embedded stack…")
         stack, already = stack_mod.up(config)
     except ChaosError as exc:
-        raise fail(exc) from None
+        raise _failed(exc) from None
     if json:
         print_json(stack.status())
         return
@@ -116,7 +122,7 @@ def status(c, json=False, verbose=0):
     try:
         stack = stack_mod.Stack.load()
     except ChaosError as exc:
-        raise fail(exc) from None
+        raise _failed(exc) from None
     if json:
         print_json(stack.status() if stack else {"services": {}, "links": {}})
         return
@@ -131,15 +137,18 @@ def down(c, verbose=0):
     """Stop every service of the stack, even after a crash (uses .chaos/stack.json)."""
     setup(verbose)
     try:
-        stopped = stack_mod.down()
+        result = stack_mod.take_down()
     except ChaosError as exc:
-        raise fail(exc) from None
-    if stopped is None:
+        raise _failed(exc) from None
+    if result is None:
         console.print("No stack is running; nothing to stop.")
         return
+    stopped, left_alone = result
     console.print(
         f"Stopped: {', '.join(stopped) or 'nothing was still running'}. State file removed."
     )
+    for line in left_alone:
+        console.print(f"  {escape(line)}")
 
 
 def _port(value, flag: str) -> int | None:
@@ -174,7 +183,7 @@ def env(c, direct=False):
     try:
         stack = stack_mod.Stack.load()
     except ChaosError as exc:
-        raise fail(exc) from None
+        raise _failed(exc) from None
     if stack is None:
         raise fail(ChaosError("No stack is running. Start one with: invoke stack.up"))
     key = "upstream" if direct else "url"

@@ -4,29 +4,49 @@ It acts on the ledger only (what chaoslib applied), on the stack a suite started
 for itself, and on compose projects chaoslib created; never on anything else.
 Every line it returns says what it did; a line starting with :data:`FAILED`
 is something it could not heal (the task then exits non-zero).
+
+Nothing stays in the ledger for good. An entry is dropped, and said so, when its
+target is gone: the embedded stack it was applied to is no longer the recorded
+one (the stack's identity is stamped in the entry), nothing listens at its proxy
+API any more (a proxy keeps toxics and disabled links in memory only, so a dead
+one holds none, and one started again at that address starts clean), or its
+container is gone. An entry whose target answers but cannot be healed (a paused
+proxy, an engine that errs) is kept for the next reset, but only for
+:data:`MAX_FAILED_RESETS` resets and :data:`MIN_AGE_TO_GIVE_UP` seconds; then it is
+dropped with a FAILED line that says what may still hold.
 """
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from loguru import logger
 
 from chaoslib.errors import ChaosError, ServiceError
-from chaoslib.faults.ledger import Ledger, LedgerEntry
+from chaoslib.faults.ledger import Ledger, LedgerEntry, LedgerError
 from chaoslib.stack import Stack
 from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
 
 FAILED = "FAILED"
+MAX_FAILED_RESETS = 3
+# A proxy paused or restarting answers again within minutes; three resets over ten
+# minutes that could not reach it mean it is not coming back as it was.
+MIN_AGE_TO_GIVE_UP = 600.0
 
 
 class HealError(ChaosError):
-    """A recorded fault could not be healed now; ``gone`` when it never can be."""
+    """A recorded fault could not be healed now; ``gone`` when it never can be: its target is
+    gone (a dropped entry, and a success), or chaoslib cannot heal it at all (``unhealable``:
+    dropped too, since no retry can help, but reported as FAILED)."""
 
-    def __init__(self, message: str, *, gone: bool = False) -> None:
+    def __init__(self, message: str, *, gone: bool = False, unhealable: bool = False) -> None:
         super().__init__(message)
-        self.gone = gone
+        self.gone = gone or unhealable
+        self.unhealable = unhealable
 
 
 def _toxiproxy_call(call: Any, what: str) -> None:
@@ -64,7 +84,7 @@ def heal_entry(entry: LedgerEntry, stack: Stack | None) -> str:
         return restore_service(service)
     if entry.kind in ("packet", "network"):
         return _heal_container(entry)
-    raise HealError(f"unknown fault kind {entry.kind!r}: chaoslib cannot heal it", gone=True)
+    raise HealError(f"unknown fault kind {entry.kind!r}: chaoslib cannot heal it", unhealable=True)
 
 
 def _container(name: str, entry: LedgerEntry) -> Any:
@@ -114,27 +134,97 @@ def restore_service(service) -> str:  # noqa: ANN001 - any ManagedServer or Dock
 
 
 def heal_ledger(ledger: Ledger, stack: Stack | None, label: str = "") -> list[str]:
-    """Every entry healed and dropped; one that cannot be healed now is kept for a retry."""
-    done: list[str] = []
-    for entry in ledger.entries():
+    """Every entry healed or, if its target is gone, dropped; one that cannot be healed now is
+    kept for a bounded number of retries. An entry chaoslib cannot read stays in the file."""
+    try:
+        entries, problems = ledger.scan()
+    except LedgerError as exc:
+        return [f"{FAILED}: {label}{exc}"]
+    done = [f"{FAILED}: {label}{problem}" for problem in problems]
+    for entry in entries:
+        gone = target_gone(entry, stack)
+        if gone:
+            ledger.remove(entry.id)
+            done.append(f"{label}dropped {entry.description}: {gone}")
+            continue
         try:
             done.append(f"{label}{heal_entry(entry, stack)}")
             ledger.remove(entry.id)
         except HealError as exc:
             logger.warning("could not heal {}: {}", entry.description, exc)
-            if exc.gone:
+            if exc.unhealable:
                 ledger.remove(entry.id)
-            kept = "dropped: it can never be healed" if exc.gone else "kept for the next reset"
-            done.append(f"{FAILED} to heal {label}{entry.description}: {exc} ({kept})")
+                done.append(f"{FAILED} to heal {label}{entry.description}: {exc} (dropped)")
+            elif exc.gone:
+                ledger.remove(entry.id)
+                done.append(f"{label}dropped {entry.description}: {exc}")
+            else:
+                done.append(_kept_or_given_up(ledger, entry, exc, label))
         except Exception as exc:  # an engine or API failing mid-heal: say so, keep going
             logger.warning("could not heal {}: {}", entry.description, exc)
-            done.append(f"{FAILED} to heal {label}{entry.description}: {exc} (kept)")
+            done.append(_kept_or_given_up(ledger, entry, exc, label))
+    return done
+
+
+def target_gone(entry: LedgerEntry, stack: Stack | None) -> str | None:
+    """Why the entry's fault no longer exists anywhere, or None if it may still hold."""
+    if entry.stack is not None and (stack is None or stack.identity != entry.stack):
+        now = "no stack is running now" if stack is None else "another stack runs now"
+        return f"the stack it was applied to ({entry.stack}) was torn down, and {now}"
+    api = entry.target.get("api") if entry.kind in ("toxic", "link_down") else None
+    if isinstance(api, str) and _nothing_listens(api):
+        return (
+            f"nothing listens at {api} any more, and a proxy holds its toxics and "
+            "disabled links only while it runs"
+        )
+    return None
+
+
+def _nothing_listens(url: str) -> bool:
+    """True only for a refused connection: a timeout (a paused proxy) may still hold faults."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=2):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _kept_or_given_up(ledger: Ledger, entry: LedgerEntry, exc: Exception, label: str) -> str:
+    failures = ledger.count_failed_reset(entry.id)
+    age = time.time() - entry.applied_at
+    if failures >= MAX_FAILED_RESETS and age >= MIN_AGE_TO_GIVE_UP:
+        ledger.remove(entry.id)
+        return (
+            f"{FAILED} to heal {label}{entry.description}: {exc} (dropped after {failures} "
+            f"resets over {age / 60:.0f} min could not heal it: if its target comes back, "
+            "undo this by hand)"
+        )
+    return (
+        f"{FAILED} to heal {label}{entry.description}: {exc} "
+        f"(kept for the next reset; failed {failures} of at least {MAX_FAILED_RESETS})"
+    )
+
+
+def restore_stack(stack: Stack) -> list[str]:
+    """The stack's own servers running and unpaused (a SIGKILLed proxy started again, from
+    its config, on its port), before any entry is healed through them."""
+    done = []
+    for service in stack.services.values():
+        if service.is_paused() or not service.is_running():
+            try:
+                done.append(restore_service(service))
+            except ChaosError as exc:
+                done.append(f"{FAILED} to restore the stack's {service.name}: {exc}")
     return done
 
 
 def reset_all(home: Path | None = None, profile: str | None = None) -> list[str]:
-    """Heal every ledger entry, the stack's services, a dead suite's leftovers and the compose
-    projects chaoslib created; with a compose ``profile``, report what was left alone."""
+    """Restore the stack's services, then heal every ledger entry, then a dead suite's
+    leftovers and the compose projects chaoslib created; with a compose ``profile``,
+    report what was left alone."""
     from chaoslib.state import chaos_home
 
     loaded = None
@@ -143,19 +233,22 @@ def reset_all(home: Path | None = None, profile: str | None = None) -> list[str]
 
         loaded = load_profile(profile)
     stack = Stack.load(home)
-    done = heal_ledger(Ledger(home), stack)
-    if stack is not None:
-        for service in stack.services.values():
-            if service.is_paused() or not service.is_running():
-                done.append(restore_service(service))
-        if stack.proxy_url:
+    done = restore_stack(stack) if stack is not None else []
+    done += heal_ledger(Ledger(home), stack)
+    proxy = stack.services.get("toxiproxy") if stack is not None else None
+    if stack is not None and stack.proxy_url and proxy is not None and proxy.is_running():
+        try:
             Toxiproxy(stack.proxy_url, timeout=5).reset()
             done.append("proxy reset: every link enabled, every toxic removed")
+        except ToxiproxyError as exc:
+            done.append(f"{FAILED} to reset the stack's proxy: {exc}")
+    from chaoslib.faults.recovery_compose import left_alone, take_down_created
+
     suite_home = chaos_home(home) / "suite"
     if suite_home.exists():
         done += _suite_leftovers(suite_home)
     for where in (chaos_home(home), suite_home):
-        done += _take_down_created(where)
+        done += take_down_created(where)
     if loaded is not None and loaded.compose is not None:
         done += left_alone(loaded)
     return done
@@ -169,7 +262,7 @@ def _suite_leftovers(home: Path) -> list[str]:
     own = Stack.load(home)
     done = [f"suite leftovers: {line}" for line in down(home) or []]
     ledger = Ledger(home)
-    for entry in ledger.entries():
+    for entry in ledger.scan()[0]:  # heal_ledger below reports the unreadable ones
         on_own_stack = own is not None and (
             entry.target.get("api") == own.proxy_url
             or (entry.kind == "service" and not entry.target.get("container"))
@@ -178,70 +271,3 @@ def _suite_leftovers(home: Path) -> list[str]:
             ledger.remove(entry.id)
             done.append(f"suite leftovers: {entry.description}: gone with the suite's own stack")
     return done + heal_ledger(ledger, None, "suite leftovers: ")
-
-
-def left_alone(profile: Any) -> list[str]:
-    """What the profile's running proxy holds that chaoslib did not apply: named, not touched."""
-    from chaoslib.compose_facts import published_port
-    from chaoslib.services.docker import DockerService
-
-    compose = profile.compose
-    try:
-        found = DockerService.find(service=compose.toxiproxy, project=compose.project)
-    except ServiceError as exc:
-        return [f"{FAILED}: no Docker engine to check project {compose.project} ({exc})"]
-    if not found or not found[0].is_running():
-        return [
-            f"project {compose.project}: its {compose.toxiproxy} is not running; nothing checked"
-        ]
-    port = published_port(found[0], 8474)
-    if port is None:
-        return [
-            f"project {compose.project}: {compose.toxiproxy} publishes no API port; not checked"
-        ]
-    client = Toxiproxy(f"http://127.0.0.1:{port}", timeout=5)
-    notes = []
-    for name, proxy in client.proxies().items():
-        foreign = [t.name for t in client.toxics(name) if not t.name.startswith("chaos_")]
-        if not proxy.enabled:
-            notes.append(f"left alone: {name} is disabled, and not by chaoslib")
-        if foreign:
-            notes.append(
-                f"left alone: {name} has toxics chaoslib did not apply ({', '.join(foreign)})"
-            )
-    return notes or [f"project {compose.project}: every link enabled, no foreign toxic"]
-
-
-def _take_down_created(home: Path) -> list[str]:
-    from chaoslib.compose_projects import CreatedProjects
-
-    projects = CreatedProjects(home)
-    found = projects.all()
-    if not found:
-        return []
-    from chaoslib.services.docker import docker_client
-
-    done = []
-    for project in found:
-        try:
-            done.append(projects.take_down(project, docker_client()))
-        except Exception as exc:  # a bad record or a dead engine: say so, never crash the reset
-            done.append(f"{FAILED} to take down project {project.project}: {exc}")
-            continue
-        done += _forget_entries_of(project, home)
-    return done
-
-
-def _forget_entries_of(project: Any, home: Path) -> list[str]:
-    """Entries on a project that is gone can never heal: dropped, and said."""
-    api = f"http://127.0.0.1:{project.env.get('TOXIPROXY_PORT', '')}"
-    prefixes = (f"{project.project}_", f"{project.project}-")
-    done = []
-    for where in {home, home.parent if home.name == "suite" else home / "suite"}:
-        ledger = Ledger(where)
-        for entry in ledger.entries():
-            container = str(entry.target.get("container", ""))
-            if entry.target.get("api") == api or container.startswith(prefixes):
-                ledger.remove(entry.id)
-                done.append(f"{entry.description}: gone with project {project.project}")
-    return done

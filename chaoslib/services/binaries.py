@@ -83,11 +83,37 @@ def _has_pg_programs(bindir: Path) -> bool:
     return all(os.access(bindir / prog, os.X_OK) for prog in ("postgres", "initdb"))
 
 
+def _explicit_pg_bindir() -> Path | None:
+    """``CHAOS_PG_BINDIR``, checked: a setting that names the wrong place is an error,
+    never silently passed over for another PostgreSQL."""
+    explicit = os.environ.get("CHAOS_PG_BINDIR", "").strip()
+    if not explicit:
+        return None
+    bindir = Path(explicit)
+    if _has_pg_programs(bindir):
+        return bindir
+    if not bindir.exists():
+        found = "it does not exist"
+    elif not bindir.is_dir():
+        found = "it is not a directory"
+    else:
+        have = [p for p in ("postgres", "initdb") if os.access(bindir / p, os.X_OK)]
+        lacking = [p for p in ("postgres", "initdb") if p not in have]
+        found = f"it has no executable {' or '.join(lacking)}" + (
+            f" (only {', '.join(have)})" if have else ""
+        )
+    raise ConfigError(
+        f"CHAOS_PG_BINDIR={explicit} cannot be used: {found}. It must name the bin directory "
+        "of a PostgreSQL install, holding both postgres and initdb (what pg_config --bindir "
+        "prints, e.g. /usr/lib/postgresql/16/bin). Fix it, or unset it to let chaoslib look."
+    )
+
+
 def _system_pg_bindirs() -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
-    explicit = os.environ.get("CHAOS_PG_BINDIR")
+    explicit = _explicit_pg_bindir()
     if explicit:
-        found.append(("CHAOS_PG_BINDIR", Path(explicit)))
+        return [("CHAOS_PG_BINDIR", explicit)]
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:

@@ -18,6 +18,9 @@ from chaoslib.errors import ServiceError
 from chaoslib.services.binaries import Binary, find_postgres_bindir, shareable_wheel_bindir
 from chaoslib.services.managed import ManagedServer, log_tail
 from chaoslib.services.process import ProcessSpec
+from chaoslib.state import mark_created, remove_created
+
+PGDATA_PREFIX = "chaoslib-pgdata-"
 
 DEFAULT_USER = "chaos"
 DEFAULT_DATABASE = "chaos"
@@ -56,20 +59,31 @@ def timescaledb_available(bindir: Path) -> bool:
     )
 
 
+def _live_postmaster(data: Path) -> int | None:
+    """The pid in ``data``'s postmaster.pid, if that process is alive (not a zombie)."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+    try:
+        alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return None
+    except psutil.Error:
+        alive = True  # cannot look: assume it runs
+    return pid if alive else None
+
+
 def _drop_stale_lock(data: Path) -> None:
     """A killed postmaster leaves postmaster.pid behind. PostgreSQL removes it itself unless
     the pid still exists, and a zombie does: in a container whose init does not reap orphans,
     a killed server then blocks every restart ("lock file already exists")."""
     lock = data / "postmaster.pid"
     try:
-        pid = int(lock.read_text().split("\n", 1)[0])
+        int(lock.read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return
-    try:
-        alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        alive = False
-    if not alive:
+    if _live_postmaster(data) is None:
         lock.unlink(missing_ok=True)
 
 
@@ -107,6 +121,7 @@ class PostgresServer(ManagedServer):
             bindir = shareable_wheel_bindir(bindir)
         self.bindir = bindir
         self._data_dir = Path(data_dir) if data_dir else None
+        self._made_data = False  # mkdtemp made it in this process: ours though it exists
         self.extra.update(
             source=binary.source,
             binary=str(bindir / "postgres"),
@@ -126,7 +141,8 @@ class PostgresServer(ManagedServer):
             return self.run_dir / "data"
         # The unprivileged account may not be able to traverse the project's
         # directories, so as root the cluster lives in the world-traversable tmp.
-        return Path(tempfile.mkdtemp(prefix="chaoslib-pgdata-"))
+        self._made_data = True
+        return Path(tempfile.mkdtemp(prefix=PGDATA_PREFIX))
 
     @property
     def url(self) -> str:
@@ -143,12 +159,22 @@ class PostgresServer(ManagedServer):
     def prepare(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         data = self.data_dir
+        fresh = self._made_data or not data.exists()
         data.mkdir(parents=True, exist_ok=True)
-        if self.os_user:
+        # Only a directory made here is handed to the server's account: a data_dir read
+        # back from an edited state file must not change an unrelated directory's owner.
+        if self.os_user and fresh:
             shutil.chown(data, user=self.os_user)
             os.chmod(data, 0o700)
         if not (data / "PG_VERSION").exists():
-            self._initdb(data)
+            try:
+                self._initdb(data)
+            except ServiceError:
+                if fresh:  # ours, and holding nothing yet: no stray cluster left behind
+                    shutil.rmtree(data, ignore_errors=True)
+                raise
+            # initdb wants an empty directory, so the marker follows it
+            mark_created(data)
         self.extra["version"] = (data / "PG_VERSION").read_text().strip()
         _drop_stale_lock(data)
 
@@ -227,8 +253,24 @@ class PostgresServer(ManagedServer):
         kwargs.setdefault("connect_timeout", 5)
         return psycopg.connect(self.conninfo(), **kwargs)
 
-    def remove_data(self) -> None:
-        """Delete the cluster's files; the server must be stopped."""
+    def data_roots(self, home: Path | None = None) -> tuple[Path, ...]:
+        """Where a cluster chaoslib made can lie: under ``home`` (default: its run directory),
+        or (as root) a ``chaoslib-pgdata-*`` directory directly in the temporary directory."""
+        roots = [home or self.run_dir]
+        tmp = Path(tempfile.gettempdir()).resolve()
+        data = self.data_dir.resolve()
+        if data.parent == tmp and data.name.startswith(PGDATA_PREFIX):
+            roots.append(tmp)
+        return tuple(roots)
+
+    def remove_data(self, within: tuple[Path, ...] | None = None) -> str | None:
+        """Delete the cluster's files if chaoslib created them (marked) under ``within``
+        (default: :meth:`data_roots`); otherwise leave them and return why."""
         if self.is_running():
             raise ServiceError(f"{self.name} is running; stop it before removing its data")
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        user = _live_postmaster(self.data_dir)
+        if user is not None:  # a server the record no longer names still runs on it
+            return (
+                f"left {self.data_dir} alone: postgres pid {user} (its postmaster.pid) runs on it"
+            )
+        return remove_created(self.data_dir, within or self.data_roots())

@@ -21,6 +21,11 @@ import psutil
 from chaoslib.wait import WaitTimeout, wait_until
 
 _PR_SET_PDEATHSIG = 1
+# psutil's start time is the boot time (whole seconds, re-read by each process, and moved
+# by a clock step) plus clock ticks: reads from two processes can differ by a second. A
+# pid reused within that window, by the same program, leading its own group, is not a
+# case worth a false "not ours" that would leave a server running.
+CREATE_TIME_TOLERANCE = 1.5
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,9 @@ class LocalProcess:
         self.spec = spec
         self.handle = handle
         self._popen: subprocess.Popen[bytes] | None = None
+        # Set once this object has seen the group's leader as its own: only then may the
+        # group's leftovers be reaped after the leader is gone.
+        self._leader_seen = False
 
     @property
     def pid(self) -> int | None:
@@ -90,6 +98,7 @@ class LocalProcess:
         except psutil.NoSuchProcess:
             create_time = 0.0
         self.handle = ProcessHandle(self._popen.pid, create_time)
+        self._leader_seen = True
         return self.handle
 
     def _process(self) -> psutil.Process | None:
@@ -99,13 +108,24 @@ class LocalProcess:
             return None  # reaped: the pid may already belong to someone else
         try:
             proc = psutil.Process(self.handle.pid)
-            if self.handle.create_time and abs(proc.create_time() - self.handle.create_time) > 0.5:
-                return None
-            if proc.status() == psutil.STATUS_ZOMBIE:
+            if not self._is_ours(proc) or proc.status() == psutil.STATUS_ZOMBIE:
                 return None
             return proc
-        except psutil.Error:
+        except (psutil.Error, OSError):
             return None
+
+    def _is_ours(self, proc: psutil.Process) -> bool:
+        """The process this handle names, exactly: same pid, same start time (a handle
+        without one, read from a damaged state file, matches nothing), the program
+        the spec ran, and still the leader of its own process group."""
+        handle = self.handle
+        if self._popen is not None:
+            return True  # our own child, not yet reaped: nobody else can hold its pid
+        if not _same_start(proc, handle):
+            return False
+        if os.getpgid(proc.pid) != proc.pid:
+            return False  # signals go to the group: it must be the one this process leads
+        return _same_program(proc, self.spec.argv[0])
 
     def is_running(self) -> bool:
         return self._process() is not None
@@ -121,13 +141,14 @@ class LocalProcess:
         return self._popen.poll() if self._popen is not None else None
 
     def signal_group(self, sig: int) -> bool:
-        """Send ``sig`` to the whole process group; False if it was already gone."""
+        """Send ``sig`` to the whole process group; False if it was gone (or never ours)."""
         if self._process() is None:
             return False
         try:
             os.killpg(self.handle.pid, sig)  # type: ignore[union-attr]
         except ProcessLookupError:
             return False
+        self._leader_seen = True
         return True
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -159,9 +180,54 @@ class LocalProcess:
         wait_until(lambda: not self.is_running(), timeout=timeout, what=f"pid {self.pid} to exit")
 
     def _reap_group(self) -> None:
-        # Children of a killed leader (PostgreSQL backends) can linger briefly;
-        # nothing in the group may outlive a stop.
-        if self.handle is None:
+        # Children of a killed leader (PostgreSQL backends) can linger briefly; nothing in
+        # the group may outlive a stop. The group is only ours if its leader was: a pid
+        # from a damaged state file must not take an unrelated process group with it.
+        if self.handle is None or not (self._leader_seen or self._orphans_are_ours()):
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.handle.pid, signal.SIGKILL)
+
+    def _orphans_are_ours(self) -> bool:
+        """The leader died before this object saw it (stack.down after a crash). The kernel
+        keeps a group's id from reuse while members hold it, so members whose group is the
+        handle's pid, and which started after the leader, are the leader's children."""
+        handle = self.handle
+        if handle is None or not handle.create_time or handle.create_time <= 0:
+            return False
+        try:  # a zombie leader nobody reaped (a container without init) is still ours
+            leader = psutil.Process(handle.pid)
+            return leader.status() == psutil.STATUS_ZOMBIE and _same_start(leader, handle)
+        except psutil.NoSuchProcess:
+            pass
+        except psutil.Error:
+            return False
+        members = []
+        for proc in psutil.process_iter(["create_time"]):
+            with contextlib.suppress(psutil.Error, OSError):
+                if os.getpgid(proc.pid) == handle.pid:
+                    members.append(proc.info["create_time"])
+        return bool(members) and all(
+            t >= handle.create_time - CREATE_TIME_TOLERANCE for t in members
+        )
+
+
+def _same_start(proc: psutil.Process, handle: ProcessHandle | None) -> bool:
+    """A start time was recorded (a handle without one, from a damaged state file, matches
+    nothing) and it is this process's."""
+    if handle is None or not handle.create_time or handle.create_time <= 0:
+        return False
+    return abs(proc.create_time() - handle.create_time) <= CREATE_TIME_TOLERANCE
+
+
+def _same_program(proc: psutil.Process, program: str) -> bool:
+    """``program`` (the spec's argv[0]) is what ``proc`` runs. Servers may retitle their
+    argv (redis-server shows "redis-server 127.0.0.1:6379"), so the first word counts."""
+    want = os.path.basename(program)
+    try:
+        cmdline = proc.cmdline()
+        name = proc.name()
+    except psutil.Error:
+        return False
+    first = cmdline[0].split()[0] if cmdline and cmdline[0].split() else ""
+    return os.path.basename(first) == want or (bool(name) and name == want[:15])

@@ -13,6 +13,7 @@ from redis.retry import Retry
 from chaoslib.services.binaries import Binary, find_redis_server
 from chaoslib.services.managed import ManagedServer
 from chaoslib.services.process import ProcessSpec
+from chaoslib.state import mark_created, remove_created
 
 
 def redis_version(binary: str) -> str:
@@ -60,7 +61,9 @@ class RedisServer(ManagedServer):
         return f"redis://{self.host}:{port}/0"
 
     def prepare(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.data_dir.exists():
+            self.data_dir.mkdir(parents=True)
+            mark_created(self.data_dir)
         self.extra.setdefault("version", redis_version(self.binary.path))
 
     def build_spec(self) -> ProcessSpec:
@@ -83,6 +86,11 @@ class RedisServer(ManagedServer):
             *persist,
         ]
         return ProcessSpec(argv=tuple(argv), log_path=self.log_path)
+
+    def remove_data(self, within: tuple[Path, ...] | None = None) -> str | None:
+        """Delete the data directory if chaoslib created it (marked) under ``within``
+        (default: the run directory); otherwise leave it and return why."""
+        return remove_created(self.data_dir, within or (self.run_dir,))
 
     def client(self, **kwargs: Any) -> redis.Redis:
         """A client that fails fast: redis-py's built-in retries would hide the fault."""
