@@ -11,60 +11,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from chaoslib.checks import merge
+from chaoslib.cli.flags import DAY, DAY_MS, FAULT_HELP, FORCE, LINK, PROFILE, RATE_MAX, V
+from chaoslib.cli.flags import number as _number
 from chaoslib.cli.hold import hold_and_measure, probe_link, report
-from chaoslib.cli.output import console, fail, setup
+from chaoslib.cli.output import console, fail, failed, setup
 from chaoslib.cli.suite_tasks import scenario, suite
 from chaoslib.environment import Environment
-from chaoslib.errors import ChaosError, ProtectedError
+from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.group import FaultGroup
 from chaoslib.faults.network import flap_together, partition
+from chaoslib.faults.owners import LinkHeld
 from chaoslib.journal import Journal
 
-V = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
-DURATION = "How long to hold the fault, in seconds; 0 holds it until Ctrl-C (default 10)."
-RECOVER = (
-    "Fail (exit 1) unless the link answers within this many seconds after the heal (default 10)."
-)
-
-
-def _number(
-    value, flag: str, default: float, *, minimum: float = 0, integer: bool = False
-) -> float:
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value) if integer else float(value)
-    except (TypeError, ValueError):
-        kind = "a whole number" if integer else "a number"
-        raise fail(
-            ChaosError(f"--{flag}={value!r} is not {kind}; use {kind} >= {minimum:g}"), 2
-        ) from None
-    if number < minimum:
-        raise fail(ChaosError(f"--{flag}={value!r} is too small; use a value >= {minimum:g}"), 2)
-    return number
-
-
-FORCE = "Inject faults even though the profile is marked protected: true (a planned game day)."
-PROFILE = (
-    "Where the system runs: empty for the embedded stack (invoke stack.up), or a profile "
-    "with a compose section (compose) for a running docker-compose project."
-)
-LINK = (
-    "Only these links (repeat the flag, or comma-separate): by default every link whose "
-    "upstream is {what}, the shared proxy and each client's own; a bad name lists the accepted ones."
-)
-CLIENT = "Only this client's links (a client of --profile's links, e.g. orchestrator)."
-
-# The flags every fault task shares.
-FAULT_HELP = {
-    "duration": DURATION,
-    "recover_within": RECOVER,
-    "verbose": V,
-    "profile": PROFILE,
-    "force": FORCE,
-    "client": CLIENT,
-}
 DB_HELP = {**FAULT_HELP, "link": LINK.format(what="the stack's PostgreSQL")}
 REDIS_HELP = {**FAULT_HELP, "link": LINK.format(what="the stack's Redis")}
 
@@ -85,6 +44,7 @@ def _run_fault(
     force=False,
     link=None,
     client=None,
+    overlap=False,
 ) -> None:
     """Every link to ``service`` (narrowed by --link/--client), one fault over them, held."""
     setup(verbose)
@@ -92,20 +52,18 @@ def _run_fault(
     within = _number(recover_within, "recover-within", 10)
     try:
         env = Environment.from_profile(profile, force=force)
-    except ProtectedError as exc:
-        raise fail(exc, 2) from None
-    except ChaosError as exc:
-        raise fail(exc) from None
-    try:
         links = env.select_links(service, _names(link), client or None)
         probe_link(env, links)  # refused before anything is applied
         fault: Fault = build(env, links)
-    except ChaosError as exc:  # what the flags asked for does not exist here
-        raise fail(exc, 2) from None
+    except ChaosError as exc:  # a bad profile, or what the flags asked for is not there: 2
+        raise failed(exc) from None
+    fault.exclusive = not overlap
     try:
         outcome = hold_and_measure(env, fault, links, seconds, within)
+    except LinkHeld as exc:
+        raise fail(ConfigError(f"{exc}, or pass --overlap to hold it too"), 2) from None
     except ChaosError as exc:
-        raise fail(exc) from None
+        raise failed(exc) from None
     report(outcome)
     if outcome.interrupted:
         raise Exit("interrupted: the fault was healed", code=130)
@@ -147,34 +105,41 @@ def db_slow(
     force=False,
     link=None,
     client=None,
+    overlap=False,
 ):
     """Make the database slow on every link to it (every query, or only --pattern), then measure recovery."""
-    ms = int(_number(latency, "latency", 1000, integer=True))
-    jit = int(_number(jitter, "jitter", 0, integer=True))
+    ms = int(_number(latency, "latency", 1000, maximum=DAY_MS, integer=True))
+    jit = int(_number(jitter, "jitter", 0, maximum=DAY_MS, integer=True))
     if pattern:
         make = lambda one: one.pg_query(pattern, delay_ms=ms)  # noqa: E731
     else:
         make = lambda one: one.latency(ms, jit, direction="both")  # noqa: E731
     build = lambda env, links: _each(env, links, make)  # noqa: E731
-    _run_fault(build, "postgres", duration, recover_within, verbose, profile, force, link, client)
+    _run_fault(
+        build, "postgres", duration, recover_within, verbose, profile, force, link, client, overlap
+    )
 
 
 @task(incrementable=["verbose"], iterable=["link"], help=DB_HELP)
 def db_down(
     c, duration=None, recover_within=None, verbose=0, profile=None, force=False, link=None,
-    client=None,
+    client=None, overlap=False,
 ):  # fmt: skip
     """Take every link to the database down (connections drop, new ones are refused), then measure recovery."""
-    _run_fault(_down, "postgres", duration, recover_within, verbose, profile, force, link, client)
+    _run_fault(
+        _down, "postgres", duration, recover_within, verbose, profile, force, link, client, overlap
+    )
 
 
 @task(incrementable=["verbose"], iterable=["link"], help=REDIS_HELP)
 def redis_down(
     c, duration=None, recover_within=None, verbose=0, profile=None, force=False, link=None,
-    client=None,
+    client=None, overlap=False,
 ):  # fmt: skip
     """Take every link to Redis down, then measure how long Redis takes to answer again."""
-    _run_fault(_down, "redis", duration, recover_within, verbose, profile, force, link, client)
+    _run_fault(
+        _down, "redis", duration, recover_within, verbose, profile, force, link, client, overlap
+    )
 
 
 @task(
@@ -202,15 +167,19 @@ def redis_flap(
     force=False,
     link=None,
     client=None,
+    overlap=False,
 ):
     """Flap every link to Redis together: down and up on a schedule, then measure recovery."""
     p = _number(period, "period", 4, minimum=0.01)
     d = _number(down, "down", 1, minimum=0.01)
-    n = int(_number(cycles, "cycles", 3, minimum=1, integer=True))
+    n = int(_number(cycles, "cycles", 3, minimum=1, integer=True, maximum=DAY / 0.01))
     j = _number(jitter, "jitter", 0)
-    s = None if seed in (None, "") else int(_number(seed, "seed", 0, integer=True))
+    s = None if seed in (None, "") else int(_number(seed, "seed", 0, integer=True, maximum=None))
     if d >= p:
-        raise fail(ChaosError(f"--down={d:g} must be shorter than --period={p:g}"), 2)
+        raise fail(ConfigError(f"--down={d:g} must be shorter than --period={p:g}"), 2)
+    if p * n > DAY:
+        raise fail(ConfigError(f"--period={p:g} × --cycles={n} is {p * n:g}s; keep the "
+                               f"whole flap within a day ({DAY:g}s)"), 2)  # fmt: skip
 
     def build(env: Environment, links: list[str]) -> Fault:
         def announce(state: str, at: float) -> None:
@@ -219,7 +188,9 @@ def redis_flap(
         chosen = [env.link(name) for name in links]
         return flap_together(chosen, p, d, n, jitter=j, seed=s, on_change=announce)
 
-    _run_fault(build, "redis", p * n, recover_within, verbose, profile, force, link, client)
+    _run_fault(
+        build, "redis", p * n, recover_within, verbose, profile, force, link, client, overlap
+    )
 
 
 @task(
@@ -244,14 +215,15 @@ def bandwidth(
     force=False,
     service=None,
     client=None,
+    overlap=False,
 ):
     """Limit the bandwidth of links (--link, or every link to --service) both ways, then measure recovery."""
     if rate in (None, ""):
-        raise fail(ChaosError("--rate is required: KB/s as a whole number >= 0"), 2)
-    kbps = int(_number(rate, "rate", 0, integer=True))
+        raise fail(ConfigError("--rate is required: KB/s as a whole number >= 0"), 2)
+    kbps = int(_number(rate, "rate", 0, integer=True, maximum=RATE_MAX))
     if not _names(link) and not service:
         raise fail(
-            ChaosError(
+            ConfigError(
                 "--link is required (or --service): --service redis|postgres for every link "
                 "to that service, or --link NAME, e.g. redis or timescaledb"
             ),
@@ -260,8 +232,9 @@ def bandwidth(
     make = lambda one: one.bandwidth(kbps, direction="both")  # noqa: E731
     build = lambda env, links: _each(env, links, make)  # noqa: E731
     _run_fault(
-        build, service or None, duration, recover_within, verbose, profile, force, link, client
-    )
+        build, service or None, duration, recover_within, verbose, profile, force, link, client,
+        overlap,
+    )  # fmt: skip
 
 
 @task(
@@ -282,8 +255,8 @@ def run(c, file, journal=None, verbose=0, profile=None, force=False):
     try:
         env = Environment.from_profile(profile, force=force)
         experiment = load_experiment(file, env)
-    except ChaosError as exc:
-        raise fail(exc, 2) from None
+    except ChaosError as exc:  # a bad profile or file: 2; a stack that cannot be used: 1
+        raise failed(exc) from None
     experiment.on_phase = lambda phase, seconds: console.print(f"[bold]{phase}[/] ({seconds:g}s)")
     console.print(
         f"Running {experiment.name} ({len(experiment.steps)} faults, {len(experiment.checks)} checks)"

@@ -20,6 +20,7 @@ from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.group import FaultGroup
 from chaoslib.faults.network import PROTOCOL_TOXICS, Flap, LinkDown, ToxicFault
+from chaoslib.faults.owners import LinkHeld
 from chaoslib.faults.signals import Terminated, heal_on_signals
 from chaoslib.observe.base import Probe
 from chaoslib.observe.history import History
@@ -119,6 +120,13 @@ def effect_of(
             return Effect(None, f"no probe through {link} finished while it was down")
         if not any(e.ok is False for e in during):
             return Effect(False, f"the probe through {link} kept answering while it was down")
+        answered = [e for e in during if e.ok is True]
+        if answered and all(isinstance(m, LinkDown) for m in members):
+            # A link down holds for its whole duration (a flap has up windows): an answer
+            # while it held means something brought the link back early.
+            at = answered[0].t - float(answered[0].value or 0) - applied_at
+            return Effect(False, f"the probe through {link} answered {at:.1f}s into the hold: "
+                                 "the link did not stay down (something else enabled it)")  # fmt: skip
         return Effect(True, f"the probe through {link} was refused while it was down")
     return None
 
@@ -135,7 +143,7 @@ def hold_and_measure(
     history = History()
     probe = probe_for(env, link, history)
     probe.start()
-    interrupted = False
+    interrupted, refused = False, False
     try:
         with heal_on_signals():
             applied_at = probe.clock.now()
@@ -155,10 +163,15 @@ def hold_and_measure(
                 interrupted = duration != 0
             except Terminated:
                 interrupted = True
+            except LinkHeld:  # refused before anything was applied: nothing to heal or measure
+                refused = True
+                raise
             finally:
                 fault.heal()
                 healed_at = probe.clock.now()
-                console.print(f"Healed: {escape(fault.describe())}")
+                if not refused:
+                    console.print(f"Healed: {escape(fault.describe())}")
+                    _say_left_down(fault)
         for member in _members(fault):
             if isinstance(member, Flap) and member.error:
                 console.print(f"[red]The flap schedule failed: {member.error}[/]")
@@ -183,6 +196,15 @@ def hold_and_measure(
         else effect_of(fault, history, probe.name, in_place_at, healed_at)
     )
     return Outcome(verdict, interrupted, effect)
+
+
+def _say_left_down(fault: Fault) -> None:
+    left = sorted({p for m in _members(fault) if isinstance(m, LinkDown) for p in m.left_down})
+    if left:
+        console.print(
+            f"Still down for another fault that holds {'them' if len(left) > 1 else 'it'}: "
+            f"{escape(', '.join(left))} (up again when that one heals)"
+        )
 
 
 def report(outcome: Outcome) -> None:

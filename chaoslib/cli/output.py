@@ -9,7 +9,7 @@ from typing import Any
 from invoke.exceptions import Exit
 from rich.console import Console
 
-from chaoslib.errors import ChaosError
+from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.log import configure_logging
 
 # Piped output (CI logs, `| tee`) is not cut to 80 columns: URLs must stay whole.
@@ -35,3 +35,13 @@ def print_json(data: Any) -> None:
 def fail(exc: ChaosError, code: int = 1) -> Exit:
     """Turn a library error into invoke's clean exit: message, no traceback."""
     return Exit(f"chaoslib: {exc}", code=code)
+
+
+def exit_code(exc: ChaosError) -> int:
+    """2 for bad input (a flag, a file, a profile: a ConfigError), 1 for a runtime failure."""
+    return 2 if isinstance(exc, ConfigError) else 1
+
+
+def failed(exc: ChaosError) -> Exit:
+    """:func:`fail` with the exit code the error's kind calls for (:func:`exit_code`)."""
+    return fail(exc, exit_code(exc))

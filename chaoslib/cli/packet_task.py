@@ -12,16 +12,17 @@ from invoke import task
 from invoke.exceptions import Exit
 from rich.markup import escape
 
-from chaoslib.cli.chaos_tasks import FORCE, V, _number
+from chaoslib.cli.flags import DAY, DURATION, FORCE, V
+from chaoslib.cli.flags import number as _number
 from chaoslib.cli.hold import _hold
-from chaoslib.cli.output import console, fail, setup
+from chaoslib.cli.output import console, fail, failed, setup
 from chaoslib.environment import Environment
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.faults.packet import KINDS, check_packet, packet_fault
 from chaoslib.faults.signals import Terminated, heal_on_signals
 from chaoslib.services.docker import DockerService
 
-UNTIL_CTRL_C = 24 * 3600.0  # Pumba needs a duration; "until Ctrl-C" is a day, healed earlier
+UNTIL_CTRL_C = DAY  # Pumba needs a duration; "until Ctrl-C" is a day, healed earlier
 NEEDS_CONTAINERS = (
     "packet faults act inside a container's network namespace, so they need docker mode: "
     "give --profile with a compose section (e.g. --profile compose) for a running "
@@ -72,7 +73,7 @@ def _container(profile: str | None, force: bool, name: str) -> tuple[Environment
         "an unknown name lists the project's services.",
         "kind": f"What happens to its packets (required): {', '.join(KINDS)}.",
         "value": f"How much (required), by kind: {VALUES}.",
-        "duration": "How long to hold the fault, in seconds; 0 holds it until Ctrl-C (default 10).",
+        "duration": DURATION,
         "verbose": V,
         "profile": "A profile with a compose section (compose) for a running docker-compose "
         "project; packet faults need containers.",
@@ -115,7 +116,7 @@ def packet(
             healed = _heal(fault, applied)
     left = _check_clean(fault, target) if healed else ["the fault itself"]
     if error is not None:
-        raise fail(error)
+        raise failed(error)
     if interrupted:
         raise Exit("interrupted: the fault was healed", code=130)
     if left:

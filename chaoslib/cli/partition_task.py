@@ -7,12 +7,14 @@ from invoke.exceptions import Exit
 from rich.markup import escape
 from rich.table import Table
 
-from chaoslib.cli.chaos_tasks import DURATION, FORCE, PROFILE, V, _number
+from chaoslib.cli.flags import DURATION, FORCE, OVERLAP, PROFILE, V
+from chaoslib.cli.flags import number as _number
 from chaoslib.cli.hold import _hold
-from chaoslib.cli.output import console, fail, setup
+from chaoslib.cli.output import console, fail, failed, setup
 from chaoslib.environment import Environment
-from chaoslib.errors import ChaosError
+from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.faults.client_partition import Partition, ProbeResult, plan, probe_all
+from chaoslib.faults.owners import LinkHeld
 from chaoslib.faults.signals import Terminated, heal_on_signals
 
 
@@ -29,11 +31,13 @@ from chaoslib.faults.signals import Terminated, heal_on_signals
         "verbose": V,
         "profile": PROFILE,
         "force": FORCE,
+        "overlap": OVERLAP,
     },
 )
 def partition(
-    c, client, service, direction="both", duration=None, verbose=0, profile=None, force=False
-):
+    c, client, service, direction="both", duration=None, verbose=0, profile=None, force=False,
+    overlap=False,
+):  # fmt: skip
     """Partition one client from one service; probes show what was cut and what still worked."""
     setup(verbose)
     seconds = _number(duration, "duration", 10)
@@ -45,12 +49,16 @@ def partition(
         cut = plan(env, loaded, client, service, direction)
         fault = Partition(env, cut)
     except ChaosError as exc:
-        raise fail(exc, 2) from None
-    interrupted = False
+        raise failed(exc) from None
+    fault.exclusive = not overlap
+    interrupted, applied = False, False
+    # Empty until the probes finish: a Ctrl-C during the cut or its probes still reports.
     during: list[ProbeResult] = []
+    after: list[ProbeResult] = []
     with heal_on_signals():
         try:
             fault.apply()
+            applied = True
             console.print(f"Applied: {escape(fault.describe())}")
             during = probe_all(env, cut, loaded)
             _hold(fault, seconds)
@@ -58,15 +66,20 @@ def partition(
             interrupted = seconds != 0
         except Terminated:
             interrupted = True
+        except LinkHeld as exc:  # nothing was applied
+            raise fail(ConfigError(f"{exc}, or pass --overlap to cut it too"), 2) from None
         except ChaosError as exc:
-            raise fail(exc) from None
+            raise failed(exc) from None
         finally:
             fault.heal()
-            console.print(f"Healed: {escape(fault.describe())}")
-    try:
-        after = probe_all(env, cut, loaded)
-    except ChaosError as exc:
-        raise fail(exc) from None
+            if applied:
+                console.print(f"Healed: {escape(fault.describe())}")
+        try:
+            after = probe_all(env, cut, loaded)
+        except (KeyboardInterrupt, Terminated):  # the cut is healed: only the check is cut short
+            interrupted = True
+        except ChaosError as exc:
+            raise failed(exc) from None
     _table("During the cut", during)
     silent = [f"{r.link} from {r.source}" for r in after if not r.answered and not r.error]
     unprobed = [r for r in after if r.error]
@@ -77,10 +90,10 @@ def partition(
     for r in unprobed:
         console.print(f"[red]After the heal: {escape(r.link)} from {escape(r.source)} "
                       f"could not be probed: {escape(r.error)}[/]")  # fmt: skip
-    failed = [r for r in during if r.error]
-    if failed:
+    unmade = [r for r in during if r.error]
+    if unmade:
         # A probe that was never made proves nothing: not the cut, not the links still working.
-        console.print(f"[red]{len(failed)} probe(s) could not be made during the cut, so it is "
+        console.print(f"[red]{len(unmade)} probe(s) could not be made during the cut, so it is "
                       "not proven; see the ❓ rows[/]")  # fmt: skip
     if interrupted:
         raise Exit("interrupted: the partition was healed", code=130)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import task
 from invoke.exceptions import Exit
 
-from chaoslib.cli.output import console, fail, setup
+from chaoslib.cli.output import console, failed, setup
 from chaoslib.errors import ChaosError
 
 V = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
@@ -40,8 +40,8 @@ def _run(only, profile, timing, report_dir, fragile, verbose, force, allow_reset
                 allow_reset_data=bool(allow_reset_data),
             )
         )
-    except ChaosError as exc:
-        raise fail(exc, 2) from None
+    except ChaosError as exc:  # a bad profile or flag: 2; what cannot be started here: 1
+        raise failed(exc) from None
     names = ", ".join(s.name for s in suite.specs)
     console.print(
         f"chaos suite: profile [bold]{suite.profile.name}[/], timing [bold]{timing}[/]"

@@ -2,7 +2,9 @@
 
 Every fault records itself in the ledger before it is applied, and removes
 the record after it is healed. ``heal`` is idempotent and safe to call on a
-fault that never applied (it then does nothing).
+fault that never applied (it then does nothing). A link fault also claims its
+links (:mod:`chaoslib.faults.owners`) before it is recorded, so that its heal
+never undoes another fault on the same link.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class Fault:
         self._entry: LedgerEntry | None = None
         self._lock = threading.RLock()
         self.applied = False
+        # True: refuse (LinkHeld) to share a link another live process holds; the tasks set it.
+        self.exclusive = False
 
     # -- for subclasses --------------------------------------------------------------
     def _apply(self) -> None:
@@ -37,6 +41,12 @@ class Fault:
     def ledger_entry(self) -> LedgerEntry:
         raise NotImplementedError
 
+    def _claim(self) -> None:
+        """Take what the fault acts on (its links) before it is recorded; may refuse."""
+
+    def _unclaim(self) -> None:
+        """Give back what :meth:`_claim` took, for a fault that was never recorded."""
+
     def describe(self) -> str:
         return self.name
 
@@ -45,9 +55,17 @@ class Fault:
         with self._lock:
             if self.applied:
                 return self
-            self._entry = self.ledger.add(self.ledger_entry())
-            self.applied = True  # set first: a failed apply must still be healed
             try:
+                # The claim, the record and the flag as one step: a signal between them would
+                # leave an entry (or a claim) for a fault that no heal knows was applied.
+                with signals_held():
+                    self._claim()
+                    try:
+                        self._entry = self.ledger.add(self.ledger_entry())
+                    except BaseException:
+                        self._unclaim()
+                        raise
+                    self.applied = True  # set before acting: a failed apply must still heal
                 self._apply()
             except BaseException:
                 self.heal()

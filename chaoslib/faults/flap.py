@@ -12,6 +12,7 @@ from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import Ledger, LedgerEntry
+from chaoslib.faults.owners import LinkOwners, new_owner
 from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
 
 
@@ -19,7 +20,8 @@ class Flap(Fault):
     """Links that go down and up together on a schedule, on a background thread.
 
     Every proxy goes down at each window's start and up at its end, so all the
-    links a service has (shared and per-client) flap as one.
+    links a service has (shared and per-client) flap as one. A link another fault
+    holds down (:mod:`chaoslib.faults.owners`) stays down through the flap's up windows.
     """
 
     def __init__(
@@ -42,6 +44,18 @@ class Flap(Fault):
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self._owner = new_owner()
+
+    @property
+    def _owners(self) -> LinkOwners:
+        return LinkOwners(self.ledger.path.parent)
+
+    def _claim(self) -> None:
+        self._owners.claim(self.client.url, self.proxies, self._owner, self.describe(),
+                           exclusive=self.exclusive)  # fmt: skip
+
+    def _unclaim(self) -> None:
+        self._owners.release(self.client.url, self.proxies, self._owner)
 
     def describe(self) -> str:
         w = self.windows
@@ -68,11 +82,9 @@ class Flap(Fault):
             for action in schedule.timeline({self.name: self.windows}):
                 if not self.clock.sleep(start + action.at - self.clock.now(), self._cancel):
                     return
-                for proxy in self.proxies:
-                    if action.verb == "apply":
-                        self.client.disable(proxy)
-                    else:
-                        self.client.enable(proxy)
+                down = action.verb == "apply"
+                act = self.client.disable if down else self.client.enable
+                self._owners.set_down(self.client.url, self.proxies, self._owner, down, act)
                 if self.on_change:
                     self.on_change("down" if action.verb == "apply" else "up", self.clock.now())
         except BaseException as exc:  # reported through .error and wait()
@@ -90,8 +102,9 @@ class Flap(Fault):
         self._cancel.set()
         if self._thread is not None:
             self._thread.join(30)
-        for proxy in self.proxies:
-            _enable(self.client, proxy)
+        self._owners.release(
+            self.client.url, self.proxies, self._owner, enable=lambda p: _enable(self.client, p)
+        )
 
 
 def _enable(client: Toxiproxy, proxy: str) -> None:

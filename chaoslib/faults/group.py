@@ -51,6 +51,7 @@ class FaultGroup(Fault):
             self.applied = True  # set first: a half-applied group must still be healed
             try:
                 for member in self.members:
+                    member.exclusive = member.exclusive or self.exclusive
                     member.apply()
             except BaseException:
                 self.heal()

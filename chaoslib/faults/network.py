@@ -12,7 +12,9 @@ from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.flap import Flap
 from chaoslib.faults.ledger import Ledger, LedgerEntry
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.faults.link_down import LinkDown, _ignore_missing
+from chaoslib.faults.owners import LinkOwners, new_owner
+from chaoslib.toxiproxy import Toxiproxy
 
 DIRECTIONS = {
     "upstream": ("upstream",),
@@ -40,14 +42,6 @@ def _check(value: Any, what: str, minimum: int = 0) -> int:
     return value
 
 
-def _ignore_missing(call: Callable[[], Any]) -> None:
-    try:
-        call()
-    except ToxiproxyError as exc:
-        if exc.status != 404:
-            raise
-
-
 class ToxicFault(Fault):
     """One toxic type on one link, in one or both directions."""
 
@@ -72,6 +66,15 @@ class ToxicFault(Fault):
         self.names = {stream: f"chaos_{toxic_type}_{stream}_{tag}" for stream in self.streams}
         self.name = f"{toxic_type}@{proxy}"
         self.stats: dict[str, int] = {}  # a protocol toxic's matched/passed counts, kept at heal
+        self._owner = new_owner()
+
+    def _claim(self) -> None:
+        owners = LinkOwners(self.ledger.path.parent)
+        owners.claim(self.client.url, [self.proxy], self._owner, self.describe(),
+                     exclusive=self.exclusive)  # fmt: skip
+
+    def _unclaim(self) -> None:
+        LinkOwners(self.ledger.path.parent).release(self.client.url, [self.proxy], self._owner)
 
     def describe(self) -> str:
         attrs = ", ".join(f"{k}={v}" for k, v in self.attributes.items())
@@ -100,6 +103,7 @@ class ToxicFault(Fault):
             if self.type in PROTOCOL_TOXICS:  # what it matched, read before it is gone
                 _ignore_missing(lambda name=name: self._keep_stats(name))
             _ignore_missing(lambda name=name: self.client.remove_toxic(self.proxy, name))
+        self._unclaim()
 
     def _keep_stats(self, name: str) -> None:
         for key, value in self.client.get_toxic(self.proxy, name).stats.items():
@@ -110,40 +114,6 @@ class ToxicFault(Fault):
         self.attributes = {**self.attributes, **attributes}
         for name in self.names.values():
             self.client.update_toxic(self.proxy, name, attributes=attributes)
-
-
-class LinkDown(Fault):
-    """Proxies disabled: new connects are refused and open connections drop."""
-
-    def __init__(
-        self, client: Toxiproxy, proxies: list[str], *, ledger: Ledger | None = None
-    ) -> None:
-        super().__init__(ledger=ledger)
-        if not proxies:
-            raise ConfigError("a partition needs at least one link")
-        self.client, self.proxies = client, list(proxies)
-        self._mine = list(self.proxies)  # narrowed at apply to those that were up
-        self.name = f"down@{'+'.join(self.proxies)}"
-
-    def describe(self) -> str:
-        return f"link down: {', '.join(self.proxies)}"
-
-    def ledger_entry(self) -> LedgerEntry:
-        # Only links that are up now are chaoslib's to take down, and so to bring back:
-        # one someone else disabled stays disabled, after the heal and after a reset.
-        known = self.client.proxies()
-        self._mine = [p for p in self.proxies if p not in known or known[p].enabled]
-        return LedgerEntry(
-            "link_down", {"api": self.client.url, "proxies": self._mine}, self.describe()
-        )
-
-    def _apply(self) -> None:
-        for proxy in self._mine:
-            self.client.disable(proxy)
-
-    def _heal(self) -> None:
-        for proxy in self._mine:
-            _ignore_missing(lambda proxy=proxy: self.client.enable(proxy))
 
 
 class Link:

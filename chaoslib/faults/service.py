@@ -20,7 +20,13 @@ def _target(service: Service, action: str) -> dict[str, str]:
 
 
 class ServiceFault(Fault):
-    """``stop`` or ``kill`` (healed by start) or ``pause`` (healed by resume)."""
+    """``stop`` or ``kill`` (healed by start) or ``pause`` (healed by resume).
+
+    The heal leaves the service as it was before the fault, whatever phase the apply
+    reached: a stop cut short by a signal may still be shutting the server down, and a
+    server that is still shutting down counts as running. So an interrupted stop or kill
+    is finished first, and the service started after it, if it was running before.
+    """
 
     def __init__(self, service: Service, action: str, *, ledger: Ledger | None = None) -> None:
         super().__init__(ledger=ledger)
@@ -30,6 +36,8 @@ class ServiceFault(Fault):
             )
         self.service, self.action = service, action
         self.name = f"{action}@{service.name}"
+        self._was_running = True
+        self._acting = False  # the action began and may not have finished
 
     def describe(self) -> str:
         return f"{self.action} {self.service.name}"
@@ -38,13 +46,26 @@ class ServiceFault(Fault):
         return LedgerEntry("service", _target(self.service, self.action), self.describe())
 
     def _apply(self) -> None:
+        self._was_running = self.service.is_running()
+        self._acting = True  # before the action: a signal may end it at any point
         getattr(self.service, self.action)()
+        self._acting = False
 
     def _heal(self) -> None:
         if self.action == "pause":
             self.service.resume()
-        elif not self.service.is_running():
-            self.service.start()
+            return
+        _finish_and_start(self.service, self.action if self._acting else None, self._was_running)
+        self._acting = False
+
+
+def _finish_and_start(service: Service, unfinished: str | None, was_running: bool) -> None:
+    """Finish a stop or kill that was cut short (both wait until the process is gone, and
+    both are idempotent), then start the service if it was running before the fault."""
+    if unfinished is not None:
+        getattr(service, unfinished)()
+    if was_running and not service.is_running():
+        service.start()
 
 
 class Restart(Fault):
@@ -63,6 +84,7 @@ class Restart(Fault):
             raise ConfigError(f"restart down_for must be >= 0 seconds (got {down_for})")
         self.service, self.down_for, self.clock = service, down_for, clock
         self.name = f"restart@{service.name}"
+        self._stopping = False
 
     def describe(self) -> str:
         return f"restart {self.service.name} (down {self.down_for:g}s)"
@@ -71,10 +93,12 @@ class Restart(Fault):
         return LedgerEntry("service", _target(self.service, "stop"), self.describe())
 
     def _apply(self) -> None:
+        self._stopping = True  # before the stop: a signal may end it half way
         self.service.stop()
+        self._stopping = False
         self.clock.sleep(self.down_for)
         self.service.start()
 
     def _heal(self) -> None:
-        if not self.service.is_running():
-            self.service.start()
+        _finish_and_start(self.service, "stop" if self._stopping else None, was_running=True)
+        self._stopping = False

@@ -67,12 +67,25 @@ def heal_on_signals() -> Iterator[None]:
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """Defer SIGINT/SIGTERM/SIGHUP until the block ends (used around healing)."""
+    """Defer SIGINT/SIGTERM/SIGHUP until the block ends (around recording and healing).
+
+    Not a signal mask: a process-directed signal that the main thread blocks goes to
+    any other thread (a workload's, a progress bar's, an in-process proxy's), and Python
+    still runs its handler in the main thread at once. A handler that only notes the
+    signal holds it wherever it lands; the block's end raises it again.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, HEAL_SIGNALS)
+    pending: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda signum, _: pending.append(signum)) for sig in HEAL_SIGNALS
+    }
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in previous.items():
+            # None: a handler not set from Python; the default is the closest we can restore.
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        for sig in dict.fromkeys(pending):
+            signal.raise_signal(sig)
