@@ -144,7 +144,7 @@ def test_a_connection_holds_at_most_max_buffered_in_a_toxic_queue(cap, early):
                 sock.sendall(b"y" * (2 * cap))
 
             def queued() -> int:
-                return server.call(lambda: max(link.up.queued_bytes for link in links))
+                return server.call(lambda: max(link.up.held() for link in links))
 
             # Push until the socket stays full; again if the proxy was only slow to read
             # (a busy machine), until its queue passed the cap and reading paused.

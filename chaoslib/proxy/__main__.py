@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import signal
 import sys
@@ -16,6 +17,7 @@ import sys
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.log import configure_logging
 from chaoslib.proxy.api import TOXIPROXY_VERSION, on_loopback
+from chaoslib.proxy.fdlimit import DEFAULT_MAX_CONNECTIONS, FileLimit, raise_open_files_limit
 from chaoslib.proxy.limits import TOKEN_ENV, Limits
 from chaoslib.proxy.server import Server, load_config, new_event_loop
 
@@ -73,7 +75,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for flag, field, unit in (
         ("max-proxies", "max_proxies", "proxies"),
         ("max-toxics", "max_toxics", "toxics per proxy"),
-        ("max-connections", "max_connections", "open client connections per proxy"),
         ("max-buffered", "max_buffered", "bytes held per connection direction"),
         ("max-body", "max_body", "bytes of an API request body"),
     ):
@@ -85,6 +86,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             dest=field,
             help=f"cap: {unit} (default {getattr(defaults, field)})",
         )
+    parser.add_argument(
+        "-max-connections",
+        "--max-connections",
+        type=int,
+        default=None,
+        dest="max_connections",
+        help=f"cap: open client connections per proxy (default {DEFAULT_MAX_CONNECTIONS}, "
+        "or fewer if the open-files limit, raised to its hard limit at start, "
+        "has no room for them: 2 files each)",
+    )
     parser.add_argument(
         "-client-timeout",
         "--client-timeout",
@@ -101,7 +112,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.limits = Limits(
             max_proxies=args.max_proxies,
             max_toxics=args.max_toxics,
-            max_connections=args.max_connections,
+            # (Validated now; a default is derived from the open-files limit at start.)
+            max_connections=(
+                DEFAULT_MAX_CONNECTIONS if args.max_connections is None else args.max_connections
+            ),
             max_buffered=args.max_buffered,
             max_body=args.max_body,
             client_timeout=args.client_timeout,
@@ -112,7 +126,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def serve(args: argparse.Namespace) -> None:
+def fit_to_open_files(args: argparse.Namespace) -> FileLimit:
+    """Raise the open-files limit, and derive ``-max-connections`` from it unless it was set."""
+    files = raise_open_files_limit()
+    if args.max_connections is None:
+        derived = min(DEFAULT_MAX_CONNECTIONS, files.connections)
+        args.limits = dataclasses.replace(args.limits, max_connections=derived)
+    return files
+
+
+async def serve(args: argparse.Namespace, files: FileLimit | None = None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -129,11 +152,17 @@ async def serve(args: argparse.Namespace) -> None:
                 else f"anyone who can reach it can inject faults; set -token or ${TOKEN_ENV}"
             )
             print(
-                f"warning: the API listens on {args.host}, reachable from other machines: "
-                f"{guard}",
+                f"warning: the API listens on {args.host}, reachable from other machines: {guard}",
                 file=sys.stderr,
             )
         print(f"chaoslib-proxy: API on http://{args.host}:{server.port}", flush=True)
+        if files is not None:
+            origin = "derived" if args.max_connections is None else "set"
+            print(
+                f"chaoslib-proxy: {files.describe()}; "
+                f"-max-connections {args.limits.max_connections} ({origin})",
+                flush=True,
+            )
         # What exists now (modules, the app) lives as long as the process: keep it out of
         # the collector's full passes, which otherwise stall every connection ~40 ms.
         gc.freeze()
@@ -148,9 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         print(TOXIPROXY_VERSION)
         return 0
     configure_logging(args.verbose)
+    files = fit_to_open_files(args)
     loop = new_event_loop()
     try:
-        loop.run_until_complete(serve(args))
+        loop.run_until_complete(serve(args, files))
     except ChaosError as exc:
         print(f"chaoslib-proxy: {exc}", file=sys.stderr)
         return 1

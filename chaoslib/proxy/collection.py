@@ -73,7 +73,12 @@ class ProxyCollection:
 
     def _new(self, name: str, listen: str, upstream: str, enabled: bool) -> Proxy:
         proxy = Proxy(
-            name, listen, upstream, enabled=enabled, loop=self.loop, rng=self.rng,
+            name,
+            listen,
+            upstream,
+            enabled=enabled,
+            loop=self.loop,
+            rng=self.rng,
             limits=self.limits,
         )
         proxy.general_path = self.general_path

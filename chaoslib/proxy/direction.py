@@ -14,6 +14,15 @@ Each direction forwards bytes one of two ways:
 
 A direction goes back to the fast path only once its queue has drained.
 
+What a direction holds (its queue, the chunk the pump has in hand, and what the
+destination's transport has not yet handed to the kernel) is counted as one
+figure: reading pauses once it passes ``-max-buffered``, so it stays under the
+cap plus the one read that was already under way. The transports buffer
+nothing before they ask to pause (see :func:`chaoslib.proxy.link.bound_transport`).
+
+A pump that fails (a toxic raising) resets its connection and logs why: a
+connection must never hang with nobody forwarding its bytes.
+
 The chain reaches a direction by ``sync``: at once for toxics with
 attach-time effects, otherwise before the direction's next chunk (a version
 number per proxy says when), so an API call need not walk every connection.
@@ -28,9 +37,11 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from loguru import logger
+
+from chaoslib.proxy.chain import Entry, run_chain  # (Entry: where it used to be defined)
 from chaoslib.proxy.toxics.base import Chunk, Toxic
 
 if TYPE_CHECKING:
@@ -43,15 +54,6 @@ class Tap(Protocol):
     """Sees every byte a direction writes and decides what actually goes out."""
 
     def filter(self, data: bytes, emit: Callable[[bytes], None]) -> None: ...
-
-
-@dataclass
-class Entry:
-    """A toxic as seen by one direction of one connection."""
-
-    toxic: Toxic
-    active: bool  # the toxicity draw, made once per connection and direction
-    state: Any
 
 
 class Direction:
@@ -67,7 +69,9 @@ class Direction:
         self.entries: list[Entry] = []
         self.queue: collections.deque[Chunk | None] = collections.deque()
         self.queued_bytes = 0
-        # Queued bytes before the source pauses, and after which it resumes.
+        self.in_hand = 0  # bytes of the chunk the pump is running through the chain
+        # Held bytes (see held()) above which the source pauses, and at or below which
+        # it resumes.
         self.high_water = link.max_buffered
         self.low_water = link.max_buffered // 4
         self.fast = not link.proxy.general_path
@@ -177,15 +181,33 @@ class Direction:
             return
         self._enqueue(Chunk(data, self.link.loop.time()))
 
+    def held(self) -> int:
+        """Bytes read from the source that the destination's kernel socket has not taken."""
+        dst = self.dst
+        buffered = dst.get_write_buffer_size() if dst is not None else 0
+        return self.queued_bytes + self.in_hand + buffered
+
     def _enqueue(self, chunk: Chunk) -> None:
         self._ensure_pump()  # (already running unless on the general path with no toxic)
         data = chunk.data
         self.queue.append(chunk)
         self.queued_bytes += len(data)
-        if self.queued_bytes > self.high_water and self.src and not self.src_paused_by_queue:
+        if self.src and not self.src_paused_by_queue and self.held() > self.high_water:
             self.src_paused_by_queue = True
             self.src.pause_reading()
         self._wake()
+
+    def _maybe_resume(self) -> None:
+        """Resume a source the cap paused, once what is held has fallen to the low mark.
+
+        Called whenever a part of ``held()`` shrinks with nothing else due to follow:
+        a chunk leaves the chain, or the destination's buffer empties (resume_source).
+        """
+        if not self.src_paused_by_queue or self.held() > self.low_water:
+            return
+        self.src_paused_by_queue = False
+        if self.src is not None and not self.dst_paused and not self.src.is_closing():
+            self.src.resume_reading()
 
     def feed_eof(self) -> None:
         if self.version != self.proxy.toxics_version:
@@ -234,7 +256,9 @@ class Direction:
         self.dst_paused = False
         if self.drained and not self.drained.done():
             self.drained.set_result(None)
-        if self.src is not None and not self.src_paused_by_queue and not self.src.is_closing():
+        if self.src_paused_by_queue:
+            self._maybe_resume()
+        elif self.src is not None and not self.src.is_closing():
             self.src.resume_reading()
 
     # -- the pump ----------------------------------------------------------------
@@ -248,43 +272,57 @@ class Direction:
 
     async def _pump(self) -> None:
         try:
-            while not self.link.closed:
-                if self.version != self.proxy.toxics_version:
-                    self.sync()
-                if not self.queue:
-                    if self.fast_ok:
-                        self.fast = True
-                        return
-                    self.wakeup = self.link.loop.create_future()
-                    await self.wakeup
-                    continue
-                chunk = self.queue.popleft()
-                if chunk is _EOF:
-                    await self._run_eof()
-                    return
-                self.queued_bytes -= len(chunk.data)
-                if self.src_paused_by_queue and self.queued_bytes < self.low_water:
-                    self.src_paused_by_queue = False
-                    if self.src is not None and not self.dst_paused and not self.src.is_closing():
-                        self.src.resume_reading()
-                await self._run(chunk, list(self.entries), 0)
+            await self._pump_queue()
+        except Exception as exc:
+            # Anything a toxic raises (an extension toxic's bug, an exhausted resource):
+            # the chunk is lost, so the connection must end where both peers can see it.
+            logger.opt(exception=exc).error(
+                "proxy {}: forwarding {} for a connection from {} failed ({}: {}); "
+                "resetting the connection",
+                self.proxy.name,
+                self.stream,
+                self.link.peer,
+                type(exc).__name__,
+                exc,
+            )
+            self.pump_task = None  # (so closing does not cancel this very task)
+            self.link.close(reset=True)
         finally:
             self.pump_task = None
 
-    async def _run(self, chunk: Chunk, entries: list[Entry], index: int) -> None:
-        while index < len(entries) and not entries[index].active:
-            index += 1
-        if self.link.closed:
-            return
-        if index == len(entries):
-            if self.dst_paused:
-                self.drained = self.link.loop.create_future()
-                await self.drained
-            self._write(chunk.data)
-            return
-        entry = entries[index]
-        async for piece in entry.toxic.pipe(chunk, self.link, entry.state):
-            await self._run(Chunk(piece, chunk.read_at), entries, index + 1)
+    async def _pump_queue(self) -> None:
+        while not self.link.closed:
+            if self.version != self.proxy.toxics_version:
+                self.sync()
+            if not self.queue:
+                if self.fast_ok:
+                    self.fast = True
+                    return
+                self.wakeup = self.link.loop.create_future()
+                await self.wakeup
+                continue
+            chunk = self.queue.popleft()
+            if chunk is _EOF:
+                await self._run_eof()
+                return
+            size = len(chunk.data)
+            self.queued_bytes -= size
+            self.in_hand = size  # still held: moved, not forwarded
+            try:
+                await run_chain(chunk, list(self.entries), self.link, self._closed, self._out)
+            finally:
+                self.in_hand = 0
+            self._maybe_resume()
+
+    def _closed(self) -> bool:
+        return self.link.closed
+
+    async def _out(self, data: bytes) -> None:
+        """What leaves the chain: written once the destination has room."""
+        if self.dst_paused:
+            self.drained = self.link.loop.create_future()
+            await self.drained
+        self._write(data)
 
     async def _run_eof(self) -> None:
         for entry in list(self.entries):

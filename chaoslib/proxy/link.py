@@ -13,17 +13,41 @@ import struct
 from typing import TYPE_CHECKING
 
 from chaoslib.proxy.direction import Direction, Tap
+from chaoslib.proxy.fdlimit import BUDGET
 from chaoslib.proxy.toxics.base import Toxic
 
 if TYPE_CHECKING:
     from chaoslib.proxy.proxy import Proxy
 
 
+def reset_transport(transport: asyncio.BaseTransport) -> None:
+    """Close at once with an RST (SO_LINGER 0), not a FIN after flushing."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+def bound_transport(transport: asyncio.Transport) -> asyncio.Transport:
+    """Make a transport ask to pause as soon as it buffers anything, and resume once empty.
+
+    Its default (pause past 64 KiB, resume under 16 KiB) let the proxy hold that much
+    again on top of ``-max-buffered`` and one read, and a buffer that drains below the
+    mark without emptying sends no event to resume on. The kernel's socket buffer
+    (megabytes on loopback) still keeps the peer fed while the source waits.
+    """
+    transport.set_write_buffer_limits(high=0, low=0)
+    return transport
+
+
 class Link:
     """A client connection and its upstream connection, with both directions."""
 
-    def __init__(self, proxy: Proxy, client: asyncio.Transport) -> None:
+    def __init__(self, proxy: Proxy, client: asyncio.Transport, *, budgeted: bool = False) -> None:
+        """``budgeted``: the connection holds a place in the process's open-files budget
+        (:data:`chaoslib.proxy.fdlimit.BUDGET`), given back when it closes."""
         self.proxy = proxy
+        self.budgeted = budgeted
         self.loop = proxy.loop
         self.rng: random.Random = proxy.rng
         self.max_buffered = proxy.limits.max_buffered
@@ -39,7 +63,7 @@ class Link:
         self.up = Direction(self, "upstream")
         self.down = Direction(self, "downstream")
         self.up.src = client
-        self.down.dst = client
+        self.down.dst = bound_transport(client)
         self.up.sync()
         self.down.sync()
 
@@ -65,7 +89,7 @@ class Link:
 
     def upstream_connected(self, transport: asyncio.Transport) -> None:
         self.upstream = transport
-        self.up.dst = transport
+        self.up.dst = bound_transport(transport)
         self.down.src = transport
         early, self.early = self.early, []
         for data in early:
@@ -101,15 +125,15 @@ class Link:
             if transport is None:
                 continue
             if reset:
-                sock = transport.get_extra_info("socket")
-                if sock is not None:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                transport.abort()
+                reset_transport(transport)
             else:
                 transport.close()
         self.up.stop()
         self.down.stop()
         self.proxy.forget(self)
+        if self.budgeted:
+            self.budgeted = False
+            BUDGET.give_back()
 
     def abort(self) -> None:
         """Drop the connection now (the proxy was disabled or deleted)."""

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from chaoslib.proxy.link import Link
+from loguru import logger
+
+from chaoslib.proxy.fdlimit import BUDGET, REFUSALS, out_of_budget, out_of_files
+from chaoslib.proxy.link import Link, reset_transport
 
 if TYPE_CHECKING:
     from chaoslib.proxy.proxy import Proxy
+
+OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)
+
+
+def refuse_for_files(
+    proxy: Proxy, transport: asyncio.BaseTransport, reason: str, why: Callable[[], str]
+) -> None:
+    """Reset a connection the process has no file descriptors for; count it, log it (rate-limited).
+
+    Counted in the same ``refused`` as ``-max-connections`` refusals: to a client, both are
+    a connection the proxy accepted and reset at once.
+    """
+    REFUSALS.refused(proxy, reason, why)
+    reset_transport(transport)
 
 
 class ClientSide(asyncio.Protocol):
@@ -22,8 +41,11 @@ class ClientSide(asyncio.Protocol):
         if len(self.proxy.links) >= self.proxy.limits.max_connections:
             self.proxy.refuse(transport)
             return
+        if not BUDGET.take():
+            refuse_for_files(self.proxy, transport, "files", out_of_budget)
+            return
         transport.pause_reading()  # nothing to forward to until the upstream answers
-        self.link = Link(self.proxy, transport)
+        self.link = Link(self.proxy, transport, budgeted=True)
         self.proxy.adopt(self.link)
         self.proxy.loop.create_task(self._connect_upstream(self.link))
 
@@ -34,9 +56,27 @@ class ClientSide(asyncio.Protocol):
             if link.closed:
                 return
             await self.proxy.loop.create_connection(lambda: UpstreamSide(link), host, port)
-        except (OSError, ValueError):
-            # As in Toxiproxy: the client's connect succeeded, and now it is closed.
+        except OSError as exc:
+            if exc.errno not in OUT_OF_FILES:
+                link.close()  # as in Toxiproxy: the client's connect succeeded, now it is closed
+                return
+            # Not the upstream's fault: say so, and reset, as for any refusal.
+            why = out_of_files("opening the upstream connection")
+            REFUSALS.refused(self.proxy, "upstream-files", why)
+            link.close(reset=True)
+        except ValueError:
             link.close()
+        except Exception as exc:
+            # A connect-time toxic that raised: never leave the client waiting on nothing.
+            logger.opt(exception=exc).error(
+                "proxy {}: opening the upstream for a connection from {} failed ({}: {}); "
+                "resetting the connection",
+                self.proxy.name,
+                link.peer,
+                type(exc).__name__,
+                exc,
+            )
+            link.close(reset=True)
 
     def data_received(self, data: bytes) -> None:
         link = self.link

@@ -110,7 +110,9 @@ class Proxy:
             logger.warning(
                 "proxy {}: {} connections open, the cap (-max-connections); "
                 "closing new ones until some end ({} so far)",
-                self.name, len(self.links), self.refused,
+                self.name,
+                len(self.links),
+                self.refused,
             )
 
     def upstream_address(self) -> tuple[str, int]:

@@ -159,7 +159,9 @@ class ProxyServer:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         server = self.server = Server(
-            asyncio.get_running_loop(), self.seed, general_path=self.general_path,
+            asyncio.get_running_loop(),
+            self.seed,
+            general_path=self.general_path,
             limits=self.limits,
         )
         try:

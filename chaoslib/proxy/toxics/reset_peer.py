@@ -1,7 +1,18 @@
-"""reset_peer: on the first chunk (or the end of the stream), wait ``timeout`` ms, then RST."""
+"""reset_peer: on the first chunk (or the end of the stream), wait ``timeout`` ms, then RST.
+
+Once the wait has begun it runs out, as in Toxiproxy: its ``Pipe`` waits on a
+plain ``time.After`` that no interrupt reaches (toxics/reset_peer.go), so
+removing the toxic, changing its ``timeout`` or setting ``toxicity: 0`` blocks
+until the timer fires and the connection is reset then, not at once. The chunk
+that started the wait is discarded whatever happens, so there are no bytes to
+hand on early; what the wait holds is the connection's fate, already decided.
+A connection that has sent nothing yet is not waiting: the change reaches it
+as any other toxic's would.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +30,10 @@ class ResetPeer(Toxic):
     Attributes = ResetPeerAttributes
 
     async def _reset(self, ctx: LinkContext) -> None:
-        await self.sleep(ctx, self.attributes.timeout / 1000)
+        # Not self.sleep: that one ends early when the toxic changes (see the docstring).
+        # Closing the connection still cancels it, with the pump.
+        if self.attributes.timeout > 0:
+            await asyncio.sleep(self.attributes.timeout / 1000)
         ctx.close(reset=True)
 
     async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Any) -> AsyncIterator[bytes]:
