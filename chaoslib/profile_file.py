@@ -152,8 +152,8 @@ def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
         if backend == "process" and not runnable(module):
             raise r.fail(
                 item, f"{ctx}.module",
-                f"service {name} names module {module!r}, which python -m cannot find "
-                f"from {CHECKOUT} or sys.path",
+                f"service {name} names module {module!r}, which python -m cannot find: it "
+                f"runs in {CHECKOUT} and sees that, PYTHONPATH and site-packages",
                 "a dotted module name that exists, e.g. examples.arbees.shard",
             )  # fmt: skip
         out[str(name)] = ServiceDef(

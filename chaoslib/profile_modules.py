@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import sys
-from importlib import util
 from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 
@@ -37,11 +36,29 @@ def runnable(module: str) -> bool:
     return True
 
 
+def child_path() -> list[str]:
+    """The search path ``python -m`` will have in the child: the checkout (its working
+    directory), then what it inherits (PYTHONPATH, the standard library, site-packages).
+
+    Not this process's ``sys.path[0]``: that is where *this* process was started from
+    (the shell's directory under ``python -m invoke``, the venv's bin under ``invoke``),
+    which the child never sees; counting it made the answer depend on how invoke ran."""
+    inherited = sys.path if sys.flags.safe_path else sys.path[1:]
+    return [str(CHECKOUT), *inherited]
+
+
 def _top(name: str) -> ModuleSpec | None:
-    spec = PathFinder.find_spec(name, [str(CHECKOUT), *sys.path])
+    spec = PathFinder.find_spec(name, child_path())
     if spec is not None:
         return spec
-    try:  # a top-level name has no parent to import: an installed finder may know it
-        return util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
+    # An installed finder (an editable install's) may map the name without a path entry.
+    for finder in sys.meta_path:
+        if finder is PathFinder or not hasattr(finder, "find_spec"):
+            continue
+        try:
+            found = finder.find_spec(name, None)
+        except (ImportError, ValueError):
+            continue
+        if found is not None:
+            return found
+    return None

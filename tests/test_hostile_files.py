@@ -10,6 +10,7 @@ and line, what is wrong and what is accepted; ``invoke chaos.run`` exits 2 with 
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -298,6 +299,19 @@ def test_a_profile_naming_a_module_that_does_not_exist_is_refused_at_load(tmp_pa
         tmp_path / "q.yml", edit("module: examples.arbees.signals", "module: examples", LOCAL)
     )
     assert "names module 'examples'" in refused(load_profile, package)
+
+
+def test_a_module_is_looked_up_where_the_child_runs_not_where_invoke_started(tmp_path, monkeypatch):
+    """The child runs ``python -m`` in the checkout with this process's environment: a module
+    beside the shell's directory (this process's sys.path[0]) is not one it can run, and
+    one on PYTHONPATH is, however invoke itself was started."""
+    (tmp_path / "mysvc.py").write_text("print('ready')\n")
+    text = edit("module: examples.arbees.signals", "module: mysvc", LOCAL)
+    path = write(tmp_path / "p.yml", text)
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path[1:]])
+    assert "names module 'mysvc'" in refused(load_profile, path)
+    monkeypatch.setattr(sys, "path", [sys.path[0], str(tmp_path), *sys.path[1:]])
+    assert load_profile(path).services["signals"].module == "mysvc"
 
 
 # -- end to end: invoke chaos.run exits 2, with no traceback and nothing applied -----------------
