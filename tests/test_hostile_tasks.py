@@ -263,6 +263,28 @@ def test_a_second_task_on_a_held_link_is_refused_naming_the_holder(home):
 
 
 @pytest.mark.slow
+def test_a_task_on_a_link_a_killed_run_left_down_is_refused_until_reset(home):
+    # Before: the second task found the link down, touched nothing, said "Healed" and ✅,
+    # and left the killed run's fault in place.
+    killed = spawn_python(home, "-m", "invoke", "chaos.redis-down", "--duration", "60")
+    try:
+        wait_down(home)
+    finally:
+        killed.kill()
+        finish(killed)
+    second = run_invoke(home, "chaos.redis-down", "--duration", "0.5", timeout=60)
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert f"link down: redis (pid {killed.pid}, no longer running)" in second.stderr
+    assert "invoke chaos.reset" in second.stderr and "Applied" not in second.stdout
+    assert not proxies(home)["redis"].enabled, "the killed run's fault is still there"
+    assert run_invoke(home, "chaos.reset").returncode == 0
+    assert untouched(home)
+    again = run_invoke(home, "chaos.redis-down", "--duration", "0.5", timeout=60)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert untouched(home)
+
+
+@pytest.mark.slow
 def test_with_overlap_the_first_heal_leaves_the_link_to_the_longer_fault(home):
     # Before: the first fault's heal enabled the link 1.5 s into the second's 6 s hold,
     # and the second still reported ✅.

@@ -13,7 +13,7 @@ from rich.table import Table
 from chaoslib.checks import merge
 from chaoslib.cli.flags import DAY, DAY_MS, FAULT_HELP, FORCE, LINK, PROFILE, RATE_MAX, V
 from chaoslib.cli.flags import number as _number
-from chaoslib.cli.hold import hold_and_measure, probe_link, report
+from chaoslib.cli.hold import hold_and_measure, probe_link, refuse_leftovers, report
 from chaoslib.cli.output import console, fail, failed, setup
 from chaoslib.cli.suite_tasks import scenario, suite
 from chaoslib.environment import Environment
@@ -54,6 +54,7 @@ def _run_fault(
         env = Environment.from_profile(profile, force=force)
         links = env.select_links(service, _names(link), client or None)
         probe_link(env, links)  # refused before anything is applied
+        refuse_leftovers(env, links)
         fault: Fault = build(env, links)
     except ChaosError as exc:  # a bad profile, or what the flags asked for is not there: 2
         raise failed(exc) from None

@@ -20,7 +20,7 @@ from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.group import FaultGroup
 from chaoslib.faults.network import PROTOCOL_TOXICS, Flap, LinkDown, ToxicFault
-from chaoslib.faults.owners import LinkHeld
+from chaoslib.faults.owners import LinkHeld, left_by_dead_runs
 from chaoslib.faults.signals import Terminated, heal_on_signals
 from chaoslib.observe.base import Probe
 from chaoslib.observe.history import History
@@ -68,6 +68,22 @@ def probe_link(env: Environment, links: list[str]) -> str:
         "(in compose mode the shared redis and timescaledb proxies are: drop --client, or add "
         "it with --link), or publish the link's listen port in your compose override"
     )
+
+
+def refuse_leftovers(env: Environment, links: list[str]) -> None:
+    """A fault a killed run left on these links: this one would touch nothing, and report
+    the dead run's fault as its own. Refused (2) until ``chaos.reset`` heals it."""
+    stale = [
+        entry
+        for api in dict.fromkeys(env.link(name).client.url for name in links)
+        for entry in left_by_dead_runs(env.ledger, api, links)
+    ]
+    if stale:
+        what = "; ".join(f"{e.description} (pid {e.pid}, no longer running)" for e in stale)
+        raise ConfigError(
+            f"a run that ended without healing left a fault on these links: {what}. "
+            "Run invoke chaos.reset to heal it, then try again"
+        )
 
 
 def _hold(fault: Fault, duration: float) -> None:

@@ -32,6 +32,7 @@ import psutil
 from loguru import logger
 
 from chaoslib.errors import ConfigError
+from chaoslib.faults.ledger import Ledger, LedgerEntry
 from chaoslib.state import StateFileError, chaos_home, locked, read_json, write_json
 
 
@@ -202,3 +203,28 @@ def _valid(raw: dict[str, Any]) -> bool:
         "started",
         "since",
     }
+
+
+def left_by_dead_runs(ledger: Ledger, api: str, links: Iterable[str]) -> list[LedgerEntry]:
+    """Entries on ``links`` whose run is gone: their faults are still in place, unhealed.
+
+    A new fault on such a link would find it already down (or slow), touch nothing, and
+    its heal would leave the dead run's fault behind while reporting a recovery."""
+    wanted = set(links)
+    found = []
+    for entry in ledger.scan()[0]:
+        names = entry.target.get("proxies") or [entry.target.get("proxy")]
+        if entry.target.get("api") != api or not wanted & set(names):
+            continue
+        if not _ran_then(entry.pid, entry.applied_at):
+            found.append(entry)
+    return found
+
+
+def _ran_then(pid: int, applied_at: float) -> bool:
+    """Is ``pid`` alive, and the process that applied the entry (started before it)?"""
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= applied_at + 1
+    except (psutil.Error, ValueError):
+        return False
