@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from chaoslib import stack as stack_mod
+from chaoslib import yaml_lines
 from chaoslib.errors import ConfigError
 from chaoslib.experiment import Experiment
 from chaoslib.experiment_file import load_experiment
@@ -312,6 +313,22 @@ def test_a_module_is_looked_up_where_the_child_runs_not_where_invoke_started(tmp
     assert "names module 'mysvc'" in refused(load_profile, path)
     monkeypatch.setattr(sys, "path", [sys.path[0], str(tmp_path), *sys.path[1:]])
     assert load_profile(path).services["signals"].module == "mysvc"
+
+
+def test_a_key_written_over_a_merged_one_overrides_it_and_a_written_twice_key_is_refused(
+    tmp_path,
+):
+    """``{<<: *lat, name: lat2}`` is how YAML merge keys are used: not a duplicate."""
+    merged = write(
+        tmp_path / "m.yml",
+        "faults:\n"
+        "  - &lat {name: lat, type: latency, link: redis, latency: 10, at: 0, for: 0.5}\n"
+        "  - {<<: *lat, name: lat2, at: 0.6}\n",
+    )
+    doc = yaml_lines.load(merged)
+    assert doc["faults"][1] == {**doc["faults"][0], "name": "lat2", "at": 0.6}
+    twice = write(tmp_path / "t.yml", "faults:\n  - {name: a, name: b}\n")
+    assert "duplicate key 'name'" in refused(yaml_lines.load, twice)
 
 
 # -- end to end: invoke chaos.run exits 2, with no traceback and nothing applied -----------------

@@ -224,6 +224,14 @@ def echo_link(client, echo_server):
     client.delete_proxy("svc")
 
 
+def test_a_claims_file_that_cannot_be_written_does_not_stop_a_fault_or_its_heal(client, echo_link):
+    (echo_link.ledger.path.parent / "links.json").mkdir(parents=True)
+    fault = echo_link.down().apply()
+    assert not client.proxies()["svc"].enabled
+    fault.heal()
+    assert client.proxies()["svc"].enabled and Ledger().entries() == []
+
+
 def test_two_downs_on_one_link_keep_it_down_until_the_last_one_heals(client, echo_link):
     first, second = echo_link.down().apply(), echo_link.down().apply()
     first.heal()

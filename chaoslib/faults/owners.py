@@ -111,7 +111,10 @@ class LinkOwners:
             before = list(live)
             yield live
             if live != before or len(live) != len(raw):
-                write_json(self.path, {"claims": [asdict(c) for c in live]})
+                try:
+                    write_json(self.path, {"claims": [asdict(c) for c in live]})
+                except OSError as exc:  # a heal must not fail here either (see above)
+                    logger.warning("cannot record the link claims in {}: {}", self.path, exc)
 
     def holders(self, api: str, links: Iterable[str]) -> list[Claim]:
         """Live claims on any of ``links``, other processes' and this one's."""
