@@ -353,3 +353,12 @@ def test_a_bad_profile_exits_2_from_a_fault_task_and_from_chaos_run(home, tmp_pa
     assert f"{bad}:1: services: is required" in result.stderr
     assert "Traceback" not in result.stderr
     assert untouched(home)
+
+
+def test_help_after_a_task_with_a_positional_argument_points_to_the_help(tmp_path):
+    # Before: invoke gave "--help" to chaos.run as its file ("cannot read the file").
+    for task, code in (("chaos.run", 0), ("chaos.scenario", 0)):
+        result = run_invoke(tmp_path, task, "--help")
+        assert result.returncode == code, result.stdout + result.stderr
+        assert f"Help: invoke --help {task}" in result.stderr
+        assert "cannot read" not in result.stderr and "unknown scenario" not in result.stderr

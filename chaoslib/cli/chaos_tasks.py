@@ -14,7 +14,7 @@ from chaoslib.checks import merge
 from chaoslib.cli.flags import DAY, DAY_MS, FAULT_HELP, FORCE, LINK, PROFILE, RATE_MAX, V
 from chaoslib.cli.flags import number as _number
 from chaoslib.cli.hold import hold_and_measure, probe_link, refuse_leftovers, report
-from chaoslib.cli.output import console, fail, failed, setup
+from chaoslib.cli.output import console, fail, failed, positional, setup
 from chaoslib.cli.suite_tasks import scenario, suite
 from chaoslib.environment import Environment
 from chaoslib.errors import ChaosError, ConfigError
@@ -250,6 +250,7 @@ def bandwidth(
 )
 def run(c, file, journal=None, verbose=0, profile=None, force=False):
     """Run a YAML experiment against the running stack and write its journal."""
+    positional(file, "chaos.run", "the experiment file")
     setup(verbose)
     from chaoslib.experiment_file import load_experiment
 

@@ -45,3 +45,14 @@ def exit_code(exc: ChaosError) -> int:
 def failed(exc: ChaosError) -> Exit:
     """:func:`fail` with the exit code the error's kind calls for (:func:`exit_code`)."""
     return fail(exc, exit_code(exc))
+
+
+def positional(value: str, task: str, what: str) -> str:
+    """invoke hands ``chaos.run --help`` to the task as its file: say where the help is."""
+    if value.startswith("-"):
+        raise Exit(
+            f"chaoslib: invoke {task} takes {what} first, not {value!r}. "
+            f"Help: invoke --help {task}",
+            code=0 if value in ("-h", "--help") else 2,
+        )
+    return value

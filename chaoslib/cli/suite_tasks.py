@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import task
 from invoke.exceptions import Exit
 
-from chaoslib.cli.output import console, failed, setup
+from chaoslib.cli.output import console, failed, positional, setup
 from chaoslib.errors import ChaosError
 
 V = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
@@ -109,4 +109,5 @@ def scenario(
     allow_reset_data=False,
 ):
     """Run one of the guide's scenarios (with the steady-state check first) and write its reports."""
+    positional(name, "chaos.scenario", "the scenario's name")
     _run(name, profile, timing, report_dir, fragile, verbose, force, allow_reset_data)
