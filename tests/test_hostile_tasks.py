@@ -155,7 +155,7 @@ def test_sigint_while_an_experiment_stops_postgres_leaves_it_running(home, tmp_p
         for line in proc.stdout:  # the steady-state line, then the delay the issue used
             if line.startswith("steady state"):
                 break
-        time.sleep(delay)  # the trial's parameter, not a synchronisation
+        time.sleep(delay)  # ok: the delay is the trial's parameter, not a synchronisation
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
