@@ -8,13 +8,13 @@ Ctrl-C, SIGTERM or SIGHUP.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from loguru import logger
 
 from chaoslib import schedule
-from chaoslib.checks import Verdict, merge
+from chaoslib.checks import FAIL, UNKNOWN, Verdict, merge
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.faults.base import Fault
 from chaoslib.faults.signals import Terminated, heal_on_signals, signals_held
@@ -45,6 +45,14 @@ class RunContext:
 
 
 Check = Callable[[RunContext], Verdict]
+
+
+def judged(verdicts: Sequence[Verdict]) -> str:
+    """The status of a run that reached its checks: any fail is ``failed``; otherwise an
+    unknown (a fact the check needs is missing) is ``inconclusive``, never a guessed pass or
+    fail. The steady state's verdicts count too: an unjudged start leaves the run unjudged."""
+    verdict = merge(verdicts) if verdicts else "pass"  # no checks at all: nothing went wrong
+    return {FAIL: "failed", UNKNOWN: "inconclusive"}.get(verdict, "passed")
 
 
 @dataclass
@@ -119,8 +127,7 @@ class Experiment:
                     observer.stop()
         if status == "passed":
             verdicts = [check(ctx) for check in self.checks]
-            if merge(verdicts) != "pass" and verdicts:
-                status = "failed"
+            status = judged([*steady, *verdicts])
         timings["total"] = self.clock.now() - origin
         return Journal(
             experiment=self.name,

@@ -10,7 +10,9 @@ from typing import Any
 from chaoslib.checks import Verdict
 from chaoslib.observe.history import Event
 
-STATUSES = ("passed", "failed", "aborted", "interrupted")
+# inconclusive: no check failed but one could not be judged (a fact it needs is missing);
+# a missing fact is never a pass, and never a fail either.
+STATUSES = ("passed", "failed", "inconclusive", "aborted", "interrupted")
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,11 @@ class SuiteResult:
             return "interrupted"
         if self.error or not self.journals:
             return "aborted"
-        return "passed" if all(j.status == "passed" for j in self.journals) else "failed"
+        statuses = {j.status for j in self.journals}
+        if statuses <= {"passed"}:
+            return "passed"
+        # Unknown checks are not failures, but a suite with one is not a pass either.
+        return "inconclusive" if statuses <= {"passed", "inconclusive"} else "failed"
 
     def journal(self, name: str) -> Journal | None:
         return next((j for j in self.journals if j.experiment == name), None)

@@ -143,3 +143,73 @@ def test_a_second_ctrl_c_during_the_heals_still_heals_every_fault(redis_url, tox
     healed = [f.fault for f in journal.faults if f.action == "heal"]
     assert healed == ["second", "cut"], healed
     assert all(p.enabled for p in toxiproxy.proxies().values())
+
+
+# -- inconclusive: a check that lacks a fact is unknown, never a fail --------------------
+
+NO_STREAM = "the profile declares no signal stream"
+
+
+def _judged(*checks_or_verdicts: checks.Verdict, steady: tuple = ()) -> Experiment:
+    """An experiment with no faults or observers whose checks return these verdicts."""
+    from chaoslib.clock import ManualClock
+
+    exp = Experiment("judged", steady_for=0, observe_after=0, clock=ManualClock())
+    exp.steady_state = [lambda run, v=v: v for v in steady]
+    exp.checks = [lambda run, v=v: v for v in checks_or_verdicts]
+    return exp
+
+
+def test_pass_and_unknown_checks_make_the_experiment_inconclusive_not_failed(tmp_path):
+    journal = _judged(
+        checks.Verdict("recovered", "pass"),
+        checks.Verdict("no loss", "unknown", evidence=NO_STREAM),
+    ).run()
+    assert journal.status == "inconclusive" and not journal.passed
+    assert journal.error is None and not journal.deviated
+    data = json.loads(journal.write(tmp_path / "journal.json").read_text())
+    assert data["status"] == "inconclusive"
+    assert [(c["status"], c["evidence"]) for c in data["checks"]][1] == ("unknown", NO_STREAM)
+
+
+def test_a_fail_among_pass_and_unknown_checks_makes_the_experiment_failed():
+    journal = _judged(
+        checks.Verdict("recovered", "pass"),
+        checks.Verdict("no loss", "unknown", evidence=NO_STREAM),
+        checks.Verdict("no crash", "fail", evidence="shard_01 exited"),
+    ).run()
+    assert journal.status == "failed"
+
+
+def test_an_unknown_steady_state_with_passing_checks_is_inconclusive():
+    steady = (checks.Verdict("steady", "unknown", evidence="no heartbeat key declared"),)
+    journal = _judged(checks.Verdict("recovered", "pass"), steady=steady).run()
+    assert journal.status == "inconclusive" and not journal.deviated
+
+
+def test_passing_checks_pass_and_no_checks_at_all_still_pass():
+    assert _judged(checks.Verdict("a", "pass"), checks.Verdict("b", "pass")).run().passed
+    assert _judged().run().status == "passed"
+
+
+def test_chaos_run_of_an_inconclusive_experiment_exits_3_and_journals_it(chaos_stack, tmp_path):
+    from tests.helpers import run_invoke
+
+    # A ping observer writes nothing, so no_loss over it has no acknowledged write to judge.
+    experiment = tmp_path / "ping-only.yml"
+    experiment.write_text(
+        "name: ping-only\nsteady_for: 0.2\nobserve_after: 0.5\n"
+        "observers:\n  - {type: redis_ping, name: redis, link: redis, interval: 0.05}\n"
+        "faults:\n  - {name: cut, type: down, link: redis, at: 0, for: 0.3}\n"
+        "checks:\n  - {type: recovered_within, observer: redis, fault: cut, seconds: 5}\n"
+        "  - {type: no_loss, workload: redis, name: nothing written}\n"
+    )
+    journal = tmp_path / "journal.json"
+    result = run_invoke(chaos_stack.home, "chaos.run", str(experiment), "--journal", str(journal))
+    said = result.stdout + result.stderr
+    assert result.returncode == 3, said
+    data = json.loads(journal.read_text())
+    assert data["status"] == "inconclusive", data["checks"]
+    assert [c["status"] for c in data["checks"]] == ["pass", "unknown"]
+    assert "ping-only: inconclusive" in result.stdout
+    assert "no write was acknowledged" in result.stdout

@@ -6,10 +6,16 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from html import escape
 from html.parser import HTMLParser
 
 import pytest
 
+from chaoslib.checks import Verdict
+from chaoslib.journal import STATUSES, Journal
+from chaoslib.profile import load_profile
+from chaoslib.reports import write_reports
+from chaoslib.suite import SuiteResult
 from tests.helpers import run_invoke
 
 # The chaos guide's Success Criteria Checklist and Performance Metrics, verbatim.
@@ -171,3 +177,142 @@ def test_the_html_report_charts_each_fault_window_and_each_service_lane(suite):
     svg = re.search(r"<svg.*?</svg>", html, re.S).group(0)
     ET.fromstring(svg)  # the charts are well-formed XML
     assert "Success Criteria Checklist" in html and "✅" in html
+
+
+# -- inconclusive: no check failed, one could not be judged (journals built here, no servers) --
+
+NO_STREAM = "the profile declares no signal stream (contract.signals), so no signal can be counted"
+RECONNECTED = Verdict("reconnected", "pass", 0.4, 60, "s", "reconnected in 0.4s")
+UNJUDGED = Verdict(
+    "no signal lost", "unknown", None, 0, "messages", NO_STREAM, {"key": "message_loss"}
+)
+NOT_REASSIGNED = Verdict(
+    "reassigned", "fail", None, 10, "s", "never reached shard_02", {"key": "reassign"}
+)
+
+
+def _journal(name: str, status: str, *verdicts: Verdict, error: str | None = None) -> Journal:
+    return Journal(
+        name, "local", "fast", status, 100.0, 101.5, False, verdicts=verdicts, error=error
+    )
+
+
+def _result(tmp_path, *journals: Journal) -> SuiteResult:
+    return SuiteResult(
+        load_profile("local"), "fast", "", tmp_path / "reports", list(journals), 100.0, 130.0
+    )
+
+
+def _inconclusive(tmp_path) -> SuiteResult:
+    return _result(
+        tmp_path,
+        _journal("steady-state", "passed", RECONNECTED),
+        _journal("redis-restart", "inconclusive", RECONNECTED, UNJUDGED),
+    )
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["passed", "passed"], "passed"),
+        (["passed", "inconclusive"], "inconclusive"),
+        (["inconclusive", "inconclusive"], "inconclusive"),
+        (["inconclusive", "failed"], "failed"),
+        (["passed", "inconclusive", "aborted"], "failed"),
+        ([], "aborted"),
+    ],
+)
+def test_a_suite_is_inconclusive_only_when_nothing_failed_and_something_was_unknown(
+    tmp_path, statuses, expected
+):
+    result = _result(tmp_path, *(_journal(f"s{i}", s) for i, s in enumerate(statuses)))
+    assert result.status == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [("passed", 0), ("failed", 1), ("aborted", 1), ("inconclusive", 3), ("interrupted", 130)],
+)
+def test_each_status_has_its_exit_code_and_inconclusive_is_not_failed(status, code):
+    from chaoslib.cli.suite_tasks import status_exit_code
+
+    assert status in STATUSES
+    assert status_exit_code(status) == code
+
+
+def test_an_inconclusive_suite_is_printed_as_such_with_each_unknown_reason(tmp_path, capsys):
+    from chaoslib.cli.suite_output import print_scenarios, print_summary
+
+    result = _inconclusive(tmp_path)
+    print_scenarios(result)
+    print_summary(result)
+    out = capsys.readouterr().out
+    assert re.search(r"inconclusive\s+redis-restart", out), out
+    assert f"❔ no signal lost: {NO_STREAM}" in out, out
+    assert "suite inconclusive in 30.0s: 1 passed, 0 failed, 1 inconclusive, 0 aborted" in out
+    assert "suite failed" not in out
+
+
+def test_the_journal_counts_inconclusive_scenarios_apart(tmp_path):
+    result = _result(
+        tmp_path,
+        _journal("steady-state", "passed", RECONNECTED),
+        _journal("redis-restart", "inconclusive", RECONNECTED, UNJUDGED),
+        _journal("shard-crash", "failed", RECONNECTED, UNJUDGED, NOT_REASSIGNED),
+        _journal("db-drop", "aborted", error="RuntimeError: the system did not start"),
+    )
+    reports = write_reports(result, tmp_path / "out")
+    data = json.loads(reports["journal"].read_text())
+    assert data["status"] == "failed"
+    assert data["counts"] == {
+        "passed": 1, "failed": 1, "inconclusive": 1, "aborted": 1, "interrupted": 0
+    }  # fmt: skip
+    assert [s["status"] for s in data["scenarios"]] == [
+        "passed", "inconclusive", "failed", "aborted"
+    ]  # fmt: skip
+    detail = json.loads((tmp_path / "out" / "scenarios" / "redis-restart.json").read_text())
+    assert detail["status"] == "inconclusive"
+    assert [(c["status"], c["evidence"]) for c in detail["checks"]][1] == ("unknown", NO_STREAM)
+
+
+def test_the_html_report_shows_an_inconclusive_suite_and_each_unknown_reason(tmp_path):
+    html = write_reports(_inconclusive(tmp_path), tmp_path / "out")["html"].read_text()
+    assert '<h1>Chaos suite <span class="badge inconclusive">inconclusive</span></h1>' in html
+    assert "1 passed, 0 failed, 1 inconclusive, 0 aborted" in html
+    unknown = html.split('<section class="inconclusive">', 1)[1].split("</section>", 1)[0]
+    assert "redis-restart" in unknown and "no signal lost" in unknown
+    assert escape(NO_STREAM) in unknown
+    assert ".badge.inconclusive{" in html  # styled, not left as an unstyled word
+
+
+def test_junit_skips_unknown_checks_with_their_reason_and_counts_each_failure_once(tmp_path):
+    result = _result(
+        tmp_path,
+        _journal("redis-restart", "inconclusive", RECONNECTED, UNJUDGED),
+        _journal("shard-crash", "failed", RECONNECTED, UNJUDGED, NOT_REASSIGNED),
+        _journal("db-drop", "aborted", RECONNECTED, error="RuntimeError: the system did not start"),
+    )
+    root = ET.parse(write_reports(result, tmp_path / "out")["junit"]).getroot()
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+
+    def counts(name: str) -> tuple[str | None, ...]:
+        s = suites[name]
+        return s.get("tests"), s.get("failures"), s.get("skipped")
+
+    assert counts("redis-restart") == ("2", "0", "1")
+    assert [s.get("message") for s in suites["redis-restart"].iter("skipped")] == [NO_STREAM]
+    assert counts("shard-crash") == ("3", "1", "1")
+    [failure] = suites["shard-crash"].iter("failure")
+    assert "never reached shard_02" in failure.get("message")
+    assert counts("db-drop") == ("2", "1", "0")  # the error is one failing case, counted
+    assert "the system did not start" in next(suites["db-drop"].iter("failure")).get("message")
+    checklist = suites["Success Criteria Checklist"]
+    loss = next(
+        c for c in checklist.iter("testcase") if c.get("name").startswith("Zero message loss")
+    )
+    assert loss.find("failure") is None
+    assert NO_STREAM in loss.find("skipped").get("message")
+    for s in suites.values():  # every count is what the file holds
+        assert int(s.get("tests")) == len(s.findall("testcase")), s.get("name")
+        assert int(s.get("failures")) == len(s.findall("testcase/failure")), s.get("name")
+        assert int(s.get("skipped")) == len(s.findall("testcase/skipped")), s.get("name")

@@ -15,7 +15,7 @@ from chaoslib.cli.flags import DAY, DAY_MS, FAULT_HELP, FORCE, LINK, PROFILE, RA
 from chaoslib.cli.flags import number as _number
 from chaoslib.cli.hold import hold_and_measure, probe_link, refuse_leftovers, report
 from chaoslib.cli.output import console, fail, failed, positional, setup
-from chaoslib.cli.suite_tasks import scenario, suite
+from chaoslib.cli.suite_tasks import scenario, status_exit_code, suite
 from chaoslib.environment import Environment
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.faults.base import Fault
@@ -273,7 +273,7 @@ def run(c, file, journal=None, verbose=0, profile=None, force=False):
     _print_verdicts(result)
     console.print(f"Journal: {path}")
     if not result.passed:
-        raise Exit(code=130 if result.status == "interrupted" else 1)
+        raise Exit(code=status_exit_code(result.status))
 
 
 def _print_verdicts(result: Journal) -> None:
@@ -285,12 +285,15 @@ def _print_verdicts(result: Journal) -> None:
         measured = "-" if v.measured is None else f"{v.measured:g} {v.unit}"
         table.add_row(mark, escape(v.name), measured, v.threshold_text(), escape(v.evidence))
     console.print(table)
-    colour = "green" if result.passed else "red"
+    colour = {"passed": "green", "inconclusive": "yellow"}.get(result.status, "red")
     overall = merge(result.verdicts) if result.verdicts else "-"
     console.print(
         f"[{colour}]{result.experiment}: {result.status}[/] (checks: {overall})"
         + (f" — {result.error}" if result.error else "")
     )
+    if result.status == "inconclusive":
+        n = sum(v.status == "unknown" for v in (*result.steady_state, *result.verdicts))
+        console.print(f"[yellow]no check failed, but {n} could not be judged (❔ above)[/]")
 
 
 collection = Collection(

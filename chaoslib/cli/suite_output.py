@@ -11,7 +11,9 @@ from rich.markup import escape
 from rich.text import Text
 
 from chaoslib.checklist import NOT_RUN, LineResult, checklist, mark, performance
+from chaoslib.checks import UNKNOWN
 from chaoslib.cli.output import console
+from chaoslib.reports.journal import counts_text, unknown_checks
 from chaoslib.suite import SuiteResult
 
 
@@ -81,16 +83,35 @@ def print_checklist(result: SuiteResult) -> None:
         console.print(_line(r))
 
 
+# inconclusive is not a failure (nothing failed) and not a pass (something went unjudged).
+COLOURS = {"passed": "green", "inconclusive": "yellow"}  # anything else: red
+
+
 def print_scenarios(result: SuiteResult) -> None:
     console.print("\n[bold underline]Scenarios[/]")
     for j in result.journals:
-        colour = "green" if j.status == "passed" else "red"
+        colour = COLOURS.get(j.status, "red")
         failing = [v for v in (*j.steady_state, *j.verdicts) if v.status != "pass"]
         console.print(
-            f"  [{colour}]{j.status:8}[/] {j.experiment:24} {j.ended_at - j.started_at:5.1f}s"
+            f"  [{colour}]{j.status:12}[/] {j.experiment:24} {j.ended_at - j.started_at:5.1f}s"
             + (f"  {escape(j.error)}" if j.error else "")
         )
         for v in failing:
-            console.print(
-                f"           {mark(v.status)} {escape(v.name)}: {escape(v.evidence[:160])}"
-            )
+            # An unknown's reason says which fact to declare: it is shown whole.
+            reason = v.evidence if v.status == UNKNOWN else v.evidence[:160]
+            console.print(f"               {mark(v.status)} {escape(v.name)}: {escape(reason)}")
+
+
+def print_summary(result: SuiteResult) -> None:
+    """``suite <status> in <s>: <counts per status>``, and why an inconclusive suite is one."""
+    colour = COLOURS.get(result.status, "red")
+    console.print(
+        f"\n[{colour} bold]suite {result.status}[/] in {result.ended_at - result.started_at:.1f}s: "
+        f"{counts_text(result)}" + (f"; {escape(result.error)}" if result.error else "")
+    )
+    if result.status == "inconclusive":
+        n = len(unknown_checks(result))
+        console.print(
+            f"[yellow]no check failed, but {n} check{'s' if n != 1 else ''} could not be "
+            "judged (❔ above, with the reason)[/]"
+        )

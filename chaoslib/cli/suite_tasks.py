@@ -8,6 +8,16 @@ from invoke.exceptions import Exit
 from chaoslib.cli.output import console, failed, positional, setup
 from chaoslib.errors import ChaosError
 
+# What a run's status (a journal's or the suite's) exits with; any other status exits 1.
+# inconclusive has its own code: CI must not read "a fact was missing" as "the system failed".
+EXIT_CODES = {"passed": 0, "inconclusive": 3, "interrupted": 130}
+
+
+def status_exit_code(status: str) -> int:
+    """0 passed, 3 inconclusive (no fail, some unknown), 130 interrupted, else 1."""
+    return EXIT_CODES.get(status, 1)
+
+
 V = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
 HELP = {
     "profile": "The system profile: a built-in name (local) or a .yml path (default local).",
@@ -24,7 +34,7 @@ HELP = {
 
 def _run(only, profile, timing, report_dir, fragile, verbose, force, allow_reset_data) -> None:
     setup(verbose)
-    from chaoslib.cli.suite_output import Progress, print_checklist, print_scenarios
+    from chaoslib.cli.suite_output import Progress, print_checklist, print_scenarios, print_summary
     from chaoslib.reports import write_reports
     from chaoslib.suite import Suite, SuiteConfig
 
@@ -54,16 +64,12 @@ def _run(only, profile, timing, report_dir, fragile, verbose, force, allow_reset
     paths = write_reports(result)
     print_scenarios(result)
     print_checklist(result)
-    colour = "green" if result.status == "passed" else "red"
-    console.print(
-        f"\n[{colour} bold]suite {result.status}[/] in {result.ended_at - result.started_at:.1f}s"
-        + (f": {result.error}" if result.error else "")
-    )
+    print_summary(result)
     console.print("reports: " + ", ".join(str(p) for p in paths.values()))
-    if any(j.status == "interrupted" for j in result.journals):
+    if result.status == "interrupted" or any(j.status == "interrupted" for j in result.journals):
         raise Exit("interrupted: every fault was healed", code=130)
     if result.status != "passed":
-        raise Exit(code=1)
+        raise Exit(code=status_exit_code(result.status))
 
 
 @task(

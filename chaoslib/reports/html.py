@@ -15,7 +15,7 @@ from chaoslib.checklist import LineResult, checklist, mark, performance
 from chaoslib.checks import threshold_text
 from chaoslib.journal import Journal
 from chaoslib.reports import timeline
-from chaoslib.reports.journal import scenario_json
+from chaoslib.reports.journal import counts_text, scenario_json, unknown_checks
 from chaoslib.suite import SuiteResult
 
 CSS = """
@@ -27,7 +27,7 @@ th{background:#f6f6f6}.num{text-align:right;white-space:nowrap}.ev{color:#555;fo
 .pass{color:#17803d}.fail{color:#b42318}.unknown,.not{color:#8a6d00}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600}
 .badge.passed{background:#17803d}.badge.failed,.badge.aborted{background:#b42318}
-.badge.interrupted{background:#8a6d00}
+.badge.interrupted,.badge.inconclusive{background:#8a6d00}
 svg text{font:11px system-ui,sans-serif}.legend span{margin-right:1em}
 .sw{display:inline-block;width:12px;height:12px;vertical-align:middle;margin-right:4px}
 """
@@ -155,6 +155,23 @@ def _scenario(journal: Journal) -> str:
     )
 
 
+def _unknown(result: SuiteResult) -> str:
+    """Each check that could not be judged, with its reason in full: what to declare next."""
+    found = unknown_checks(result)
+    if not found:
+        return ""
+    rows = "".join(
+        f"<tr><td>{mark(v.status)}</td><td><code>{escape(scenario)}</code></td>"
+        f"<td>{escape(v.name)}</td><td class=ev>{escape(v.evidence)}</td></tr>"
+        for scenario, v in found
+    )
+    return (
+        '<section class="inconclusive"><h2>Checks that could not be judged</h2>'
+        "<p>Neither passed nor failed: each says what it lacked.</p><table>"
+        f"<tr><th></th><th>Scenario</th><th>Check</th><th>Reason</th></tr>{rows}</table></section>"
+    )
+
+
 def render(result: SuiteResult) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(result.started_at))
     legend = (
@@ -174,7 +191,9 @@ def render(result: SuiteResult) -> str:
         f"<p>Profile <b>{escape(result.profile.name)}</b>, timing <b>{escape(result.timing)}</b>"
         + (f", fragile <b>{escape(result.fragile)}</b>" if result.fragile else "")
         + f"; started {when}, took {result.ended_at - result.started_at:.1f}s.</p>"
+        + f"<p>Scenarios: {escape(counts_text(result))}.</p>"
         + (f"<p class=fail>{escape(result.error)}</p>" if result.error else "")
+        + _unknown(result)
         + _checklist(result)
         + f"<h2>Scenarios</h2><p class=legend>{legend}</p>"
         + "".join(_scenario(j) for j in result.journals)

@@ -8,7 +8,8 @@ from typing import Any
 
 from chaoslib import scenarios
 from chaoslib.checklist import checklist, performance
-from chaoslib.journal import Journal
+from chaoslib.checks import UNKNOWN, Verdict
+from chaoslib.journal import STATUSES, Journal
 from chaoslib.state import write_json
 from chaoslib.suite import SuiteResult
 
@@ -24,6 +25,28 @@ def _check(v: Any) -> dict[str, Any]:
         "unit": v.unit,
         "evidence": v.evidence,
     }
+
+
+def status_counts(result: SuiteResult) -> dict[str, int]:
+    """How many scenarios ended in each status, every status present (zeros included)."""
+    return {status: sum(j.status == status for j in result.journals) for status in STATUSES}
+
+
+def counts_text(result: SuiteResult) -> str:
+    """``9 passed, 0 failed, 1 inconclusive, 0 aborted`` (interrupted only when there is one)."""
+    counts = status_counts(result)
+    shown = [s for s in STATUSES if s != "interrupted" or counts[s]]
+    return ", ".join(f"{counts[s]} {s}" for s in shown)
+
+
+def unknown_checks(result: SuiteResult) -> list[tuple[str, Verdict]]:
+    """(scenario, verdict) for every check that could not be judged, in run order."""
+    return [
+        (j.experiment, v)
+        for j in result.journals
+        for v in (*j.steady_state, *j.verdicts)
+        if v.status == UNKNOWN
+    ]
 
 
 def scenario_json(journal: Journal) -> dict[str, Any]:
@@ -48,6 +71,7 @@ def scenario_json(journal: Journal) -> dict[str, Any]:
 def suite_json(result: SuiteResult) -> dict[str, Any]:
     return {
         "status": result.status,
+        "counts": status_counts(result),
         "error": result.error,
         "profile": result.profile.name,
         "timing": result.timing,
