@@ -39,9 +39,9 @@ R, G, A, D, M, S = (
     "Graceful Degradation",
 )
 ALERTS = (
-    ("all-shards-dead", "alert:all_shards_unhealthy"),
-    ("redis-restart", "alert:redis_connectivity_issue"),
-    ("db-drop", "alert:database_connectivity_issue"),
+    ("all-shards-dead", "alert:all_workers_unhealthy"),
+    ("redis-restart", "alert:redis_connectivity"),
+    ("db-drop", "alert:database_connectivity"),
 )
 
 CHECKLIST: tuple[Line, ...] = (
@@ -76,8 +76,8 @@ CHECKLIST: tuple[Line, ...] = (
     _l(
         A,
         "Alerts logged to file as fallback",
-        ("all-shards-dead", "alert_file:all_shards_unhealthy"),
-        ("db-drop", "alert_file:database_connectivity_issue"),
+        ("all-shards-dead", "alert_file:all_workers_unhealthy"),
+        ("db-drop", "alert_file:database_connectivity"),
         combine="passed",
     ),
     _l(D, "Health checks detect failures within 90 seconds", ("db-drop", "db_detect")),
@@ -122,7 +122,7 @@ CHECKLIST: tuple[Line, ...] = (
 PERFORMANCE: tuple[Line, ...] = (
     _l("Performance Metrics", "Reconnection time: < 60 seconds",
        ("redis-restart", "reconnect"), ("load-failure", "reconnect"),
-       ("orchestrator-partition", "resubscribed"), combine="max"),
+       ("orchestrator-partition", "subscriptions"), combine="max"),
     _l("Performance Metrics", "Game reassignment time: < 10 seconds", ("shard-crash", "reassign")),
     _l("Performance Metrics", "Alert delivery time: < 30 seconds", *ALERTS, combine="max"),
     _l("Performance Metrics", "Database retry success rate: > 95%",

@@ -48,6 +48,46 @@ def threshold_text(threshold: object, unit: str, tolerance: float | None = None)
     return f"{text} {unit}".strip()
 
 
+def judged(
+    ok: bool,
+    measured: float | int | None,
+    threshold: float | int | None,
+    unit: str,
+    evidence: str,
+    details: dict[str, Any] | None = None,
+) -> Verdict:
+    """A pass or a fail with its figure; the check's name is filled in by whoever runs it."""
+    return Verdict("", PASS if ok else FAIL, measured, threshold, unit, evidence, details or {})
+
+
+def within(
+    took: float, limit: float, evidence: str, details: dict[str, Any] | None = None
+) -> Verdict:
+    """A duration against its limit, in seconds: pass if it is no longer."""
+    took = round(max(0.0, took), 3)
+    return judged(took <= limit, took, limit, "s", evidence, details)
+
+
+def failed(
+    evidence: str,
+    threshold: float | int | None = None,
+    unit: str = "",
+    measured: float | int | None = None,
+    details: dict[str, Any] | None = None,
+) -> Verdict:
+    return Verdict("", FAIL, measured, threshold, unit, evidence, details or {})
+
+
+def unknown(
+    reason: str,
+    threshold: float | int | None = None,
+    unit: str = "",
+    measured: float | int | None = None,
+) -> Verdict:
+    """Nothing to judge on, with the reason: never a pass, never a fail."""
+    return Verdict("", UNKNOWN, measured, threshold, unit, reason)
+
+
 def merge(verdicts: Iterable[Verdict]) -> str:
     """fail outranks unknown, unknown outranks pass; nothing to judge is unknown."""
     statuses = [v.status for v in verdicts]

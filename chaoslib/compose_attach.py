@@ -50,7 +50,7 @@ def check_timings(system: ComposeSystem) -> None:
             item.split("=", 1) for item in system.service(name).container.attrs["Config"]["Env"]
             if "=" in item
         )  # fmt: skip
-        for key, want in system.timing.env.items():
+        for key, want in system.profile.env_for(system.timing_name).items():
             if key in env and env[key] != want and _as_number(env[key]) != _as_number(want):
                 raise ConfigError(
                     f"service {name} runs with {key}={env[key]}, but timing "

@@ -72,3 +72,14 @@ class StackError(ChaosError):
 
 def _indent(text: str) -> str:
     return "\n".join(f"  | {line}" for line in text.rstrip().splitlines())
+
+
+class MissingFact(ChaosError):
+    """A fact about the system under test that its profile does not declare.
+
+    A check that needs it reports *unknown* with this message, never a guess.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"the profile declares no {what}")
+        self.what = what

@@ -17,10 +17,12 @@ from pathlib import Path
 from loguru import logger
 
 from chaoslib.errors import ConfigError, ProtectedError
+from chaoslib.profile_contract import Contract
+from chaoslib.profile_services import ReadyDef as ReadyDef  # re-exported
+from chaoslib.profile_services import ServiceDef
 
 STACK_SERVICES = ("redis", "postgres")
 TIMINGS = ("fast", "seed")
-BACKENDS = ("process", "docker")
 
 
 @dataclass(frozen=True)
@@ -55,21 +57,6 @@ NUMBER = (int, float)
 
 
 @dataclass(frozen=True)
-class ServiceDef:
-    name: str
-    module: str = ""  # process backend: run as ``python -m module``
-    role: str = "service"
-    # process: a local process, its log is its stdout and stderr;
-    # docker: the compose service of this name, its log is the container's log.
-    backend: str = "process"
-    env: dict[str, str] = field(default_factory=dict)
-    ready: str | None = None
-    container: str | None = None  # docker: find it by this container name, not by compose label
-    redis: str | None = None  # the link this service uses to reach Redis
-    database: str | None = None
-
-
-@dataclass(frozen=True)
 class LinkDef:
     name: str
     service: str  # a stack service: redis or postgres
@@ -81,6 +68,7 @@ class Timing:
     env: dict[str, str]
     waits: dict[str, float]  # how long a scenario holds or observes, in seconds
     limits: dict[str, float]  # the thresholds its checks judge against
+    settings: dict[str, float] = field(default_factory=dict)  # the guide's, in its units
 
     def wait(self, key: str) -> float:
         if key not in self.waits:
@@ -98,18 +86,6 @@ class Timing:
 
 
 @dataclass(frozen=True)
-class Contract:
-    heartbeat_channel: str
-    command_channel: str
-    log_patterns: dict[str, str]
-    alerts: dict[str, str]
-    # The alert file's key per alert, where it differs from the contract's key.
-    alert_file_keys: dict[str, str] = field(default_factory=dict)
-    signal_stream: str = ""  # a stream the shards write sequence-numbered signals to
-    consumer_mark: str = ""  # key of the consumer's contiguous mark per shard ({shard})
-
-
-@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -121,6 +97,8 @@ class Profile:
     fragile: tuple[str, ...] = ()  # flags the system accepts in FRAGILE, to prove checks can fail
     compose: ComposeDef | None = None
     path: str = ""
+    # env var -> (setting, unit): how each service reads the timing's settings
+    settings_env: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def guard(self, force: bool) -> None:
         """Refuse faults on a protected environment unless forced (then log that it was)."""
@@ -146,8 +124,19 @@ class Profile:
             )
         return self.timings[name]
 
-    def shards(self) -> list[str]:
-        return [s.name for s in self.services.values() if s.role == "shard"]
+    def workers(self) -> list[str]:
+        return list(self.contract.roles.workers)
+
+    def env_for(self, timing: str) -> dict[str, str]:
+        """The timing's env and its settings under the system's own env var names."""
+        from chaoslib.profile_timings import env_value
+
+        chosen = self.timing(timing)
+        mapped = {
+            env: env_value(chosen.settings[setting], unit)
+            for env, (setting, unit) in self.settings_env.items()
+        }
+        return {**chosen.env, **mapped}
 
     def links_of(self, client: str) -> list[str]:
         return [link.name for link in self.links.values() if link.client == client]

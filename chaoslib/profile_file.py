@@ -9,17 +9,17 @@ from importlib import resources
 from pathlib import Path
 
 from chaoslib.profile import (
-    BACKENDS,
     STACK_SERVICES,
     ComposeDef,
-    Contract,
     LinkDef,
     Profile,
     ServiceDef,
     builtin_profiles,
 )
-from chaoslib.profile_modules import CHECKOUT, runnable
-from chaoslib.profile_timings import check_rules, timings
+from chaoslib.profile_contract_file import contract
+from chaoslib.profile_services import base_dir as _base_dir
+from chaoslib.profile_services import parse_services
+from chaoslib.profile_timings import check_rules, settings_env, timings
 from chaoslib.yaml_lines import FileError, LineDict, Reader, load, merge
 
 # A profile states these whole (its own services and project); the rest merges key by key.
@@ -85,6 +85,7 @@ def parse_profile(path: str | Path) -> Profile:
             "contract",
             "timings",
             "timing_rules",
+            "settings_env",
         },
         "the profile",
     )
@@ -118,11 +119,12 @@ def parse_profile(path: str | Path) -> Profile:
         protected=r.get(doc, "protected", bool, default=False),
         services=services,
         links=links,
-        contract=_contract(r, doc),
+        contract=contract(r, doc, set(services)),
         timings=sets,
         fragile=tuple(_names(r, doc, "fragile")),
         compose=_compose(r, doc, services),
         path=str(path),
+        settings_env=settings_env(r, doc, "", sets),
     )
 
 
@@ -135,41 +137,7 @@ def _names(r: Reader, doc: LineDict, key: str) -> list[str]:
 
 
 def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
-    raw = r.mapping(doc.get("services"), "services", doc) if "services" in doc else None
-    if not raw:
-        raise r.missing(doc, "services", "is required: at least one service")
-    out = {}
-    for name, item in raw.items():
-        ctx = f"services.{name}"
-        item = r.mapping(item, ctx, raw)
-        r.only(
-            item,
-            {"module", "backend", "container", "role", "env", "ready", "redis", "database"},
-            ctx,
-        )
-        backend = r.get(item, "backend", str, default="process", choices=BACKENDS, context=ctx)
-        module = r.get(item, "module", str, required=backend == "process", default="", context=ctx)
-        if backend == "process" and not runnable(module):
-            raise r.fail(
-                item, f"{ctx}.module",
-                f"service {name} names module {module!r}, which python -m cannot find: it "
-                f"runs in {CHECKOUT} and sees that, PYTHONPATH and site-packages",
-                "a dotted module name that exists, e.g. examples.arbees.shard",
-            )  # fmt: skip
-        out[str(name)] = ServiceDef(
-            name=str(name),
-            module=module,
-            backend=backend,
-            role=r.get(
-                item, "role", str, default="service", choices=("service", "shard"), context=ctx
-            ),
-            env=r.scalars(item, "env", ctx),
-            ready=r.get(item, "ready", str, context=ctx),
-            container=r.get(item, "container", str, context=ctx),
-            redis=r.get(item, "redis", str, context=ctx),
-            database=r.get(item, "database", str, context=ctx),
-        )
-    return out
+    return parse_services(r, doc)
 
 
 def _compose(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> ComposeDef | None:
@@ -224,14 +192,6 @@ def _compose(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> Compo
     )
 
 
-def _base_dir(written_in: str) -> str:
-    """Where a compose section's relative paths resolve: the directory of the file that
-    wrote it, or the checkout for the built-in profiles (their files are the checkout's)."""
-    here = Path(written_in).resolve().parent
-    builtin = Path(__file__).resolve().parent / "profiles"
-    return str(builtin.parent.parent if here == builtin else here)
-
-
 def _links(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> dict[str, LinkDef]:
     raw = r.mapping(doc.get("links"), "links", doc) if "links" in doc else LineDict()
     out = {}
@@ -250,39 +210,3 @@ def _links(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> dict[st
             client,
         )
     return out
-
-
-def _contract(r: Reader, doc: LineDict) -> Contract:
-    item = r.mapping(doc.get("contract"), "contract", doc) if "contract" in doc else None
-    if item is None:
-        raise r.missing(doc, "contract", "is required")
-    r.only(
-        item,
-        {
-            "heartbeat_channel",
-            "command_channel",
-            "signal_stream",
-            "consumer_mark",
-            "log_patterns",
-            "alerts",
-            "alert_file_keys",
-        },
-        "contract",
-    )
-    patterns = r.scalars(item, "log_patterns", "contract")
-    for key, pattern in patterns.items():
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise r.fail(
-                item["log_patterns"], f"contract.log_patterns.{key}", f"is not a valid regex: {exc}"
-            ) from None
-    return Contract(
-        heartbeat_channel=r.get(item, "heartbeat_channel", str, required=True, context="contract"),
-        command_channel=r.get(item, "command_channel", str, required=True, context="contract"),
-        log_patterns=patterns,
-        alerts=r.scalars(item, "alerts", "contract"),
-        alert_file_keys=r.scalars(item, "alert_file_keys", "contract"),
-        signal_stream=r.get(item, "signal_stream", str, default="", context="contract"),
-        consumer_mark=r.get(item, "consumer_mark", str, default="", context="contract"),
-    )

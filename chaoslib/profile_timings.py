@@ -1,23 +1,40 @@
-"""A profile's timing sets (``fast``, ``seed``) and the relations it declares between
-a scenario's waits and the system's own settings (``timing_rules``).
+"""A profile's timing sets (``fast``, ``seed``), how their settings reach each service
+(``settings_env``), and the relations between a scenario's waits and those settings
+(``timing_rules``).
 
-The rules are the profile's facts: which env var of the system a wait must stay below
-or above is data, so chaoslib never names a system's settings. They are checked on the
-whole ``extends`` chain, after the merge, so a child that changes one wait is judged
-against the timeouts it inherits.
+``settings`` are the guide's own quantities in its units (seconds, counts, a fraction):
+the checks read them by name. A system reads them under names of its own, in units of
+its own: ``settings_env`` maps each env var to a setting and a unit, so chaoslib never
+names a system's env vars, and a system that reads milliseconds gets milliseconds.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from chaoslib.profile import NUMBER, TIMINGS, Timing
 from chaoslib.yaml_lines import FileError, LineDict, Reader
 
-# Each relation: how the wait must compare with the env var's value.
-RELATIONS = {"shorter_than_env": "shorter than", "longer_than_env": "longer than"}
-UNITS = {"s": 1.0, "ms": 0.001}  # the env var's unit; waits are in seconds
-RULE_KEYS = {"wait", "unit", "why", *RELATIONS}
+# The settings a scenario reads (docs/profile.md says which check needs each), with their unit.
+SETTINGS: dict[str, str] = {
+    "heartbeat_interval": "s",
+    "worker_timeout": "s",
+    "monitor_interval": "s",
+    "db_health_interval": "s",
+    "db_alert_threshold": "count",
+    "db_write_timeout": "s",
+    "reconnect_base_delay": "s",
+    "reconnect_max_delay": "s",
+    "reconnect_jitter": "fraction",
+    "reconnect_max_failures": "count",
+    "alert_rate_limit": "s",
+    "zombie_grace": "s",
+    "resync_debounce": "s",
+    "startup_grace": "s",
+    "item_poll_interval": "s",
+    "item_count": "count",
+}
+# How a setting is written into an env var: the factor applied to the guide's value.
+UNITS = {"s": 1.0, "ms": 1000.0, "percent": 100.0, "as_is": 1.0}
+RELATIONS = {"shorter_than": "shorter than", "longer_than": "longer than"}
 
 
 def timings(r: Reader, doc: LineDict) -> dict[str, Timing]:
@@ -31,24 +48,31 @@ def timings(r: Reader, doc: LineDict) -> dict[str, Timing]:
             raise r.missing(raw, f"timings.{name}", "is required", "both fast and seed")
         item = r.mapping(raw[name], f"timings.{name}", raw)
         ctx = f"timings.{name}"
-        r.only(item, {"env", "waits", "limits"}, ctx)
+        r.only(item, {"env", "settings", "waits", "limits"}, ctx)
         numbers: dict[str, dict[str, float]] = {}
-        for section in ("waits", "limits"):
+        for section in ("settings", "waits", "limits"):
             raw_section = r.get(item, section, dict, default={}, context=ctx)
+            if section == "settings":
+                r.only(raw_section, set(SETTINGS), f"{ctx}.settings")
             numbers[section] = {
                 str(key): float(
                     r.get(raw_section, key, NUMBER, minimum=0, context=f"{ctx}.{section}")
                 )
                 for key in raw_section
             }
-        out[name] = Timing(r.scalars(item, "env", ctx), numbers["waits"], numbers["limits"])
+        out[name] = Timing(
+            r.scalars(item, "env", ctx),
+            numbers["waits"],
+            numbers["limits"],
+            numbers["settings"],
+        )
     _same_keys(r, raw, out)
     return out
 
 
 def _same_keys(r: Reader, raw: LineDict, out: dict[str, Timing]) -> None:
     fast, seed = out["fast"], out["seed"]
-    for kind in ("env", "waits", "limits"):
+    for kind in ("env", "settings", "waits", "limits"):
         a, b = set(getattr(fast, kind)), set(getattr(seed, kind))
         if a != b:
             lone = sorted(a ^ b)
@@ -62,88 +86,76 @@ def _same_keys(r: Reader, raw: LineDict, out: dict[str, Timing]) -> None:
             )
 
 
+def settings_env(
+    r: Reader, item: LineDict, context: str, sets: dict[str, Timing]
+) -> dict[str, tuple[str, str]]:
+    """``ENV: setting`` or ``ENV: {setting: name, unit: ms}``: env var -> (setting, unit)."""
+    if item.get("settings_env") is None:
+        return {}
+    raw = r.mapping(item["settings_env"], f"{context}settings_env", item)
+    out: dict[str, tuple[str, str]] = {}
+    for env, spec in raw.items():
+        ctx = f"{context}settings_env.{env}"
+        if isinstance(spec, str):
+            setting, unit, where = spec, "s", raw
+        else:
+            where = r.mapping(spec, ctx, raw)
+            r.only(where, {"setting", "unit"}, ctx)
+            setting = r.get(where, "setting", str, required=True, context=ctx)
+            unit = r.get(where, "unit", str, default="s", choices=tuple(UNITS), context=ctx)
+        if setting not in sets["fast"].settings:
+            known = ", ".join(sorted(sets["fast"].settings)) or "none: add timings.*.settings"
+            raise r.fail(where, ctx if where is raw else f"{ctx}.setting",
+                         f"no setting {setting!r} in timings.*.settings", known)  # fmt: skip
+        out[str(env)] = (setting, "as_is" if SETTINGS[setting] in ("count",) else unit)
+    return out
+
+
+def env_value(value: float, unit: str) -> str:
+    """A setting as an env var's text: whole numbers without a decimal point."""
+    scaled = value * UNITS[unit]
+    return str(int(round(scaled))) if abs(scaled - round(scaled)) < 1e-9 else repr(scaled)
+
+
 def check_rules(r: Reader, doc: LineDict, sets: dict[str, Timing]) -> None:
-    """Every rule against every timing set, and against a service's own env where it
-    overrides the timing's (a service's env wins when it starts)."""
+    """Every rule against both timing sets: a wait shorter or longer than a setting."""
     if doc.get("timing_rules") is None:
         return
     rules = r.mapping(doc["timing_rules"], "timing_rules", doc)
     for name, item in rules.items():
         ctx = f"timing_rules.{name}"
         item = r.mapping(item, ctx, rules)
-        r.only(item, RULE_KEYS, ctx)
+        r.only(item, {"wait", "why", *RELATIONS}, ctx)
         given = [k for k in RELATIONS if k in item]
         if len(given) != 1:
             raise r.fail(
-                rules,
-                ctx,
-                f"sets {len(given)} relations",
-                f"exactly one of {', '.join(RELATIONS)}",
+                rules, ctx, f"sets {len(given)} relations", f"exactly one of {', '.join(RELATIONS)}"
             )
         relation = given[0]
         wait = r.get(item, "wait", str, required=True, context=ctx)
-        env = r.get(item, relation, str, required=True, context=ctx)
-        unit = r.get(item, "unit", str, default="s", choices=tuple(UNITS), context=ctx)
+        setting = r.get(item, relation, str, required=True, context=ctx)
         why = r.get(item, "why", str, required=True, context=ctx)
         # fast and seed set the same keys (checked above), so fast answers for both.
         if wait not in sets["fast"].waits:
             known = ", ".join(sorted(sets["fast"].waits))
             raise r.fail(item, f"{ctx}.wait", f"no wait {wait!r} in timings.*.waits", known)
-        if env not in sets["fast"].env:
-            known = ", ".join(sorted(sets["fast"].env))
-            raise r.fail(item, f"{ctx}.{relation}", f"no env {env!r} in timings.*.env", known)
+        if setting not in sets["fast"].settings:
+            known = ", ".join(sorted(sets["fast"].settings))
+            raise r.fail(
+                item, f"{ctx}.{relation}", f"no setting {setting!r} in timings.*.settings", known
+            )
         for set_name in TIMINGS:
+            value, bound = sets[set_name].waits[wait], sets[set_name].settings[setting]
+            if value < bound if relation == "shorter_than" else value > bound:
+                continue
             section = doc["timings"][set_name]
-            for label, where in _env_sources(doc, set_name, env):
-                _judge(
-                    r,
-                    section["waits"],
-                    f"timings.{set_name}.waits.{wait}",
-                    where,
-                    label,
-                    (relation, UNITS[unit], unit),
-                    f"rule {name}: {why}",
-                )
-
-
-def _env_sources(doc: LineDict, set_name: str, env: str) -> list[tuple[str, LineDict]]:
-    """The timing set's env var, and each service's own setting of it."""
-    out = [(f"timings.{set_name}.env.{env}", doc["timings"][set_name]["env"])]
-    services = doc.get("services")
-    for svc, item in (services or {}).items():
-        own = item.get("env") if isinstance(item, LineDict) else None
-        if isinstance(own, LineDict) and env in own:
-            out.append((f"services.{svc}.env.{env}", own))
-    return out
-
-
-def _judge(
-    r: Reader,
-    waits: LineDict,
-    wait_label: str,
-    env_at: LineDict,
-    env_label: str,
-    how: tuple[str, float, str],
-    reason: str,
-) -> None:
-    relation, scale, unit = how
-    key = env_label.split(".")[-1]
-    text: Any = env_at[key]
-    try:
-        bound = float(text) * scale
-    except (TypeError, ValueError):
-        raise r.fail(
-            env_at, env_label, f"must be a number of {unit} for {reason}, got {text!r}"
-        ) from None
-    value = float(waits[wait_label.split(".")[-1]])
-    ok = value < bound if relation == "shorter_than_env" else value > bound
-    if ok:
-        return
-    phrase = RELATIONS[relation]
-    written = f"{env_at.file_of(key) or r.path}:{env_at.line_of(key)}"
-    raise r.fail(
-        waits,
-        wait_label,
-        f"{value:g} s is not {phrase} {env_label} = {bound:g} s (written at {written}); {reason}",
-        f"a wait {phrase} {bound:g} s",
-    )
+            at = section["settings"]
+            written = f"{at.file_of(setting) or r.path}:{at.line_of(setting)}"
+            phrase = RELATIONS[relation]
+            raise r.fail(
+                section["waits"],
+                f"timings.{set_name}.waits.{wait}",
+                f"{value:g} s is not {phrase} timings.{set_name}.settings.{setting} = {bound:g} s "
+                f"(written at {written}); rule {name}: {why}",
+                f"a wait {phrase} {bound:g} s",
+            )

@@ -90,9 +90,9 @@ def _quiet_period(run: ScenarioRun) -> Experiment:
     def judge(ctx: RunContext) -> Verdict:
         alerts = ctx.history.select(kind="delivery")
         errors = facts.log_lines(ctx.history, None, "error")
-        dead = facts.log_lines(ctx.history, None, "marked_dead")
+        dead = facts.log_lines(ctx.history, None, "worker_dead")
         bad = len(alerts) + len(errors) + len(dead)
-        evidence = f"{len(alerts)} alerts, {len(errors)} error lines, {len(dead)} Dead marks" + (
+        evidence = f"{len(alerts)} alerts, {len(errors)} error lines, {len(dead)} dead marks" + (
             f"; e.g. {(errors or dead)[0].detail[:120]}" if errors or dead else ""
         )
         return Verdict("", FAIL if bad else PASS, bad, 0, "events", evidence)
@@ -197,25 +197,17 @@ class Suite:
         self.system = system
         self._phase("setup")("starting the system", 0)
         system.start_all()
-        system.wait_steady(self._settle(system))
+        system.wait_steady(system.settle_time())
         self._run_one(result, system, sink, _quiet_period, STEADY)
         for spec in self.specs:
             self._phase(spec.name)("resetting to a healthy state", 0)
             system.reset()
-            system.wait_steady(self._settle(system))
-            journal = self._run_one(result, system, sink, spec.build, spec.name)
+            system.wait_steady(system.settle_time())
+            journal = self._run_one(result, system, sink, spec.experiment, spec.name)
             if journal.status == "interrupted":
                 result.interrupted = True
                 break
 
-    @staticmethod
-    def _settle(system: SystemBase) -> float:
-        env = system.timing.env
-        return (
-            30
-            + 3 * float(env.get("STARTUP_GRACE_SECS", 0))
-            + 3 * float(env.get("HEARTBEAT_INTERVAL_SECS", 0))
-        )
 
     def _run_one(
         self,

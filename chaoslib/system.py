@@ -8,8 +8,10 @@ and checks use the direct URLs, which no fault touches.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
-import sys
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,13 @@ from chaoslib.errors import ConfigError
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.network import Link
 from chaoslib.profile import Profile
+from chaoslib.profile_contract import Beat
+from chaoslib.profile_services import Launch, launch
 from chaoslib.services.base import Service
 from chaoslib.services.process_service import ProcessService
 from chaoslib.stack import Stack
 from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
 from chaoslib.wait import wait_until
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 class SystemBase:
@@ -60,7 +62,7 @@ class SystemBase:
         self.services = {}
         # The file the system writes its alerts to, if chaoslib knows it; checks read only
         # what was appended after ``alert_offset`` (the scenario's start), never older lines.
-        self.alert_log: Path | None = workdir / "critical_alerts.log"
+        self.alert_log: Path | None = workdir / "alerts.log"
         self.alert_offset = 0
 
     def stack_service(self, name: str) -> Service:
@@ -125,45 +127,77 @@ class SystemBase:
         return self.workdir / "logs" / f"{name}.log"
 
     # -- the state, read from the source -------------------------------------------------
-    def heartbeats(self, timeout: float) -> dict[str, dict[str, Any]]:
-        """One fresh heartbeat from every shard, read from Redis directly."""
-        shards = set(self.profile.shards())
-        pattern = self.profile.contract.heartbeat_channel
-        seen: dict[str, dict[str, Any]] = {}
+    def heartbeats(self, timeout: float, only: set[str] | None = None) -> dict[str, Beat]:
+        """One fresh heartbeat from every worker (or those in ``only``), read from Redis
+        directly (the contract's channel and paths)."""
+        hb = self.profile.contract.heartbeat
+        workers = only or set(self.profile.workers())
+        if not hb.channel:
+            raise ConfigError("the profile declares no heartbeat channel (contract.heartbeat)")
+        seen: dict[str, Beat] = {}
         with redis.Redis.from_url(self.direct["redis"], socket_timeout=5) as r:
             pubsub = r.pubsub(ignore_subscribe_messages=True)
-            pubsub.psubscribe(pattern)
+            pubsub.psubscribe(hb.channel)
 
             def all_heard() -> bool:
                 message = pubsub.get_message(timeout=0.2)
                 if message and message["type"] == "pmessage":
-                    hb = json.loads(message["data"])
-                    seen[str(hb.get("shard_id"))] = hb
-                return shards <= set(seen)
+                    with contextlib.suppress(ValueError):
+                        found = hb.read(json.loads(message["data"]))
+                        if found is not None:
+                            seen[found.worker] = found
+                return workers <= set(seen)
 
             try:
                 wait_until(
-                    all_heard, timeout=timeout, interval=0, what="a heartbeat from every shard"
+                    all_heard, timeout=timeout, interval=0, what="a heartbeat from every worker"
                 )
             finally:
                 pubsub.close()
         return seen
 
-    def wait_steady(self, timeout: float) -> dict[str, set[str]]:
-        """Every game on exactly one shard, every shard heartbeating and healthy."""
-        total = int(self.timing.env.get("GAME_COUNT", "0"))
-        state: dict[str, set[str]] = {}
+    def wait_steady(self, timeout: float) -> dict[str, frozenset[str]]:
+        """Every item on exactly one worker, every worker heartbeating and healthy."""
+        hb, contract = self.profile.contract.heartbeat, self.profile.contract
+        total = int(self.timing.settings.get("item_count", 0))
+        listed = set(contract.items)
+        state: dict[str, frozenset[str]] = {}
 
         def steady() -> bool:
             beats = self.heartbeats(timeout)
             state.clear()
-            state.update({s: set(hb.get("games") or []) for s, hb in beats.items()})
-            games = [g for gs in state.values() for g in gs]
-            healthy = all(hb.get("status") == "healthy" for hb in beats.values())
-            return healthy and len(games) == len(set(games)) and (not total or len(games) == total)
+            state.update({w: b.items for w, b in beats.items()})
+            items = [i for held in state.values() for i in held]
+            healthy = all(not (hb.status and hb.healthy) or b.status in hb.healthy
+                          for b in beats.values())  # fmt: skip
+            whole = set(items) == listed if listed else (not total or len(items) == total)
+            return healthy and len(items) == len(set(items)) and bool(items) and whole
 
         wait_until(steady, timeout=timeout, interval=0.1, what="the system's steady state")
         return state
+
+    def settle_time(self) -> float:
+        """How long the system may take to reach its steady state after a (re)start."""
+        settings = self.timing.settings
+        return (
+            30
+            + 3 * settings.get("startup_grace", 0.0)
+            + 3 * settings.get("heartbeat_interval", 0.0)
+        )
+
+    def chaos_vars(self, name: str) -> dict[str, str]:
+        """What chaoslib tells a service, for its profile's ``${CHAOS_*}`` env values."""
+        svc = self.profile.services[name]
+        urls = getattr(self, "link_urls", {})
+        return {
+            "CHAOS_SERVICE": name,
+            "CHAOS_REDIS_URL": urls.get(svc.redis, "") if svc.redis else "",
+            "CHAOS_DATABASE_URL": urls.get(svc.database, "") if svc.database else "",
+            "CHAOS_WEBHOOK_URL": self.webhook_url,
+            "CHAOS_ALERT_FILE": str(self.alert_log or ""),
+            "CHAOS_FRAGILE": self.fragile,
+            "CHAOS_REPORT_DIR": str(self.workdir),
+        }
 
 
 class LocalSystem(SystemBase):
@@ -206,41 +240,43 @@ class LocalSystem(SystemBase):
         return self.link_urls.get(link)
 
     def env_for(self, name: str) -> dict[str, str]:
-        svc = self.profile.services[name]
-        env: dict[str, str] = {
-            **self.timing.env,
-            "ALERT_LOG_PATH": str(self.alert_log),
-            "SLACK_WEBHOOK_URL": self.webhook_url,
-            "FRAGILE": self.fragile,
-            "PYTHONUNBUFFERED": "1",
-            **svc.env,
-        }
-        if svc.redis:
-            env["REDIS_URL"] = self.link_urls[svc.redis]
-        if svc.database:
-            env["DATABASE_URL"] = self.link_urls[svc.database]
-        return env
+        """The timing's env and settings under the system's names, chaoslib's ``CHAOS_*``
+        values, and the service's own env with ``${VAR}`` expanded from all of those."""
+        return self.launch(name).env
+
+    def launch(self, name: str) -> Launch:
+        base = {**self.profile.env_for(self.timing_name), **self.chaos_vars(name)}
+        found = launch(self.profile.services[name], {**os.environ, **base})
+        return dataclasses.replace(found, env={**base, **found.env})
 
     def service(self, name: str) -> ProcessService:
         if name not in self.services:
             svc = self.profile.services[name]
+            how = self.launch(name)
             self.services[name] = ProcessService(
                 name,
-                (sys.executable, "-m", svc.module),
+                how.argv,
                 self.log_path(name),
-                env=self.env_for(name),
-                cwd=REPO,
-                ready_pattern=svc.ready,
+                env=how.env,
+                cwd=how.cwd,
+                ready=svc.ready,
+                heartbeat_seen=lambda: self._heard(name),
             )
         return self.services[name]
+
+    def _heard(self, worker: str) -> bool:
+        """A heartbeat from ``worker`` within a few intervals (readiness ``heartbeat``)."""
+        interval = self.timing.settings.get("heartbeat_interval", 1.0)
+        with contextlib.suppress(Exception):
+            return worker in self.heartbeats(timeout=3 * interval + 1, only={worker})
+        return False
 
     def start_all(self) -> None:
         if not self.link_urls:
             self.create_links()
-        # Shards first: the orchestrator hands out games once, after its startup grace.
-        order = sorted(
-            self.profile.services, key=lambda n: self.profile.services[n].role != "shard"
-        )
+        # Workers first: a coordinator may hand out items once, after its startup grace.
+        workers = set(self.profile.workers())
+        order = sorted(self.profile.services, key=lambda n: n not in workers)
         for name in order:
             self.service(name).start()
         logger.info("system started: {}", ", ".join(order))

@@ -129,6 +129,21 @@ def test_journal_json_has_every_scenario_and_every_check_with_its_figure(suite):
     assert (reports / "scenarios" / "db-slow.json").exists()
 
 
+def test_every_checklist_line_names_checks_that_exist(suite):
+    """A typo in a checklist key would silently read "not run": each (scenario, key) that a
+    line names must be a check the scenario ran."""
+    from chaoslib.checklist import CHECKLIST, PERFORMANCE
+
+    _, reports = suite
+    data = json.loads((reports / "journal.json").read_text())
+    keys = {s["name"]: {c["details"]["key"] for c in s["checks"]} for s in data["scenarios"]}
+    every = set.union(*keys.values())
+    for line in CHECKLIST + PERFORMANCE:
+        for scenario, key in line.sources:
+            known = every if scenario == "*" else keys.get(scenario, set())
+            assert key in known, (line.text, scenario, key, sorted(known))
+
+
 def test_junit_has_one_testcase_per_check_and_per_checklist_line(suite):
     _, reports = suite
     data = json.loads((reports / "journal.json").read_text())

@@ -13,6 +13,9 @@ from tenacity import Retrying, retry_if_exception_type, stop_never, wait_exponen
 from chaoslib.observe.base import Observer
 from chaoslib.observe.history import History
 
+# Named so that a count of a system's own subscribers can leave chaoslib's out.
+OBSERVER_NAME = "chaoslib-observer"
+
 
 class ChannelObserver(Observer):
     """Records each message (``kind="message"``, value: decoded JSON or text, detail: channel).
@@ -43,6 +46,7 @@ class ChannelObserver(Observer):
             socket_timeout=self.timeout,
             socket_connect_timeout=self.timeout,
             retry=Retry(NoBackoff(), 0),
+            client_name=OBSERVER_NAME,
         )
         pubsub = self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from chaoslib.errors import ConfigError
-from chaoslib.scenarios import database, monitor, partition, redis_outage, shards, zombie
+from chaoslib.scenarios import (
+    t01_redis_restart,
+    t02_shard_crash,
+    t03_shard_restart,
+    t04_db_drop,
+    t05_all_shards_dead,
+    t06_zombie_cleanup,
+    t07_partition,
+    t08_load_failure,
+    t09_db_slow,
+)
 from chaoslib.scenarios.base import ScenarioRun, ScenarioSpec
 
 SCENARIOS: dict[str, ScenarioSpec] = {
@@ -14,7 +24,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             1,
             "Redis Restart",
             "Services reconnect to Redis automatically, with no message loss",
-            redis_outage.redis_restart,
+            t01_redis_restart.build,
             ("no-reconnect", "no-alerts"),
         ),
         ScenarioSpec(
@@ -22,7 +32,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             2,
             "Game Shard Crash",
             "Games are reassigned when a shard crashes",
-            shards.shard_crash,
+            t02_shard_crash.build,
             ("no-reassign",),
         ),
         ScenarioSpec(
@@ -30,7 +40,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             3,
             "Shard Restart & Resync",
             "A restart is detected and the shard's games are resynced",
-            shards.shard_restart,
+            t03_shard_restart.build,
             ("sticky-restart",),
         ),
         ScenarioSpec(
@@ -38,7 +48,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             4,
             "Database Connection Drop",
             "Health checks detect the outage, alert, and see the recovery",
-            database.db_drop,
+            t04_db_drop.build,
             ("no-alerts",),
         ),
         ScenarioSpec(
@@ -46,7 +56,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             5,
             "All Shards Dead",
             "A critical alert when all game monitoring stops",
-            monitor.all_shards_dead,
+            t05_all_shards_dead.build,
             ("no-alerts",),
         ),
         ScenarioSpec(
@@ -54,7 +64,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             6,
             "Zombie Game Cleanup",
             "Orphaned games are removed from shards",
-            zombie.zombie_cleanup,
+            t06_zombie_cleanup.build,
             ("no-zombie-cleanup",),
         ),
         ScenarioSpec(
@@ -62,7 +72,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             7,
             "Network Partition & Recovery",
             "The orchestrator alone loses Redis and recovers gracefully",
-            partition.orchestrator_partition,
+            t07_partition.build,
             ("no-reconnect",),
         ),
         ScenarioSpec(
@@ -70,15 +80,15 @@ SCENARIOS: dict[str, ScenarioSpec] = {
             8,
             "High Load + Failure",
             "Fault tolerance under load: Redis killed with 10+ games running",
-            redis_outage.load_failure,
+            t08_load_failure.build,
             ("no-reconnect",),
         ),
         ScenarioSpec(
             "db-slow",
             9,
             "Database Query Retry",
-            "Retries carry writes through a slow database",
-            database.db_slow,
+            "Retries carry writes through transient database failures",
+            t09_db_slow.build,
             ("no-db-retry",),
         ),
     )

@@ -1,90 +1,115 @@
-"""Alert checks: delivered at the webhook (timed from the condition) and written to the file."""
+"""Alert checks: raised (timed from the condition) through whichever sinks the contract
+declares, written to the alert file, and rate limited."""
 
 from __future__ import annotations
 
-import re
-
-from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
+from chaoslib.checks import Verdict, failed, judged, unknown
+from chaoslib.errors import MissingFact
 from chaoslib.experiment import Check, RunContext
+from chaoslib.observe.history import Event
 from chaoslib.scenarios import facts
 from chaoslib.scenarios.base import ScenarioRun, check
 
 
-def alert_delivered(
-    run: ScenarioRun, alert_key: str, since_step: str, condition: str, detail: str = ""
-) -> Check:
-    """The alert reaches the webhook; measured from when its condition became true.
+def received(run: ScenarioRun, ctx: RunContext, key: str, since: float) -> tuple[list[Event], str]:
+    """The alert's arrivals at every declared sink that chaoslib can see, and which those are.
 
-    ``condition`` is a log pattern key whose first line after the fault (that
-    also matches the ``detail`` regex) marks that moment, or ``fault`` for the
-    moment the fault was applied.
+    Raises MissingFact when the profile declares no sink or no name for this alert."""
+    alert, sinks = run.alert(key), run.contract.sinks
+    got: list[Event] = []
+    seen: list[str] = []
+    if sinks.webhook_field and alert.webhook and run.system.webhook_url:
+        got += facts.deliveries(ctx.history, sinks.webhook_field, alert.webhook, since)
+        seen.append("the webhook")
+    if sinks.file_format and alert.file and run.system.alert_log is not None:
+        got += facts.file_alerts(ctx.history, key, since)
+        seen.append("the alert file")
+    if not seen:
+        raise MissingFact(
+            f"alert sink chaoslib can read for {key} (contract.alert_sinks with "
+            f"contract.alerts.{key}; for an attached compose project, compose.webhook_port "
+            "or compose.alert_file)"
+        )
+    return sorted(got, key=lambda e: e.t), " and ".join(seen)
+
+
+def alert_delivered(
+    run: ScenarioRun, alert_key: str, since_step: str, condition: str, attempt: int = 0
+) -> Check:
+    """The alert reaches a sink; measured from when its condition became true.
+
+    ``condition`` is a log pattern key whose first line after the fault marks that
+    moment (with ``attempt``: the line whose ``attempt`` group equals it), or ``fault``
+    for the moment the fault was applied.
     """
-    alert = run.alert_name(alert_key)
+    title = run.contract.alerts.get(alert_key)
+    shown = (title.webhook or title.file) if title else alert_key
 
     def judge(ctx: RunContext) -> Verdict:
+        limit = run.limit("alert")
         at = ctx.applied_at(since_step) or 0.0
-        got = facts.deliveries(ctx.history, alert, at)
-        if condition == "fault":
-            true_at: float | None = at
-        else:
+        got, where = received(run, ctx, alert_key, at)
+        true_at: float | None = at
+        if condition != "fault":
+            pattern = run.pattern(condition, "attempt") if attempt else run.pattern(condition)
             lines = [
                 e
                 for e in facts.log_lines(ctx.history, None, condition, at)
-                if re.search(detail, e.detail)
+                if not attempt or facts.group(e, pattern, "attempt") == str(attempt)
             ]
             true_at = lines[0].t if lines else None
-        if not got and not run.system.webhook_url:
-            return Verdict(
-                "", UNKNOWN, None, run.limit("alert"), "s",
-                "chaoslib's webhook sink is not reachable by this system "
-                "(compose.webhook_port in the profile)",
-            )  # fmt: skip
         if not got:
-            return Verdict(
-                "",
-                FAIL,
-                None,
-                run.limit("alert"),
-                "s",
-                f"no {alert} alert reached the webhook"
-                + ("" if true_at else f" (and no '{condition}' line)"),
-            )
+            return failed(
+                f"no {shown} alert reached {where}"
+                + ("" if true_at is not None else f" (and no '{condition}' line)"),
+                limit, "s",
+            )  # fmt: skip
         took = round(max(0.0, got[0].t - (true_at if true_at is not None else at)), 3)
-        return Verdict(
-            "",
-            PASS if took <= run.limit("alert") else FAIL,
-            took,
-            run.limit("alert"),
-            "s",
-            f"{alert} delivered {took:g}s after the condition; {len(got)} delivery(ies)",
-            {"deliveries": len(got)},
-        )
+        return judged(took <= limit, took, limit, "s",
+                      f"{shown} at {where} {took:g}s after the condition; {len(got)} arrival(s)",
+                      {"arrivals": len(got)})  # fmt: skip
 
-    return check(
-        f"alert:{alert_key}", f"Critical alert sent: {alert} (received at the webhook)", judge
-    )
+    return check(f"alert:{alert_key}", f"Critical alert sent: {shown}", judge)
 
 
 def alert_in_file(run: ScenarioRun, alert_key: str) -> Check:
     def judge(ctx: RunContext) -> Verdict:
-        path = run.system.alert_log
-        lines = run.system.alert_lines()
-        if lines is None:
-            return Verdict(
-                "", UNKNOWN, None, 1, "lines",
-                "no alert file is known for this system (compose.alert_file in the profile)",
-            )  # fmt: skip
-        key = run.system.profile.contract.alert_file_keys.get(alert_key, alert_key)
-        mine = [line for line in lines if f" | {key} | " in line]
-        return Verdict(
-            "",
-            PASS if mine else FAIL,
-            len(mine),
-            1,
-            "lines",
-            mine[0][:160] if mine else f"no {alert_key} line in {path}",
-        )
+        alert, sinks = run.alert(alert_key), run.contract.sinks
+        if not sinks.file_format or not alert.file:
+            return unknown(f"the profile declares no alert file sink for {alert_key} "
+                           "(contract.alert_sinks.file)", 1, "lines")  # fmt: skip
+        if run.system.alert_log is None:
+            return unknown("no alert file is known for this system (compose.alert_file)", 1,
+                           "lines")  # fmt: skip
+        lines = facts.file_alerts(ctx.history, alert_key, ctx.started)
+        return judged(bool(lines), len(lines), 1, "lines",
+                      lines[0].detail[:160] if lines else
+                      f"no {alert.file} line in {run.system.alert_log}")  # fmt: skip
 
-    return check(
-        f"alert_file:{alert_key}", f"Alert logged to file: {run.alert_name(alert_key)}", judge
-    )
+    shown = run.contract.alerts.get(alert_key)
+    return check(f"alert_file:{alert_key}",
+                 f"Alert logged to file: {(shown.file if shown else '') or alert_key}", judge)  # fmt: skip
+
+
+def rate_limited(run: ScenarioRun, alert_key: str, since_step: str, condition: str) -> Check:
+    """Raised again and again (the condition's log line), the alert arrives once."""
+
+    def judge(ctx: RunContext) -> Verdict:
+        quiet = run.setting("alert_rate_limit")
+        run.pattern(condition)
+        at = ctx.applied_at(since_step) or 0.0
+        raised = len(facts.log_lines(ctx.history, None, condition, at))
+        got, where = received(run, ctx, alert_key, at)
+        if raised < 2:
+            return unknown(f"the condition was seen {raised} time(s); rate limiting needs two",
+                           1, "arrivals", len(got))  # fmt: skip
+        # Each sink on its own: two sinks each holding one line is still one alert.
+        per_sink = max(
+            len([e for e in got if e.source == facts.ALERT_FILE]),
+            len([e for e in got if e.source != facts.ALERT_FILE]),
+        )
+        return judged(per_sink == 1, per_sink, 1, "arrivals",
+                      f"raised {raised} times, arrived {per_sink} time(s) at {where} "
+                      f"(limit: one per {quiet:g}s)")  # fmt: skip
+
+    return check("rate_limit", "Alert rate limiting works", judge)

@@ -1,31 +1,22 @@
-"""Checks that several scenarios share: reconnects, backoff, the breaker, exits, recovery, loss, alerts."""
+"""Checks that several guide tests share: the steady state, reconnects, backoff and jitter,
+the breaker, exits, recovery and loss. Each reads its facts through the ScenarioRun."""
 
 from __future__ import annotations
 
-import re
+import math
 import statistics
 from collections.abc import Callable
 
-from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
+from chaoslib.checks import Verdict, failed, judged, unknown, within
 from chaoslib.experiment import Check, RunContext
+from chaoslib.faults.service import ServiceFault
 from chaoslib.observe.history import Event
 from chaoslib.scenarios import facts, sources
 from chaoslib.scenarios.base import ScenarioRun, check
 
 
-def fresh(run: ScenarioRun) -> float:
-    """How old a heartbeat may be and still describe a shard's current games."""
-    return 3 * run.env("HEARTBEAT_INTERVAL_SECS") + 0.5
-
-
-def total_games(run: ScenarioRun) -> int:
-    return int(run.env("GAME_COUNT"))
-
-
-def within(took: float, limit: float, evidence: str) -> Verdict:
-    """A duration against its limit, in seconds: pass if it is no longer."""
-    took = round(max(0.0, took), 3)
-    return Verdict("", PASS if took <= limit else FAIL, took, limit, "s", evidence)
+def end_of(ctx: RunContext) -> float:
+    return ctx.history.snapshot()[-1].t if len(ctx.history) else 0.0
 
 
 def line_within(
@@ -41,204 +32,192 @@ def line_within(
     """Time from ``since`` to the first ``key`` log line of ``service``, against ``limit``."""
     line = facts.first_line(ctx.history, service, key, since)
     if line is None:
-        return Verdict("", FAIL, None, limit, "s", missing)
+        return failed(missing, limit, "s")
     took = round(line.t - since, 3)
     return within(took, limit, said(line, took))
 
 
+def _described(expected: set[str] | int) -> int:
+    return len(expected) if isinstance(expected, set) else expected
+
+
 def steady_state(run: ScenarioRun) -> Check:
     def judge(ctx: RunContext) -> Verdict:
-        beats = facts.heartbeats(ctx.history)
-        if not beats:
-            return Verdict("", FAIL, 0, total_games(run), "games", "no heartbeat was heard")
-        held = facts.games_at(ctx.history, beats[-1].t, fresh(run))
-        flat = [g for gs in held.values() for g in gs]
-        ok = len(flat) == len(set(flat)) == total_games(run) and set(held) >= set(run.shards)
-        return Verdict(
-            "",
-            PASS if ok else FAIL,
-            len(set(flat)),
-            total_games(run),
-            "games",
-            f"{len(set(flat))} of {total_games(run)} games on {len(held)} shard(s), "
-            f"{len(flat) - len(set(flat))} on two shards",
-        )
+        found = run.beats(ctx.history)
+        if not found:
+            return failed("no heartbeat was heard", unit="items")
+        at = found[-1].t
+        expected = run.expected_items(ctx.history, at)
+        held = facts.items_at(found, at, run.fresh())
+        flat = [i for items in held.values() for i in items]
+        whole = set(flat) == expected if isinstance(expected, set) else len(set(flat)) == expected
+        ok = bool(flat) and whole and len(flat) == len(set(flat)) and set(held) >= set(run.workers)
+        silent = sorted(set(run.workers) - set(held))
+        return judged(
+            ok, len(set(flat)), _described(expected), "items",
+            f"{len(set(flat))} of {_described(expected)} items on {len(held)} worker(s), "
+            f"{len(flat) - len(set(flat))} on two workers"
+            + (f"; not heard: {', '.join(silent)}" if silent else ""),
+        )  # fmt: skip
 
-    return check("steady", "every game is on exactly one shard before the fault", judge)
+    return check("steady", "every item is on exactly one worker before the fault", judge)
 
 
 def slowest(name_of: dict[str, float | None], limit: float, what: str, unit: str = "s") -> Verdict:
     missing = sorted(s for s, t in name_of.items() if t is None)
     if not name_of:
-        return Verdict("", UNKNOWN, None, limit, unit, f"nothing to measure for {what}")
+        return unknown(f"nothing to measure for {what}", limit, unit)
     if missing:
-        return Verdict(
-            "",
-            FAIL,
-            None,
-            limit,
-            unit,
-            f"{', '.join(missing)}: {what} never happened",
-            {"per_service": name_of},
-        )
+        return failed(f"{', '.join(missing)}: {what} never happened", limit, unit,
+                      details={"per_service": name_of})  # fmt: skip
     worst = max(name_of, key=lambda s: name_of[s] or 0)
     took = round(name_of[worst] or 0, 3)
-    return Verdict(
-        "",
-        PASS if took <= limit else FAIL,
-        took,
-        limit,
-        unit,
+    return judged(
+        took <= limit, took, limit, unit,
         f"slowest: {worst} after {took:g}s; "
         + ", ".join(f"{s} {t:.2f}s" for s, t in sorted(name_of.items()) if t is not None),
         {"per_service": name_of},
-    )
+    )  # fmt: skip
 
 
 def reconnected(run: ScenarioRun, step: str, services: list[str]) -> Check:
-    """Each service logs a reconnect (total reconnects ≥ 1) after the heal, within the limit."""
+    """Each service logs a reconnect after the heal (with a reconnect count ≥ 1 where the
+    pattern has one), within the limit."""
 
     def judge(ctx: RunContext) -> Verdict:
+        pattern = run.pattern("redis_connected")
+        counted = "reconnects" in run.contract.groups("redis_connected")
         healed = ctx.healed_at(step) or 0.0
         times: dict[str, float | None] = {}
         for service in services:
             lines = [
                 e
                 for e in facts.log_lines(ctx.history, service, "redis_connected", since=healed)
-                if (facts.number(e.detail, r"total reconnects: (\d+)") or 0) >= 1
+                if not counted or int(facts.group(e, pattern, "reconnects") or 0) >= 1
             ]
             times[service] = lines[0].t - healed if lines else None
         return slowest(times, run.limit("reconnect"), "a reconnect after Redis came back")
 
-    return check(
-        "reconnect",
-        f"All services reconnect within {run.limit('reconnect'):g}s (log: Successfully connected)",
-        judge,
-    )
+    return check("reconnect", f"All services reconnect within {run.limit('reconnect'):g}s", judge)
 
 
 def disconnect_logged(run: ScenarioRun, step: str, services: list[str]) -> Check:
     def judge(ctx: RunContext) -> Verdict:
+        run.pattern("redis_disconnected")
         at = ctx.applied_at(step) or 0.0
         missing = [
             s for s in services if not facts.log_lines(ctx.history, s, "redis_disconnected", at)
         ]
         n = len(services) - len(missing)
-        return Verdict(
-            "",
-            FAIL if missing else PASS,
-            n,
-            len(services),
-            "services",
-            f"missing: {', '.join(missing)}" if missing else f"all {n} services logged it",
-        )
+        return judged(not missing, n, len(services), "services",
+                      f"missing: {', '.join(missing)}" if missing else f"all {n} services logged it")  # fmt: skip
 
-    return check(
-        "disconnect_logged", 'All services log "Redis disconnected, reconnecting..."', judge
-    )
+    return check("disconnect_logged", "All services log that Redis disconnected", judge)
 
 
-def _delays(run: ScenarioRun, ctx: RunContext, service: str, since: float) -> list[float]:
-    """Retry delays in ms, logged as ``Retrying in 400ms`` or ``Retrying in 2.031s``."""
+def delays_ms(run: ScenarioRun, ctx: RunContext, service: str, since: float) -> list[float]:
+    """The retry delays a service logged, in ms, read from the pattern's named group
+    (``delay_ms``, or ``delay_s``; a pattern may hold both, as alternatives)."""
+    pattern = run.pattern("redis_retry", "delay_ms", "delay_s")
     out = []
     for e in facts.log_lines(ctx.history, service, "redis_retry", since):
-        match = re.search(r"Retrying in ([\d.]+)(ms|s)\b", e.detail)
-        if match:
-            out.append(float(match.group(1)) * (1 if match.group(2) == "ms" else 1000))
+        ms, s = facts.group(e, pattern, "delay_ms"), facts.group(e, pattern, "delay_s")
+        if ms is not None:
+            out.append(float(ms))
+        elif s is not None:
+            out.append(float(s) * 1000)
     return out
 
 
+def jitter_spread(delays: list[float]) -> float:
+    """The largest relative distance of a delay from the best-fitting a·2^k: exact powers
+    of two have none, whichever retry the system counts as the first (a fits it)."""
+    residues = [math.log2(d) - k for k, d in enumerate(delays)]
+    base = statistics.fmean(residues)
+    return max(abs(2 ** (r - base) - 1) for r in residues)
+
+
 def backoff(run: ScenarioRun, step: str, services: list[str]) -> Check:
-    """Delays grow ×2 per failure (below the cap) and carry jitter (not exact powers of two)."""
-    base, cap = run.env("REDIS_RECONNECT_BASE_DELAY_MS"), run.env("REDIS_RECONNECT_MAX_DELAY_MS")
-    jitter = run.env("REDIS_RECONNECT_JITTER_PCT")
+    """Delays grow ×2 per failure below the cap, and spread around the fitted a·2^k (jitter)."""
 
     def judge(ctx: RunContext) -> Verdict:
+        cap = run.setting("reconnect_max_delay") * 1000
+        declared = run.setting_or("reconnect_jitter", 0.0)
         at = ctx.applied_at(step) or 0.0
-        ratios, jittered, shown = [], False, []
+        growths, spreads, shown = [], [], []
         for service in services:
-            delays = _delays(run, ctx, service, at)
-            below = [d for d in delays if d < cap * (1 - jitter)]
-            ratios += [b / a for a, b in zip(below, below[1:], strict=False) if a > 0]
-            for k, d in enumerate(below):
-                jittered |= abs(d - base * 2**k) > 1.5  # more than the log's rounding
+            delays = delays_ms(run, ctx, service, at)
+            below = [d for d in delays if 0 < d < cap * (1 - declared)]
             if delays:
                 shown.append(f"{service}: " + "→".join(f"{d:.0f}" for d in delays[:6]) + " ms")
-        if not ratios:
-            return Verdict(
-                "",
-                FAIL if not shown else UNKNOWN,
-                None,
-                2.0,
-                "×",
-                "no retry delays logged" if not shown else "fewer than two delays below the cap",
-            )
-        growth = round(statistics.median(ratios), 2)
-        ok = 1.5 <= growth <= 2.5 and (jittered or jitter == 0)
-        return Verdict(
-            "",
-            PASS if ok else FAIL,
-            growth,
-            2.0,
-            "×",
-            "; ".join(shown) + ("" if jittered or jitter == 0 else "; no jitter seen"),
+            if len(below) >= 3:
+                growth = statistics.median(b / a for a, b in zip(below, below[1:], strict=False))
+                spread = jitter_spread(below)
+                # Below the log's own rounding (1 ms) a spread is not jitter.
+                floor = 1.5 / min(below)
+                growths.append(growth)
+                spreads.append(spread if spread > floor else 0.0)
+        if not growths:
+            if not shown:
+                return failed("no retry delays logged", 2.0, "×")
+            return unknown("fewer than three delays below the cap: " + "; ".join(shown), 2.0, "×")
+        growth, spread = round(statistics.median(growths), 2), max(spreads)
+        jittered = spread > 0
+        evidence = "; ".join(shown) + (
+            f"; spread around the fitted curve ±{spread * 100:.1f}%"
+            if jittered
+            else "; no jitter seen: every delay sits on the exponential curve"
+            + (" (the profile's reconnect_jitter is 0)" if declared == 0 else "")
         )
+        return judged(1.5 <= growth <= 2.5 and jittered, growth, 2.0, "×", evidence,
+                      {"spread": round(spread, 4)})  # fmt: skip
 
     return check("backoff", "Exponential backoff with jitter visible: 1s → 2s → 4s → 8s...", judge)
 
 
 def breaker(run: ScenarioRun, step: str, services: list[str]) -> Check:
-    limit = int(run.env("REDIS_RECONNECT_MAX_FAILURES"))
+    limit = run.setting_or("reconnect_max_failures", 0)
 
     def judge(ctx: RunContext) -> Verdict:
+        most_allowed = int(run.setting("reconnect_max_failures"))
+        opened_pattern = run.pattern("circuit_open", "failures")
+        retry_pattern = run.pattern("redis_retry", "attempt")
         at = ctx.applied_at(step) or 0.0
         opened, early, missed, most = [], [], [], 0
         for service in services:
             attempts = [
-                facts.number(e.detail, r"attempt (\d+)") or 0
+                int(facts.group(e, retry_pattern, "attempt") or 0)
                 for e in facts.log_lines(ctx.history, service, "redis_retry", at)
             ]
-            most = max([most, *attempts]) if attempts else most
+            most = max([most, *attempts])
             lines = facts.log_lines(ctx.history, service, "circuit_open", at)
             if lines:
-                after = int(facts.number(lines[0].detail, r"after (\d+) consecutive") or 0)
-                (opened if after == limit else early).append(f"{service} after {after}")
-            elif attempts and max(attempts) >= limit:
+                after = int(facts.group(lines[0], opened_pattern, "failures") or 0)
+                (opened if after == most_allowed else early).append(f"{service} after {after}")
+            elif attempts and max(attempts) >= most_allowed:
                 missed.append(service)
         if early or missed:
-            return Verdict(
-                "",
-                FAIL,
-                None,
-                limit,
-                "failures",
-                "; ".join(
-                    [
-                        *(f"opened at the wrong count: {e}" for e in early),
-                        *(f"{m} failed {limit}+ times and never opened it" for m in missed),
-                    ]
-                ),
-            )
+            return failed(
+                "; ".join([*(f"opened at the wrong count: {e}" for e in early),
+                           *(f"{m} failed {most_allowed}+ times and never opened it" for m in missed)]),
+                most_allowed, "failures",
+            )  # fmt: skip
         if not opened:
-            return Verdict(
-                "",
-                UNKNOWN,
-                most,
-                limit,
-                "failures",
-                f"no service reached {limit} consecutive failures (most: {most}); "
+            return unknown(
+                f"no service reached {most_allowed} consecutive failures (most: {most}); "
                 "the outage was too short to exercise the breaker",
-            )
-        return Verdict("", PASS, limit, limit, "failures", "opened: " + ", ".join(opened))
+                most_allowed, "failures", most,
+            )  # fmt: skip
+        return judged(True, most_allowed, most_allowed, "failures", "opened: " + ", ".join(opened))
 
-    return check("breaker", f"Circuit breaker opens after {limit} consecutive failures", judge)
+    return check("breaker", f"Circuit breaker opens after {limit:g} consecutive failures", judge)
 
 
 def no_exits(run: ScenarioRun, targeted: tuple[str, ...] = ()) -> Check:
     """No process the scenario did not stop went down, and none logged a crash."""
 
     def judge(ctx: RunContext) -> Verdict:
-        start, end = ctx.started, ctx.history.snapshot()[-1].t if len(ctx.history) else 0
+        start, end = ctx.started, end_of(ctx)
         down = [
             s
             for s in run.services
@@ -250,32 +229,32 @@ def no_exits(run: ScenarioRun, targeted: tuple[str, ...] = ()) -> Check:
             (f"went down: {', '.join(down)}; " if down else "")
             + (f"crash lines: {crashes[0].detail[:120]}" if crashes else "")
         ) or f"all {len(run.services) - len(targeted)} untouched services stayed up"
-        return Verdict("", FAIL if bad else PASS, bad, 0, "exits", evidence)
+        return judged(not bad, bad, 0, "exits", evidence)
 
     return check("no_exits", "No service crashes or exits", judge)
 
 
 def back_to_steady(run: ScenarioRun) -> Check:
-    """Recovery is automatic: from the last heal to every game on exactly one healthy shard."""
+    """Recovery is automatic: from the last heal to every item on exactly one healthy worker."""
 
     def judge(ctx: RunContext) -> Verdict:
         healed = ctx.last_heal
-        at = facts.steady_at(ctx.history, healed, total_games(run), fresh(run))
+        found = run.beats(ctx.history)
+        first = min((f.t for f in ctx.faults), default=healed)
+        expected = run.expected_items(ctx.history, first)
+        at = facts.steady_at(found, run.contract.heartbeat, healed, expected, run.fresh())
         limit = run.limit("recover")
         if at is None:
-            held = facts.games_at(ctx.history, ctx.history.snapshot()[-1].t, fresh(run))
-            return Verdict(
-                "",
-                FAIL,
-                None,
-                limit,
-                "s",
-                "never back to every game on exactly one healthy shard; last seen: "
-                + ", ".join(f"{s}: {len(g)} games" for s, g in sorted(held.items())),
-            )
+            held = facts.items_at(found, end_of(ctx), run.fresh())
+            return failed(
+                f"never back to all {_described(expected)} items on exactly one healthy worker "
+                f"in the {end_of(ctx) - healed:.1f}s observed after the heal; last seen: "
+                + (", ".join(f"{w}: {len(i)} items" for w, i in sorted(held.items())) or "nothing"),
+                limit, "s",
+            )  # fmt: skip
         took = round(max(0.0, at - healed), 3)
         return within(
-            took, limit, f"every game on exactly one healthy shard {took:g}s after the heal"
+            took, limit, f"every item on exactly one healthy worker {took:g}s after the heal"
         )
 
     return check("recovered", "System returns to normal operation without intervention", judge)
@@ -283,30 +262,45 @@ def back_to_steady(run: ScenarioRun) -> Check:
 
 def message_loss(run: ScenarioRun) -> Check:
     def judge(ctx: RunContext) -> Verdict:
-        contract = run.system.profile.contract
-        if not contract.signal_stream or not contract.consumer_mark:
-            return Verdict(
-                "",
-                UNKNOWN,
-                None,
-                0,
-                "messages",
-                "the profile's contract names no signal_stream and consumer_mark",
+        signals = run.contract.signals
+        if not signals.stream:
+            return unknown(
+                "the profile declares no signal stream (contract.signals)", 0, "messages"
             )
-        ledger = sources.signal_ledger(
-            run.system.direct["redis"], contract.signal_stream, contract.consumer_mark, ctx.history
-        )
-        bad = len(ledger.lost) + len(ledger.duplicated) + sum(ledger.consumer_behind.values())
+        run.metric(signals.sent_metric)
+        ledger = sources.signal_ledger(run.system.direct["redis"], signals, run.beats(ctx.history))
         if not ledger.sent:
-            return Verdict("", UNKNOWN, None, 0, "messages", "no signal was acknowledged")
-        return Verdict(
-            "",
-            FAIL if bad else PASS,
-            bad,
-            0,
-            "messages",
-            ledger.evidence(),
-            {"sent": ledger.sent, "lost": len(ledger.lost), "duplicated": len(ledger.duplicated)},
-        )
+            return unknown("no signal was acknowledged", 0, "messages")
+        bad = len(ledger.lost) + len(ledger.duplicated) + sum(ledger.consumer_behind.values())
+        return judged(not bad, bad, 0, "messages", ledger.evidence(),
+                      {"sent": ledger.sent, "lost": len(ledger.lost),
+                       "duplicated": len(ledger.duplicated)})  # fmt: skip
 
-    return check("message_loss", "Zero message loss (signals stream, from the source)", judge)
+    return check("message_loss", "Zero message loss (signal stream, from the source)", judge)
+
+
+def redis_clients(run: ScenarioRun) -> list[str]:
+    """The services that reach Redis (through a link of their own)."""
+    return [s.name for s in run.system.profile.services.values() if s.redis]
+
+
+def stack_fault(run: ScenarioRun, server: str, action: str) -> ServiceFault:
+    """Stop or kill the stack's ``redis`` or ``postgres`` server."""
+    return ServiceFault(run.system.stack_service(server), action, ledger=run.system.ledger)
+
+
+def settle(run: ScenarioRun) -> float:
+    """How long to keep observing after a heal for every worker to heartbeat afresh."""
+    return max(1.0, run.fresh() + run.setting_or("heartbeat_interval", 0.0))
+
+
+def heartbeats_resume(run: ScenarioRun, step: str) -> Check:
+    def judge(ctx: RunContext) -> Verdict:
+        healed = ctx.healed_at(step) or 0.0
+        times: dict[str, float | None] = {}
+        for worker in run.workers:
+            found = run.beats(ctx.history, worker, since=healed)
+            times[worker] = found[0].t - healed if found else None
+        return slowest(times, run.limit("reconnect"), "a heartbeat after the heal")
+
+    return check("heartbeats_resume", "Heartbeats resume after reconnection", judge)

@@ -1,12 +1,92 @@
-"""Facts read back from a scenario's history: heartbeats, log lines, deliveries, process states."""
+"""Facts read back from a scenario's history: heartbeats, log lines, deliveries, process states.
+
+Heartbeats are read through the contract's paths (:class:`Beat`), log lines by the
+pattern's key and its named groups: no check parses a system's wording itself.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from chaoslib.observe.history import Event, History
-from chaoslib.scenarios.base import HEARTBEATS
+from chaoslib.profile_contract import Beat, HeartbeatDef
+
+HEARTBEATS = "hb"
+ALERT_FILE = "alerts:file"
+
+
+def beat(event: Event, hb: HeartbeatDef) -> Beat | None:
+    return hb.read(event.value, event.t)
+
+
+def beats(
+    history: History,
+    hb: HeartbeatDef,
+    worker: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> list[Beat]:
+    out = []
+    for event in history.select(source=HEARTBEATS, kind="message", since=since, until=until):
+        b = beat(event, hb)
+        if b is not None and (worker is None or b.worker == worker):
+            out.append(b)
+    return out
+
+
+def latest(found: list[Beat], t: float, fresh: float | None) -> dict[str, Beat]:
+    """Each worker's last heartbeat at or before ``t``, no older than ``fresh`` seconds."""
+    last: dict[str, Beat] = {}
+    for b in found:
+        if b.t <= t:
+            last[b.worker] = b
+    return {w: b for w, b in last.items() if fresh is None or t - b.t <= fresh}
+
+
+def items_at(found: list[Beat], t: float, fresh: float | None) -> dict[str, frozenset[str]]:
+    return {w: b.items for w, b in latest(found, t, fresh).items()}
+
+
+def healthy(b: Beat, hb: HeartbeatDef) -> bool:
+    """Healthy by the contract's status values; without them, every heartbeat counts."""
+    return not (hb.status and hb.healthy) or b.status in hb.healthy
+
+
+def steady_at(
+    found: list[Beat], hb: HeartbeatDef, since: float, expected: set[str] | int, fresh: float
+) -> float | None:
+    """The first time after ``since`` when fresh heartbeats show every expected item on
+    exactly one healthy worker, all heard after ``since``."""
+    last: dict[str, Beat] = {}
+    for b in found:
+        if b.t < since:
+            continue
+        last[b.worker] = b
+        current = [e for e in last.values() if b.t - e.t <= fresh]
+        held = [i for e in current for i in e.items]
+        whole = set(held) == expected if isinstance(expected, set) else len(set(held)) == expected
+        if all(healthy(e, hb) for e in current) and len(held) == len(set(held)) and whole:
+            return b.t
+    return None
+
+
+def overlaps(found: list[Beat], since: float, until: float, fresh: float) -> dict[str, list[str]]:
+    """Items two workers reported at the same time (each heartbeat fresh), by item."""
+    out: dict[str, list[str]] = {}
+    last: dict[str, Beat] = {}
+    for b in found:
+        if not since <= b.t <= until:
+            continue
+        last[b.worker] = b
+        owners: dict[str, list[str]] = {}
+        for w, e in last.items():
+            if b.t - e.t <= fresh:
+                for item in e.items:
+                    owners.setdefault(item, []).append(w)
+        for item, workers in owners.items():
+            if len(workers) > 1:
+                out.setdefault(item, sorted(workers))
+    return out
 
 
 def log_lines(
@@ -31,86 +111,34 @@ def first_line(
     return lines[0] if lines else None
 
 
+def group(line: Event, pattern: str, name: str) -> str | None:
+    """A named group of the pattern that matched ``line``."""
+    match = re.search(pattern, line.detail)
+    return match.group(name) if match and name in match.groupdict() else None
+
+
 def said(event: Event) -> str:
-    """A log line without its timestamp and level: what the service said."""
+    """A log line without a leading timestamp and level: what the service said."""
     return re.sub(r"^\S+\s+[A-Z]+\s+", "", event.detail).strip()
 
 
-def number(text: str, pattern: str) -> float | None:
-    """The first group of ``pattern`` in ``text`` as a number."""
-    match = re.search(pattern, text)
-    return float(match.group(1)) if match else None
-
-
-def heartbeats(
-    history: History,
-    shard: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
+def deliveries(
+    history: History, field_name: str, alert: str, since: float | None = None
 ) -> list[Event]:
-    return [
-        e
-        for e in history.select(source=HEARTBEATS, kind="message", since=since, until=until)
-        if isinstance(e.value, dict) and (shard is None or e.value.get("shard_id") == shard)
-    ]
+    """Webhook deliveries whose ``field_name`` names ``alert``."""
+    out = []
+    for e in history.select(kind="delivery", since=since):
+        value = e.value.get(field_name, "") if isinstance(e.value, dict) else e.value
+        if alert in str(value):
+            out.append(e)
+    return out
 
 
-def games(event: Event) -> set[str]:
-    return set(event.value.get("games") or [])
-
-
-def games_at(history: History, t: float, fresh: float | None = None) -> dict[str, set[str]]:
-    """Each shard's games in its last heartbeat at or before ``t`` (no older than ``fresh`` s)."""
-    latest: dict[str, Event] = {}
-    for event in heartbeats(history, until=t):
-        latest[event.value["shard_id"]] = event
-    return {shard: games(e) for shard, e in latest.items() if fresh is None or t - e.t <= fresh}
-
-
-def deliveries(history: History, alert: str, since: float | None = None) -> list[Event]:
-    """Webhook deliveries whose text names ``alert`` (for example AllShardsUnhealthy)."""
-    return [
-        e
-        for e in history.select(kind="delivery", since=since)
-        if alert in str(e.value.get("text", "") if isinstance(e.value, dict) else e.value)
-    ]
+def file_alerts(history: History, key: str, since: float | None = None) -> list[Event]:
+    """Lines of the alert file that named the alert ``key`` (observed as they were written)."""
+    return [e for e in history.select(source=ALERT_FILE, kind="log", since=since) if e.value == key]
 
 
 def downtime(history: History, service: str, since: float, until: float) -> list[Event]:
     """Samples in which ``service`` was observed down."""
     return [e for e in history.select(source=f"up:{service}", since=since, until=until) if not e.ok]
-
-
-def steady_at(history: History, since: float, total: int, fresh: float) -> float | None:
-    """The first time after ``since`` when fresh heartbeats show every game on exactly one
-    healthy shard, all heard after ``since``."""
-    latest: dict[str, Event] = {}
-    for event in heartbeats(history, since=since):
-        latest[event.value["shard_id"]] = event
-        current = [e for e in latest.values() if event.t - e.t <= fresh]
-        held = [g for e in current for g in games(e)]
-        healthy = all(e.value.get("status") == "healthy" for e in current)
-        if healthy and len(held) == len(set(held)) == total:
-            return event.t
-    return None
-
-
-def overlaps(history: History, since: float, until: float, fresh: float) -> dict[str, list[str]]:
-    """Games that two shards reported at the same time (each heartbeat fresh), by game."""
-    found: dict[str, list[str]] = {}
-    latest: dict[str, Event] = {}
-    for event in heartbeats(history, since=since, until=until):
-        latest[event.value["shard_id"]] = event
-        owners: dict[str, list[str]] = {}
-        for shard, e in latest.items():
-            if event.t - e.t <= fresh:
-                for game in games(e):
-                    owners.setdefault(game, []).append(shard)
-        for game, shards in owners.items():
-            if len(shards) > 1:
-                found.setdefault(game, sorted(shards))
-    return found
-
-
-def db_stats(event: Event) -> dict[str, Any]:
-    return dict((event.value.get("metrics") or {}).get("db") or {})

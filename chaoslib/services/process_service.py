@@ -1,12 +1,13 @@
 """Any local program as a Service: the reference system's orchestrator, shards and consumers.
 
-Unlike a server with a port, readiness is "the process is still alive after
-``settle`` seconds", or, with ``ready_pattern``, "its log shows that line".
+Readiness (see :mod:`chaoslib.services.readiness`) is a log line, a TCP port that accepts,
+a heartbeat the caller hears, or nothing (alive after start). Whatever it waits for, the
+process must stay alive meanwhile: an exit during start-up is reported with its exit code
+and the last lines of its log, never as a timeout.
 """
 
 from __future__ import annotations
 
-import re
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -15,10 +16,20 @@ from pathlib import Path
 from chaoslib.errors import ServiceError
 from chaoslib.services.managed import log_tail
 from chaoslib.services.process import LocalProcess, ProcessSpec
+from chaoslib.services.readiness import ReadyDef, as_ready, probe, tcp_accepts
 from chaoslib.wait import WaitTimeout, wait_until
 
 
 class ProcessService:
+    """``ready`` is a :class:`ReadyDef`, or a string: a log regex (``ready_pattern`` is
+    its older name). ``start_timeout``, when given, overrides the readiness's own timeout.
+
+    ``heartbeat_seen`` is required for ``ReadyDef(kind="heartbeat")``: a callable, polled
+    after each start, that says whether this service's heartbeat has been heard *since
+    that start* (compare heartbeat times with :attr:`started_at`, wall-clock seconds set
+    just before the process is spawned), so that an earlier run's heartbeat never counts.
+    """
+
     kind = "process"
 
     def __init__(
@@ -30,8 +41,10 @@ class ProcessService:
         env: dict[str, str] | None = None,
         cwd: str | Path | None = None,
         owned: bool = True,
-        ready_pattern: str | None = None,
-        start_timeout: float = 15.0,
+        ready: str | ReadyDef | None = None,
+        ready_pattern: str | ReadyDef | None = None,
+        start_timeout: float | None = None,
+        heartbeat_seen: Callable[[], bool] | None = None,
     ) -> None:
         self.name = name
         self.spec = ProcessSpec(
@@ -41,10 +54,11 @@ class ProcessService:
             cwd=str(cwd) if cwd else None,
         )
         self.owned = owned
-        self.ready = (
-            re.compile(ready_pattern, re.MULTILINE) if ready_pattern else None
-        )  # ^ and $ per log line
-        self.start_timeout = start_timeout
+        self.readiness = as_ready(ready if ready is not None else ready_pattern, start_timeout)
+        self.heartbeat_seen = heartbeat_seen
+        if self.readiness is not None:  # a heartbeat without a listener: refused now, not at start
+            probe(self.readiness, self.spec.log_path, 0, heartbeat_seen)
+        self.started_at: float | None = None
         self._proc: LocalProcess | None = None
 
     @property
@@ -72,37 +86,51 @@ class ProcessService:
     def start(self) -> None:
         if self.is_running():
             return
+        ready = self.readiness
+        if ready is not None and ready.kind == "tcp" and tcp_accepts(ready.host, ready.port):
+            # Something else answers there: the port could not tell when this one is ready.
+            raise ServiceError(
+                f"{self.name} was not started: {ready.host}:{ready.port}, its ready: tcp "
+                "address, already accepts connections from another program; stop that "
+                "program or give this service another port"
+            )
         Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
         offset = Path(self.log_path).stat().st_size if Path(self.log_path).exists() else 0
+        self.started_at = time.time()
         self._proc = LocalProcess(self.spec)
         self._proc.start(owned=self.owned)
-        if self.ready is None:
+        if ready is None or ready.kind == "none":
+            self._alive()
             return
+        condition = probe(ready, self.log_path, offset, self.heartbeat_seen)
         try:
             wait_until(
-                lambda: self._ready_since(offset),
-                timeout=self.start_timeout,
+                lambda: self._alive() and condition(),
+                timeout=ready.timeout,
                 interval=0.05,
-                what=f"{self.name} to log /{self.ready.pattern}/",
+                what=f"{self.name} to be ready ({ready.describe()})",
             )
         except WaitTimeout:
             self._proc.kill()
             raise ServiceError(
-                f"{self.name} did not become ready within {self.start_timeout:g}s",
+                f"{self.name} did not become ready within {ready.timeout:g}s: "
+                f"it waited for {ready.describe()}",
                 log_tail=log_tail(self.log_path),
                 log_path=self.log_path,
             ) from None
 
-    def _ready_since(self, offset: int) -> bool:
+    def _alive(self) -> bool:
+        """True, or a ServiceError if the process has exited (it cannot become ready)."""
         if not self.is_running():
+            code = self._proc.exit_code() if self._proc is not None else None
+            if self._proc is not None:
+                self._proc.kill()  # reaps whatever it left in its process group
             raise ServiceError(
-                f"{self.name} exited during start-up (exit code {self._proc.exit_code()})",
+                f"{self.name} exited during start-up (exit code {code})",
                 log_tail=log_tail(self.log_path),
                 log_path=self.log_path,
             )
-        with open(self.log_path, "rb") as fh:
-            fh.seek(offset)
-            return bool(self.ready.search(fh.read().decode("utf-8", "replace")))  # type: ignore[union-attr]
+        return True
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._proc is not None:
