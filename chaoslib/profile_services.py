@@ -23,7 +23,7 @@ from chaoslib.services.readiness import DEFAULT_TIMEOUT, MAX_TIMEOUT, ReadyDef, 
 from chaoslib.yaml_lines import LineDict, Reader
 
 BACKENDS = ("process", "docker")
-KEYS = {"module", "command", "cwd", "backend", "container", "role", "env", "ready", "redis", "database"}  # fmt: skip
+KEYS = {"module", "command", "cwd", "backend", "container", "env", "ready", "redis", "database"}  # fmt: skip
 # ${NAME}, ${NAME:-default}, $$; a "$NAME" or a "${" of another form is a mistake, not text.
 _VAR = re.compile(
     r"\$(?:\$|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}|(?P<bad>\{|[A-Za-z_]))"
@@ -35,7 +35,6 @@ VAR_FORMS = "${NAME}, ${NAME:-default}, or $$ for a literal $"
 class ServiceDef:
     name: str
     module: str = ""  # process backend: run as ``python -m module`` in the checkout
-    role: str = "service"
     # process: a local process, its log is its stdout and stderr;
     # docker: the compose service of this name, its log is the container's log.
     backend: str = "process"
@@ -173,7 +172,6 @@ def _service(r: Reader, raw: LineDict, name: str) -> ServiceDef:
         name=name,
         module=module,
         backend=backend,
-        role=r.get(item, "role", str, default="service", choices=("service", "shard"), context=ctx),
         env=env,
         ready=_ready(r, item, ctx),
         container=r.get(item, "container", str, context=ctx),

@@ -56,10 +56,16 @@ def timings(r: Reader, doc: LineDict) -> dict[str, Timing]:
                 r.only(raw_section, set(SETTINGS), f"{ctx}.settings")
             numbers[section] = {
                 str(key): float(
-                    r.get(raw_section, key, NUMBER, minimum=0, context=f"{ctx}.{section}")
+                    r.get(raw_section, key, NUMBER, minimum=0, context=f"{ctx}.{section}",
+                          maximum=1 if SETTINGS.get(key) == "fraction" and section == "settings"
+                          else None)
                 )
                 for key in raw_section
-            }
+            }  # fmt: skip
+            for key, value in numbers["settings"].items() if section == "settings" else ():
+                if SETTINGS[key] == "count" and value != int(value):
+                    raise r.fail(raw_section, f"{ctx}.settings.{key}",
+                                 f"is a count, got {value:g}", "a whole number")  # fmt: skip
         out[name] = Timing(
             r.scalars(item, "env", ctx),
             numbers["waits"],

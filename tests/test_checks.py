@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chaoslib import checks
 from chaoslib.observe.history import Event, History
 from chaoslib.observe.workloads import WorkloadResult
@@ -89,16 +91,35 @@ def test_merge_ranks_fail_over_unknown_over_pass():
     assert checks.merge([]) == "unknown"
 
 
-def test_db_slow_scope_fails_when_non_matching_statements_were_slow_too():
-    from chaoslib.scenarios.database import scope_verdict
+def test_db_slow_scope_fails_when_non_matching_statements_failed_too():
+    from chaoslib.scenarios.t09_db_slow import scope_verdict
 
-    scoped = scope_verdict({"matched": 4, "passed": 30}, [0.01, 0.02, 0.012], latency=1.0)
+    # matched: the writes the pg_query toxic failed; samples: the SELECT 1 probes through
+    # the same link that answered (seconds); failures: those that failed.
+    scoped = scope_verdict(4, [0.01, 0.02, 0.012], 0)
     assert scoped.status == "pass" and scoped.measured == 0
-    # A blunt fault (latency on every statement) slows the SELECT probes as well.
-    blunt = scope_verdict({"matched": 4, "passed": 30}, [0.01, 1.02, 1.01], latency=1.0)
+    assert "4 matching writes failed; 0 of 3 SELECT 1 probes" in scoped.evidence
+    # A blunt fault (every statement fails, not just the writes) fails SELECT 1 as well.
+    blunt = scope_verdict(4, [0.01, 0.02, 0.015], 2)
     assert blunt.status == "fail" and blunt.measured == 2
-    assert "2 of 3 SELECT 1 probes delayed" in blunt.evidence
-    assert scope_verdict({}, [0.01], latency=1.0).status == "unknown"
+    assert "4 matching writes failed; 2 of" in blunt.evidence
+    # Nothing to compare: the fault touched no write, or no probe answered or failed.
+    assert scope_verdict(0, [0.01], 0).status == "unknown"
+    assert scope_verdict(4, [], 0).status == "unknown"
+
+
+def test_db_slow_scope_fails_when_every_select_probe_failed():
+    from chaoslib.scenarios.t09_db_slow import scope_verdict
+
+    v = scope_verdict(4, [], 5)
+    assert v.status == "fail" and v.measured == 5, v
+
+
+def test_db_slow_scope_evidence_counts_every_probe():
+    from chaoslib.scenarios.t09_db_slow import scope_verdict
+
+    v = scope_verdict(4, [0.01, 0.02, 0.015], 2)
+    assert "2 of 5 SELECT 1 probes" in v.evidence, v.evidence
 
 
 def test_a_target_with_a_tolerance_reads_as_one_not_as_a_ceiling():

@@ -44,7 +44,7 @@ class UserProject:
         self.alerts = tmp / "alerts"
         self.alerts.mkdir()
         env_file = tmp / "timings.env"
-        fast = load_profile("compose").timing("fast").env
+        fast = load_profile("compose").env_for("fast")
         env_file.write_text("".join(f"{k}={v}\n" for k, v in fast.items()))
         self.env = {
             "TOXIPROXY_IMAGE": "chaoslib/toxiproxy:local",

@@ -29,9 +29,9 @@ CASES = {
     ),
     "no-alerts": (
         {
-            "redis-restart": ("alert:redis_connectivity_issue", "no RedisConnectivityIssue alert"),
-            "db-drop": ("alert:database_connectivity_issue", "no DatabaseConnectivityIssue alert"),
-            "all-shards-dead": ("alert:all_shards_unhealthy", "no AllShardsUnhealthy alert"),
+            "redis-restart": ("alert:redis_connectivity", "no RedisConnectivityIssue alert"),
+            "db-drop": ("alert:database_connectivity", "no DatabaseConnectivityIssue alert"),
+            "all-shards-dead": ("alert:all_workers_unhealthy", "no AllShardsUnhealthy alert"),
         },
         "shard-restart",
     ),

@@ -125,13 +125,15 @@ def _epoch(text: str) -> float | None:
 
 def scope_verdict(matched: int, samples: list[float], failures: int) -> Verdict:
     """The matching writes failed (the toxic's count) while a SELECT 1 probe through the
-    same proxy kept working."""
-    if not samples or not matched:
-        return unknown(f"{matched} matching writes failed, {len(samples)} SELECT probes: too few "
+    same proxy kept working. Every probe failing is the blunt fault this check exists for."""
+    probes = len(samples) + failures
+    if not probes or not matched:
+        return unknown(f"{matched} matching writes failed, {probes} SELECT probes: too few "
                        "to compare", 0, "statements")  # fmt: skip
+    slowest = f" (slowest {max(samples) * 1000:.0f} ms)" if samples else ""
     return judged(not failures, failures, 0, "statements",
-                  f"{matched} matching writes failed; {failures} of {len(samples)} SELECT 1 probes "
-                  f"through the same link failed (slowest {max(samples) * 1000:.0f} ms)")  # fmt: skip
+                  f"{matched} matching writes failed; {failures} of {probes} SELECT 1 probes "
+                  f"through the same link failed{slowest}")  # fmt: skip
 
 
 def scoped(faults: list[ToxicFault], link: str) -> Check:
