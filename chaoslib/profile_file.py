@@ -27,7 +27,7 @@ REPLACE = ("services", "links", "compose")
 MAX_EXTENDS = 20  # a chain longer than this is a mistake (and each level recurses)
 
 
-def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> LineDict:
+def resolve(path: Path, chain: tuple[Path, ...] = ()) -> LineDict:
     """The file merged on top of everything it extends, level by level, any depth."""
     doc = load(path)
     if not isinstance(doc, LineDict):
@@ -51,7 +51,7 @@ def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> LineDict:
             f"profiles extend each other in a cycle: {cycle}",
             "a chain that ends at a profile without extends",
         )
-    return merge(_resolve(base, here), doc, replace=REPLACE)
+    return merge(resolve(base, here), doc, replace=REPLACE)
 
 
 def _base_path(r: Reader, doc: LineDict, name: str, path: Path) -> Path:
@@ -68,28 +68,58 @@ def _base_path(r: Reader, doc: LineDict, name: str, path: Path) -> Path:
     return base
 
 
+# The keys a profile may have at its top level.
+TOP_KEYS = frozenset({
+    "extends", "name", "description", "protected", "fragile", "compose", "services", "links",
+    "contract", "timings", "timing_rules", "settings_env",
+})  # fmt: skip
+
+
 def parse_profile(path: str | Path) -> Profile:
     r = Reader(path)
-    doc = _resolve(Path(path))
-    r.only(
-        doc,
-        {
-            "extends",
-            "name",
-            "description",
-            "protected",
-            "fragile",
-            "compose",
-            "services",
-            "links",
-            "contract",
-            "timings",
-            "timing_rules",
-            "settings_env",
-        },
-        "the profile",
-    )
+    doc = resolve(Path(path))
+    check_keys(r, doc)
     services = _services(r, doc)
+    links = parse_links(r, doc, services)
+    sets = timings(r, doc)
+    check_rules(r, doc, sets)
+    name, description, protected = parse_head(r, doc)
+    return Profile(
+        name=name,
+        description=description,
+        protected=protected,
+        services=services,
+        links=links,
+        contract=contract(r, doc, set(services)),
+        timings=sets,
+        fragile=parse_fragile(r, doc),
+        compose=parse_compose(r, doc, services),
+        path=str(path),
+        settings_env=settings_env(r, doc, "", sets),
+    )
+
+
+# Each part below reads one section on its own, so a check can report each part's error
+# (chaoslib.profile_check), while parse_profile stops at the first.
+def check_keys(r: Reader, doc: LineDict) -> None:
+    r.only(doc, set(TOP_KEYS), "the profile")
+
+
+def parse_head(r: Reader, doc: LineDict) -> tuple[str, str, bool]:
+    """The profile's name, description and ``protected`` switch."""
+    return (
+        r.get(doc, "name", str, required=True),
+        r.get(doc, "description", str, default=""),
+        r.get(doc, "protected", bool, default=False),
+    )
+
+
+def parse_fragile(r: Reader, doc: LineDict) -> tuple[str, ...]:
+    return tuple(_names(r, doc, "fragile"))
+
+
+def parse_links(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> dict[str, LinkDef]:
+    """The links, and each service's ``redis``/``database`` link checked against them."""
     links = _links(r, doc, services)
     for svc in services.values():
         for key, stack_service in (("redis", "redis"), ("database", "postgres")):
@@ -111,21 +141,7 @@ def parse_profile(path: str | Path) -> Profile:
                     f"link {link!r} must go from {svc.name} to {stack_service}",
                     f"a link with client: {svc.name}, service: {stack_service}",
                 )
-    sets = timings(r, doc)
-    check_rules(r, doc, sets)
-    return Profile(
-        name=r.get(doc, "name", str, required=True),
-        description=r.get(doc, "description", str, default=""),
-        protected=r.get(doc, "protected", bool, default=False),
-        services=services,
-        links=links,
-        contract=contract(r, doc, set(services)),
-        timings=sets,
-        fragile=tuple(_names(r, doc, "fragile")),
-        compose=_compose(r, doc, services),
-        path=str(path),
-        settings_env=settings_env(r, doc, "", sets),
-    )
+    return links
 
 
 def _names(r: Reader, doc: LineDict, key: str) -> list[str]:
@@ -140,7 +156,7 @@ def _services(r: Reader, doc: LineDict) -> dict[str, ServiceDef]:
     return parse_services(r, doc)
 
 
-def _compose(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> ComposeDef | None:
+def parse_compose(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> ComposeDef | None:
     docker = [s.name for s in services.values() if s.backend == "docker"]
     if "compose" not in doc:
         if docker:

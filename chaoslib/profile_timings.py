@@ -56,7 +56,7 @@ def timings(r: Reader, doc: LineDict) -> dict[str, Timing]:
                 r.only(raw_section, set(SETTINGS), f"{ctx}.settings")
             numbers[section] = {
                 str(key): float(
-                    r.get(raw_section, key, NUMBER, minimum=0, context=f"{ctx}.{section}",
+                    r.get(raw_section, key, NUMBER, minimum=0, context=f"{ctx}.{section}", required=True,
                           maximum=1 if SETTINGS.get(key) == "fraction" and section == "settings"
                           else None)
                 )

