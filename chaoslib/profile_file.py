@@ -84,6 +84,8 @@ def parse_profile(path: str | Path) -> Profile:
     sets = timings(r, doc)
     check_rules(r, doc, sets)
     name, description, protected = parse_head(r, doc)
+    mapped = settings_env(r, doc, "", sets)
+    check_service_env(r, doc, mapped)
     return Profile(
         name=name,
         description=description,
@@ -95,8 +97,21 @@ def parse_profile(path: str | Path) -> Profile:
         fragile=parse_fragile(r, doc),
         compose=parse_compose(r, doc, services),
         path=str(path),
-        settings_env=settings_env(r, doc, "", sets),
+        settings_env=mapped,
     )
+
+
+def check_service_env(r: Reader, doc: LineDict, mapped: dict[str, tuple[str, str]]) -> None:
+    """A service may not set an env var that carries a setting: it would run with its own
+    value while the rules and the checks judge the timing's."""
+    for name, item in (doc.get("services") or {}).items():
+        own = item.get("env") if isinstance(item, LineDict) else None
+        for key in own or {}:
+            if key in mapped:
+                setting = mapped[key][0]
+                raise r.fail(own, f"services.{name}.env.{key}",
+                             f"sets {key}, which carries the setting {setting} (settings_env)",
+                             f"change timings.*.settings.{setting} instead")  # fmt: skip
 
 
 # Each part below reads one section on its own, so a check can report each part's error

@@ -390,13 +390,6 @@ def test_a_wait_that_must_outlast_the_timeout_is_checked_too(tmp_path):
     assert (info.value.path, info.value.line) == (str(child), 4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a service's own env may set an env var that settings_env maps (SHARD_TIMEOUT_SECS): "
-    "it wins at launch (System.launch: {**base, **found.env}), so that service runs with 1 s "
-    "while the rules and the checks judge timings.*.settings.worker_timeout = 3 s; the load "
-    "does not refuse it (the old schema judged a service's env by the rules)",
-)
 def test_a_services_own_env_cannot_override_a_mapped_setting(tmp_path):
     old = "SHARD_ID: shard_01}"
     path = mutate(tmp_path, old, "SHARD_ID: shard_01, SHARD_TIMEOUT_SECS: 1}")
