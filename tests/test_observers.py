@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import time
+from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -195,6 +197,40 @@ def test_log_seen_fails_for_a_line_that_never_appears_and_passes_for_one_that_do
     assert missing.status == "fail"
     # the line written before the observer started is not counted
     assert checks.log_seen(history, "Redis disconnected", 5).status == "fail"
+
+
+def _ms_stamp() -> str:
+    """Now as the reference system's loguru format writes it: cut to the millisecond, with zone."""
+    moment = datetime.fromtimestamp(int(time.time() * 1000) / 1000, UTC).astimezone()
+    return moment.isoformat(timespec="milliseconds")
+
+
+def test_lines_with_one_stamp_in_two_services_logs_share_one_t_across_polls(tmp_path):
+    # The orchestrator's line and the shard's add_game it caused carry the same millisecond;
+    # they are read by two observers, in different polls. Each pair must land on one t, so that
+    # a window starting at the first line (since=its t) holds the second. Twenty pairs: with a
+    # mapping sampled per poll each pair is a coin toss, so this fails all but once in a million.
+    orchestrator, shard = tmp_path / "orchestrator.log", tmp_path / "shard.log"
+    orchestrator.touch()
+    shard.touch()
+    history = History()
+    pattern = {"line": r"pair \d+"}
+    with (
+        logs(orchestrator, pattern, history, name="log:orchestrator", interval=0.01),
+        logs(shard, pattern, history, name="log:shard", interval=0.01),
+    ):
+        for i in range(20):
+            stamp = _ms_stamp()
+            for path, source in ((orchestrator, "log:orchestrator"), (shard, "log:shard")):
+                with open(path, "a") as fh:
+                    fh.write(f"{stamp} INFO    {source} pair {i}\n")
+                wait_until(lambda s=source, n=i + 1: len(history.select(source=s)) == n, timeout=5)
+    first = {e.detail.split()[-1]: e for e in history.select(source="log:orchestrator")}
+    second = {e.detail.split()[-1]: e for e in history.select(source="log:shard")}
+    apart = {n: second[n].t - first[n].t for n in first}
+    assert all(d == 0 for d in apart.values()), f"same stamp, different t (s): {apart}"
+    for n, line in first.items():
+        assert second[n] in history.select(kind="log", since=line.t)
 
 
 def test_channel_observer_resubscribes_after_redis_restarts(private_redis):

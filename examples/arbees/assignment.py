@@ -55,6 +55,17 @@ class Registry:
         self.zombie_since: dict[tuple[str, str], float] = {}
         self.assigned_at: dict[str, float] = {}
         self.resent_at: dict[str, float] = {}
+        # Since when heartbeats could be heard. The caller owns the subscription and says when it
+        # drops (deaf) and comes back (listening); until it says otherwise it is listening.
+        self.listening_since: float | None = float("-inf")
+
+    def listening(self, now: float) -> None:
+        """The heartbeat subscription is up (again): a shard's silence counts from ``now``."""
+        self.listening_since = now
+
+    def deaf(self) -> None:
+        """The heartbeat subscription is down: no shard can be heard, so none is judged."""
+        self.listening_since = None
 
     def healthy(self) -> list[Shard]:
         return [s for s in self.shards.values() if not s.dead]
@@ -130,8 +141,13 @@ class Registry:
     # -- periodic checks ---------------------------------------------------------------
     def check_health(self, now: float) -> Decisions:
         out = Decisions()
+        if self.listening_since is None:
+            # The silence is the orchestrator's own outage, not the shards': after a 30 s Redis
+            # outage its backoff can reconnect only at 60 s, and it marked every live shard Dead.
+            return out
         for shard in self.shards.values():
-            if not shard.dead and now - shard.last_seen > self.settings.shard_timeout:
+            silent = now - max(shard.last_seen, self.listening_since)
+            if not shard.dead and silent > self.settings.shard_timeout:
                 shard.dead = True
                 out.logs.append(f"Service {shard.shard_id} marked as Dead")
                 out.notifications.append(

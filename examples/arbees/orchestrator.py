@@ -23,6 +23,7 @@ class Orchestrator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.registry = Registry(settings)
+        self.registry.deaf()  # until the heartbeat subscription is up
         self.alerts = Alerts(settings)
         self.session = RedisSession(settings)
         self.publisher: aioredis.Redis | None = None
@@ -51,6 +52,7 @@ class Orchestrator:
         pubsub = client.pubsub()
         await pubsub.psubscribe("shard:*:heartbeat")
         logger.info("Subscribed to shard:*:heartbeat")
+        self.registry.listening(time.monotonic())
         try:
             while True:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
@@ -63,6 +65,7 @@ class Orchestrator:
                     continue
                 await self.apply(self.registry.heartbeat(heartbeat, time.monotonic()))
         finally:
+            self.registry.deaf()
             await pubsub.aclose()
 
     async def health_monitor(self) -> None:
