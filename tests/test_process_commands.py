@@ -35,12 +35,12 @@ env = {k: os.environ.get(k) for k in ("A", "B", "C")}
 print(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "env": env}), flush=True)
 print("ready", flush=True)
 while True:
-    time.sleep(1)
+    time.sleep(1)  # ok: the child under test idles; not a wait in the test
 """
 LISTEN = """\
 import socket, sys, time
 print("starting", flush=True)
-time.sleep(float(sys.argv[2]))
+time.sleep(float(sys.argv[2]))  # ok: the child under test idles; not a wait in the test
 server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind(("127.0.0.1", int(sys.argv[1])))
@@ -51,10 +51,10 @@ while True:
 """
 HEART = """\
 import pathlib, time
-time.sleep(0.3)
+time.sleep(0.3)  # ok: the child under test idles; not a wait in the test
 pathlib.Path("heartbeat").write_text("beat")
 while True:
-    time.sleep(1)
+    time.sleep(1)  # ok: the child under test idles; not a wait in the test
 """
 DIES = """\
 import sys
