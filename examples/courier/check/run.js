@@ -1,6 +1,7 @@
 'use strict';
 // Live check on real servers: node check/run.js [name ...]   (names below; default: all)
 // Prints one JSON line per run: the scenario, the flaws, whether the behaviour was seen, figures.
+const fs = require('node:fs');
 const { RedisServer, PostgresServer, tempDir } = require('./servers');
 const s = require('./scenarios');
 
@@ -71,6 +72,8 @@ async function main() {
     }
   } finally {
     await Promise.all([redis.stop(), pg.stop()]);
+    // The logs stay for a look; the database files (tens of MB) do not.
+    fs.rmSync(pg.data, { recursive: true, force: true });
   }
   process.stderr.write(`${runs.length - failures}/${runs.length} runs as expected\n`);
   process.exitCode = failures ? 1 : 0;

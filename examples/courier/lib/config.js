@@ -56,7 +56,8 @@ function readNumber(env, name) {
   const [fallback, min] = NUMBERS[name];
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw.trim())) {
+  // A converter may write 250 ms as "250.0"; a fraction of a millisecond is a unit mistake.
+  if (!/^\d+(\.0*)?$/.test(raw.trim())) {
     throw new ConfigError(`${name}=${JSON.stringify(raw)} is not accepted: give a whole number (milliseconds or a count), e.g. ${fallback}`);
   }
   const value = Number(raw.trim());

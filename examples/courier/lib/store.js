@@ -68,8 +68,11 @@ class Writer {
       statement_timeout: cfg.STORE_WRITE_TIMEOUT_MS,
       idleTimeoutMillis: 10000,
     });
-    // An idle pooled connection dying (the server restarted) is noticed by the next write.
+    // A connection the server ends (restart, shutdown, pg_terminate_backend) emits 'error'.
+    // pg-pool listens only while the connection is idle in the pool; one the courier has
+    // checked out would crash the process. The query in flight fails anyway, and is retried.
     this.pool.on('error', () => {});
+    this.pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   health() {

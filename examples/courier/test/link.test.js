@@ -3,6 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
 const { once } = require('node:events');
 const { createClient } = require('redis');
 const { RedisLink } = require('../lib/link');
@@ -23,9 +24,13 @@ function quietAlarms() {
 }
 
 test('close() with a command still in flight ends quietly: no reply lands in an emptied queue', { skip: !hasRedis && 'no redis-server' }, async (t) => {
-  const server = new RedisServer(tempDir());
+  const dir = tempDir();
+  const server = new RedisServer(dir);
   await server.start();
-  t.after(() => server.stop());
+  t.after(async () => {
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   const crashes = [];
   const onCrash = (err) => crashes.push(err);
   process.on('uncaughtException', onCrash);
@@ -49,9 +54,13 @@ test('close() with a command still in flight ends quietly: no reply lands in an 
 });
 
 test('a lost server is retried with growing delays and the subscription comes back', { skip: !hasRedis && 'no redis-server' }, async (t) => {
-  const server = new RedisServer(tempDir());
+  const dir = tempDir();
+  const server = new RedisServer(dir);
   await server.start();
-  t.after(() => server.stop());
+  t.after(async () => {
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   const lines = [];
   const link = new RedisLink({ cfg: cfg({ FLEET_REDIS_URL: server.url, BACKOFF_BASE_MS: 50, BACKOFF_CAP_MS: 400, REDIS_TIMEOUT_MS: 300 }),
     log: (ev, f) => lines.push([ev, f]), alarms: quietAlarms() });

@@ -20,6 +20,8 @@ test('defaults are the guide\'s timings', () => {
 
 test('bad settings are refused with what was wrong and what is accepted', () => {
   assert.throws(() => load({ PULSE_MS: '2.5s' }), (e) => e instanceof ConfigError && /PULSE_MS="2.5s".*whole number/.test(e.message));
+  assert.throws(() => load({ PULSE_MS: '0.25' }), /whole number/);
+  assert.equal(load({ PULSE_MS: '250.0' }).PULSE_MS, 250, 'an integral decimal is that integer');
   assert.throws(() => load({ BACKOFF_JITTER_PCT: '150' }), /accepted 0 to 100/);
   assert.throws(() => load({ BACKOFF_CAP_MS: '10', BACKOFF_BASE_MS: '100' }), /cap must be at least the base/);
   assert.throws(() => load({ FLEET_FLAWS: 'no-redial,typo' }), (e) => e.message.includes('unknown names typo') && e.message.includes(Object.keys(FLAWS).join(', ')));
