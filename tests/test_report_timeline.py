@@ -6,7 +6,10 @@ import xml.etree.ElementTree as ET
 
 from chaoslib.journal import FaultEvent, Journal
 from chaoslib.observe.history import Event
+from chaoslib.profile import load_profile
 from chaoslib.reports import html, timeline
+
+HEARTBEAT = load_profile("local").contract.heartbeat
 
 
 def _journal() -> Journal:
@@ -26,8 +29,8 @@ def _journal() -> Journal:
             True,
             {"text": ":rotating_light: RedisConnectivityIssue: down"},
         ),
-        Event(1.95, "hb", "message", True, {"shard_id": "shard_01", "status": "degraded"}),
-        Event(7.95, "hb", "message", True, {"shard_id": "shard_01", "status": "healthy"}),
+        Event(1.95, "hb", "message", True, {"shard_id": "shard_01", "status": "degraded", "games": []}),
+        Event(7.95, "hb", "message", True, {"shard_id": "shard_01", "status": "healthy", "games": []}),
         Event(5.0, "log:orchestrator", "log", True, "restart_detected", "x"),
     ]
     faults = (
@@ -44,7 +47,7 @@ def _states(tl: timeline.Timeline, lane: str) -> list[tuple[float, float, str]]:
 
 
 def test_lanes_show_down_degraded_and_up_as_observed():
-    tl = timeline.build(_journal())
+    tl = timeline.build(_journal(), HEARTBEAT)
     assert tl.lanes == ["redis", "orchestrator", "shard_01"]
     assert _states(tl, "redis") == [(0, 3, "up"), (3, 5, "down"), (5, 10, "up")]
     # Degraded while it was reconnecting: from the disconnect line to the reconnect line.

@@ -14,6 +14,7 @@ from pathlib import Path
 from chaoslib.checklist import LineResult, checklist, mark, performance
 from chaoslib.checks import threshold_text
 from chaoslib.journal import Journal
+from chaoslib.profile_contract import HeartbeatDef
 from chaoslib.reports import timeline
 from chaoslib.reports.journal import counts_text, scenario_json, unknown_checks
 from chaoslib.suite import SuiteResult
@@ -81,8 +82,8 @@ def _markers(tl: timeline.Timeline) -> list[timeline.Marker]:
     return [timeline.Marker(m.t, m.kind, m.label + (f" ×{n}" if n > 1 else "")) for m, n in merged]
 
 
-def chart(journal: Journal) -> str:
-    tl = timeline.build(journal)
+def chart(journal: Journal, heartbeat: HeartbeatDef | None = None) -> str:
+    tl = timeline.build(journal, heartbeat)
     height = TOP + LANE_H * len(tl.lanes) + 28
     parts = [
         f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{LABEL_W + PLOT_W + 10}" '
@@ -135,7 +136,7 @@ def chart(journal: Journal) -> str:
     return "".join(parts)
 
 
-def _scenario(journal: Journal) -> str:
+def _scenario(journal: Journal, heartbeat: HeartbeatDef | None) -> str:
     data = scenario_json(journal)
     rows = "".join(
         f"<tr><td class={c['status']}>{mark(c['status'])}</td><td>{escape(c['name'])}</td>"
@@ -149,7 +150,7 @@ def _scenario(journal: Journal) -> str:
     return (
         f'<section class="scenario" id="{escape(data["name"])}"><h3>{escape(title)} '
         f'<code>{escape(data["name"])}</code> <span class="badge {data["status"]}">{data["status"]}</span> '
-        f"<small>{data['duration_s']:.1f}s</small></h3>{error}{chart(journal)}"
+        f"<small>{data['duration_s']:.1f}s</small></h3>{error}{chart(journal, heartbeat)}"
         f"<table><tr><th></th><th>Check</th><th>Measured</th><th>Threshold</th><th>Evidence</th></tr>"
         f"{rows}</table></section>"
     )
@@ -196,7 +197,7 @@ def render(result: SuiteResult) -> str:
         + _unknown(result)
         + _checklist(result)
         + f"<h2>Scenarios</h2><p class=legend>{legend}</p>"
-        + "".join(_scenario(j) for j in result.journals)
+        + "".join(_scenario(j, result.profile.contract.heartbeat) for j in result.journals)
         + "</body></html>"
     )
 

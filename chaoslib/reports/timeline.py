@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from chaoslib.journal import Journal
 from chaoslib.observe.history import Event
+from chaoslib.profile_contract import HeartbeatDef
 
 # log pattern key -> (state change it marks, the dependency)
 _DEGRADE = {"redis_disconnected": ("on", "redis"), "redis_retry": ("on", "redis"),
@@ -19,7 +20,7 @@ _DEGRADE = {"redis_disconnected": ("on", "redis"), "redis_retry": ("on", "redis"
             "db_recovered": ("off", "db")}  # fmt: skip
 # log pattern key -> (marker kind, label)
 _MARKERS = {
-    "marked_dead": ("dead", "marked Dead"),
+    "worker_dead": ("dead", "marked dead"),
     "reassigning": ("reassign", "reassign"),
     "restart_detected": ("restart", "restart detected"),
     "zombie_removed": ("reassign", "zombie removed"),
@@ -77,10 +78,13 @@ def _lane_order(events: list[Event]) -> list[str]:
     return stack + sorted(lanes - set(stack))
 
 
-def _states(events: list[Event], lanes: list[str]) -> list[tuple[float, str, str]]:
-    """(t, lane, state) for every sample, with degradation folded in."""
+def _states(
+    events: list[Event], lanes: list[str], heartbeat: HeartbeatDef | None
+) -> list[tuple[float, str, str]]:
+    """(t, lane, state) for every sample, with degradation folded in: a service that lost a
+    dependency (its log), or a worker whose heartbeat says degraded (the contract's values)."""
     cut: dict[str, set[str]] = {lane: set() for lane in lanes}
-    shard_degraded: dict[str, bool] = {}
+    worker_degraded: dict[str, bool] = {}
     out = []
     for e in events:
         if e.kind == "log" and e.source.startswith("log:") and e.value in _DEGRADE:
@@ -88,12 +92,14 @@ def _states(events: list[Event], lanes: list[str]) -> list[tuple[float, str, str
             change, dependency = _DEGRADE[e.value]
             if lane in cut:
                 (cut[lane].add if change == "on" else cut[lane].discard)(dependency)
-        elif e.kind == "message" and isinstance(e.value, dict) and "shard_id" in e.value:
-            shard_degraded[e.value["shard_id"]] = e.value.get("status") == "degraded"
+        elif e.source == "hb" and e.kind == "message" and heartbeat is not None:
+            beat = heartbeat.read(e.value, e.t)
+            if beat is not None:
+                worker_degraded[beat.worker] = beat.status in heartbeat.degraded
         elif e.source.startswith("up:"):
             lane = e.source.removeprefix("up:")
             state = "down" if not e.ok else "up"
-            if state == "up" and (cut.get(lane) or shard_degraded.get(lane)):
+            if state == "up" and (cut.get(lane) or worker_degraded.get(lane)):
                 state = "degraded"
             out.append((e.t, lane, state))
     return out
@@ -125,7 +131,8 @@ def _markers(events: list[Event]) -> list[Marker]:
     return out
 
 
-def build(journal: Journal) -> Timeline:
+def build(journal: Journal, heartbeat: HeartbeatDef | None = None) -> Timeline:
+    """``heartbeat``: the profile's, to read which worker reported itself degraded."""
     events = sorted(journal.events, key=lambda e: e.t)
     if not events:
         return Timeline(0.0, 1.0)
@@ -137,6 +144,6 @@ def build(journal: Journal) -> Timeline:
         end,
         _windows(journal, end),
         lanes,
-        _segments(_states(events, lanes), end),
+        _segments(_states(events, lanes, heartbeat), end),
         _markers(events),
     )

@@ -253,9 +253,15 @@ def back_to_steady(run: ScenarioRun) -> Check:
                 limit, "s",
             )  # fmt: skip
         took = round(max(0.0, at - healed), 3)
-        return within(
-            took, limit, f"every item on exactly one healthy worker {took:g}s after the heal"
-        )
+        # Reached once is not enough: it must hold to the end of the observation.
+        broken = facts.broken_after(found, run.contract.heartbeat, at, expected, run.fresh())
+        if broken is not None:
+            return failed(
+                f"back to steady {took:g}s after the heal, but {broken[0] - at:.2f}s later "
+                f"{broken[1]}", limit, "s", took,
+            )  # fmt: skip
+        return within(took, limit, f"every item on exactly one healthy worker {took:g}s after "
+                      f"the heal, and still so {end_of(ctx) - at:.1f}s later")  # fmt: skip
 
     return check("recovered", "System returns to normal operation without intervention", judge)
 

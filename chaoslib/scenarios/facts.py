@@ -70,6 +70,29 @@ def steady_at(
     return None
 
 
+def broken_after(
+    found: list[Beat], hb: HeartbeatDef, since: float, expected: set[str] | int, fresh: float
+) -> tuple[float, str] | None:
+    """After the steady state was reached at ``since``: the first heartbeat that shows it
+    broken again (an item on two workers, or items missing), and what it showed."""
+    last: dict[str, Beat] = {}
+    for b in found:
+        last[b.worker] = b
+        if b.t <= since:
+            continue
+        current = [e for e in last.values() if b.t - e.t <= fresh]
+        held = [i for e in current for i in e.items]
+        doubled = sorted({i for i in held if held.count(i) > 1})
+        if doubled:
+            return b.t, f"{', '.join(doubled[:4])} on two workers"
+        have = set(held)
+        missing = sorted(expected - have) if isinstance(expected, set) else []
+        if missing or (not isinstance(expected, set) and len(have) < expected):
+            shown = ", ".join(missing[:4]) if missing else f"{expected - len(have)} items"
+            return b.t, f"{shown} on no worker"
+    return None
+
+
 def overlaps(found: list[Beat], since: float, until: float, fresh: float) -> dict[str, list[str]]:
     """Items two workers reported at the same time (each heartbeat fresh), by item."""
     out: dict[str, list[str]] = {}

@@ -50,10 +50,12 @@ def monitor_interval(run: ScenarioRun, first_step: str) -> Check:
 
 
 def hold(run: ScenarioRun) -> float:
-    """Past the worker timeout, long enough for the monitor to run ``RUNS`` times."""
-    return run.wait("shard_timeout") + max(
-        run.wait("monitor"), (RUNS - 0.5) * run.setting("monitor_interval")
-    )
+    """Past the worker timeout (and one heartbeat for the coordinator to notice), long enough
+    for the monitor to run ``RUNS`` times, with half an interval to spare."""
+    every = run.setting("monitor_interval")
+    timeout = max(run.wait("shard_timeout"),
+                  run.setting("worker_timeout") + run.setting("heartbeat_interval"))  # fmt: skip
+    return max(run.wait("shard_timeout") + run.wait("monitor"), timeout + (RUNS + 0.5) * every)
 
 
 def build(run: ScenarioRun) -> Experiment:
