@@ -51,7 +51,30 @@ def resolve(path: Path, chain: tuple[Path, ...] = ()) -> LineDict:
             f"profiles extend each other in a cycle: {cycle}",
             "a chain that ends at a profile without extends",
         )
-    return merge(resolve(base, here), doc, replace=REPLACE)
+    merged = merge(resolve(base, here), doc, replace=REPLACE)
+    return _own_roles(merged, doc)
+
+
+def _own_roles(merged: LineDict, child: LineDict) -> LineDict:
+    """Roles name services. A profile that states services of its own keeps the roles it
+    inherits only while every service they name is still one of them; otherwise it has
+    none until it states its own (they would name services it no longer has)."""
+    own = child.get("contract")
+    contract = merged.get("contract")
+    if "services" not in child or (isinstance(own, LineDict) and "roles" in own):
+        return merged
+    roles = contract.get("roles") if isinstance(contract, LineDict) else None
+    services = child.get("services")
+    if not isinstance(roles, LineDict) or not isinstance(services, LineDict):
+        return merged
+    named = [roles.get(k) for k in ("coordinator", "victim", "survivor")]
+    named += list(roles.get("workers") or [])
+    if all(n in services for n in named if isinstance(n, str) and n):
+        return merged
+    trimmed = merge(LineDict(), contract)
+    trimmed.pop("roles", None)
+    merged["contract"] = trimmed
+    return merged
 
 
 def _base_path(r: Reader, doc: LineDict, name: str, path: Path) -> Path:

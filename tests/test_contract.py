@@ -534,3 +534,18 @@ def test_a_jittered_backoff_passes_the_backoff_check(seed_run):
     assert verdict.status == "pass", verdict
     assert 1.5 <= verdict.measured <= 2.5
     assert verdict.details["spread"] > 1.5 / min(delays)
+
+
+def test_a_child_with_services_of_its_own_drops_roles_that_name_services_it_lacks(tmp_path):
+    """A fault-only profile (two idle clients) extends local for its contract: local's roles
+    name orchestrator and shards it does not have, so it inherits none, and loads."""
+    path = tmp_path / "own.yml"
+    path.write_text(
+        "extends: local\nname: own\nservices:\n"
+        "  alpha: {module: examples.arbees.shard}\nlinks: {}\n"
+    )
+    profile = load_profile(path)
+    assert profile.contract.roles == Roles()
+    assert profile.contract.heartbeat.channel  # the rest of the contract is inherited
+    # Services with the same names keep the roles (compose.yml restates local's services).
+    assert load_profile("compose").contract.roles == load_profile("local").contract.roles
