@@ -127,14 +127,15 @@ class Profile:
     def workers(self) -> list[str]:
         return list(self.contract.roles.workers)
 
-    def env_for(self, timing: str) -> dict[str, str]:
-        """The timing's env and its settings under the system's own env var names."""
+    def env_for(self, timing: str, service: str | None = None) -> dict[str, str]:
+        """The timing's env and its settings under the system's own env var names (and,
+        with ``service``, under that service's own names too)."""
         from chaoslib.profile_timings import env_value
 
         chosen = self.timing(timing)
+        names = {**self.settings_env, **(self.services[service].settings_env if service else {})}
         mapped = {
-            env: env_value(chosen.settings[setting], unit)
-            for env, (setting, unit) in self.settings_env.items()
+            env: env_value(chosen.settings[setting], unit) for env, (setting, unit) in names.items()
         }
         return {**chosen.env, **mapped}
 

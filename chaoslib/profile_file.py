@@ -3,6 +3,7 @@ line it was written."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import string
 from importlib import resources
@@ -14,6 +15,7 @@ from chaoslib.profile import (
     LinkDef,
     Profile,
     ServiceDef,
+    Timing,
     builtin_profiles,
 )
 from chaoslib.profile_contract_file import contract
@@ -108,7 +110,8 @@ def parse_profile(path: str | Path) -> Profile:
     check_rules(r, doc, sets)
     name, description, protected = parse_head(r, doc)
     mapped = settings_env(r, doc, "", sets)
-    check_service_env(r, doc, mapped)
+    services = service_settings_env(r, doc, services, sets)
+    check_service_env(r, doc, mapped, services)
     return Profile(
         name=name,
         description=description,
@@ -124,14 +127,33 @@ def parse_profile(path: str | Path) -> Profile:
     )
 
 
-def check_service_env(r: Reader, doc: LineDict, mapped: dict[str, tuple[str, str]]) -> None:
+def service_settings_env(
+    r: Reader, doc: LineDict, services: dict[str, ServiceDef], sets: dict[str, Timing]
+) -> dict[str, ServiceDef]:
+    """Each service's own ``settings_env``: its env var names for the settings, where they
+    differ from the profile's."""
+    out = dict(services)
+    for name, item in (doc.get("services") or {}).items():
+        if isinstance(item, LineDict) and item.get("settings_env") is not None:
+            own = settings_env(r, item, f"services.{name}.", sets)
+            out[str(name)] = dataclasses.replace(services[str(name)], settings_env=own)
+    return out
+
+
+def check_service_env(
+    r: Reader,
+    doc: LineDict,
+    mapped: dict[str, tuple[str, str]],
+    services: dict[str, ServiceDef] | None = None,
+) -> None:
     """A service may not set an env var that carries a setting: it would run with its own
     value while the rules and the checks judge the timing's."""
     for name, item in (doc.get("services") or {}).items():
         own = item.get("env") if isinstance(item, LineDict) else None
+        carried = {**mapped, **(services[name].settings_env if services else {})}
         for key in own or {}:
-            if key in mapped:
-                setting = mapped[key][0]
+            if key in carried:
+                setting = carried[key][0]
                 raise r.fail(own, f"services.{name}.env.{key}",
                              f"sets {key}, which carries the setting {setting} (settings_env)",
                              f"change timings.*.settings.{setting} instead")  # fmt: skip

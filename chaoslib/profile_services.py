@@ -23,7 +23,7 @@ from chaoslib.services.readiness import DEFAULT_TIMEOUT, MAX_TIMEOUT, ReadyDef, 
 from chaoslib.yaml_lines import LineDict, Reader
 
 BACKENDS = ("process", "docker")
-KEYS = {"module", "command", "cwd", "backend", "container", "env", "ready", "redis", "database"}  # fmt: skip
+KEYS = {"module", "command", "cwd", "backend", "container", "env", "ready", "redis", "database", "settings_env"}  # fmt: skip
 # ${NAME}, ${NAME:-default}, $$; a "$NAME" or a "${" of another form is a mistake, not text.
 _VAR = re.compile(
     r"\$(?:\$|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}|(?P<bad>\{|[A-Za-z_]))"
@@ -47,6 +47,8 @@ class ServiceDef:
     cwd: str = ""  # as written; empty: base_dir
     base_dir: str = ""  # a relative program path and cwd resolve here: the profile's directory
     source: str = ""  # file:line of the service, for errors found at launch
+    # env var -> (setting, unit): this service's own names, on top of the profile's
+    settings_env: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

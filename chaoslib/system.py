@@ -245,7 +245,7 @@ class LocalSystem(SystemBase):
         return self.launch(name).env
 
     def launch(self, name: str) -> Launch:
-        base = {**self.profile.env_for(self.timing_name), **self.chaos_vars(name)}
+        base = {**self.profile.env_for(self.timing_name, name), **self.chaos_vars(name)}
         found = launch(self.profile.services[name], {**os.environ, **base})
         return dataclasses.replace(found, env={**base, **found.env})
 

@@ -549,3 +549,27 @@ def test_a_child_with_services_of_its_own_drops_roles_that_name_services_it_lack
     assert profile.contract.heartbeat.channel  # the rest of the contract is inherited
     # Services with the same names keep the roles (compose.yml restates local's services).
     assert load_profile("compose").contract.roles == load_profile("local").contract.roles
+
+
+def test_a_service_reads_settings_under_its_own_names_too(tmp_path):
+    """One worker written in another language reads the heartbeat in ms under its own name;
+    the profile's names still reach every service."""
+    path = tmp_path / "own_names.yml"
+    text = (
+        (Path(load_profile("local").path))
+        .read_text()
+        .replace(
+            "    module: examples.arbees.signals\n",
+            "    module: examples.arbees.signals\n"
+            "    settings_env: {BEAT_MS: {setting: heartbeat_interval, unit: ms}}\n",
+        )
+    )
+    path.write_text(text)
+    profile = load_profile(path)
+    own = profile.env_for("fast", "signals")
+    assert own["BEAT_MS"] == "250" and own["HEARTBEAT_INTERVAL_SECS"] == "0.25"
+    assert "BEAT_MS" not in profile.env_for("fast", "shard_01")
+    bad = tmp_path / "bad_names.yml"
+    bad.write_text(text.replace("setting: heartbeat_interval, unit: ms", "setting: beat"))
+    with pytest.raises(FileError, match=r"services\.signals\.settings_env\.BEAT_MS"):
+        load_profile(bad)
