@@ -136,7 +136,7 @@ def test_every_checklist_line_names_checks_that_exist(suite):
 
     _, reports = suite
     data = json.loads((reports / "journal.json").read_text())
-    keys = {s["name"]: {c["details"]["key"] for c in s["checks"]} for s in data["scenarios"]}
+    keys = {s["name"]: {c["key"] for c in s["checks"]} for s in data["scenarios"]}
     every = set.union(*keys.values())
     for line in CHECKLIST + PERFORMANCE:
         for scenario, key in line.sources:
