@@ -44,6 +44,8 @@ PULL_ERRORS = ("pull access denied", "manifest unknown", "dial tcp", "no such ho
 
 
 class ComposeSystem(SystemBase):
+    kind = "compose"
+
     def __init__(
         self,
         profile: Profile,
@@ -67,8 +69,6 @@ class ComposeSystem(SystemBase):
         self.client = docker_client()
         self.projects = CreatedProjects(home)
         self.created: CreatedProject | None = None
-        self.toxiproxy = Toxiproxy("http://127.0.0.1:0")
-        self.direct = {}
         self.followers: dict[str, LogFollower] = {}
         self._stack: dict[str, DockerService] = {}
         self._stopped: dict[str, str] = {}  # service -> the ledger entry of its stop
@@ -210,8 +210,9 @@ class ComposeSystem(SystemBase):
             what="the toxiproxy container's published API port",
         )
         api = published_port(self._container(self.compose.toxiproxy), 8474)
-        self.toxiproxy = Toxiproxy(f"http://127.0.0.1:{api}")
-        self.direct = {
+        self.target.toxiproxy = Toxiproxy(f"http://127.0.0.1:{api}")
+        self.target.proxy_service = proxy
+        self.target.direct = {
             "redis": self._observer_url(self._stack["redis"], 6379, "redis://{host}:{port}/0"),
             "postgres": self._observer_url(
                 self._stack["postgres"], 5432, self.compose.database_url

@@ -14,7 +14,6 @@ from chaoslib import experiment_statements as statements
 from chaoslib import experiment_toxics as toxics
 from chaoslib import schedule
 from chaoslib.clock import REAL_CLOCK, Clock
-from chaoslib.environment import Environment
 from chaoslib.experiment import Experiment
 from chaoslib.experiment_checks import build_check
 from chaoslib.faults.base import Fault
@@ -31,6 +30,7 @@ from chaoslib.observe import (
     tcp,
 )
 from chaoslib.observe.base import Observer
+from chaoslib.target import Target
 from chaoslib.yaml_lines import FileError, LineDict, Reader, load
 
 NUMBER = (int, float)
@@ -53,9 +53,9 @@ TOP = {"name", "profile", "timing", "steady_for", "observe_after", "observers", 
 
 
 def load_experiment(
-    path: str | Path, env: Environment | None, *, clock: Clock = REAL_CLOCK
+    path: str | Path, target: Target | None, *, clock: Clock = REAL_CLOCK
 ) -> Experiment:
-    """Parse and validate ``path``; with ``env``, also resolve links and services and build it."""
+    """Parse and validate ``path``; with ``target``, also resolve links and services and build it."""
     r = Reader(path)
     doc = load(path)
     if not isinstance(doc, LineDict):
@@ -73,12 +73,12 @@ def load_experiment(
     )
     observer_items = _list(r, doc, "observers")
     bounds.check_count(r, doc, "observers", observer_items, bounds.MAX_OBSERVERS)
-    observers = [_observer(r, item, i, env, exp) for i, item in enumerate(observer_items)]
+    observers = [_observer(r, item, i, target, exp) for i, item in enumerate(observer_items)]
     names = {_observer_name(r, item, i) for i, item in enumerate(observer_items)}
     fault_items = _list(r, doc, "faults", required=True)
     faults, held, windows = [], [], 0
     for i, item in enumerate(fault_items):
-        faults.append(_fault(r, item, i, env, clock))
+        faults.append(_fault(r, item, i, target, clock))
         name, _, fault_windows, _ = faults[-1]
         held.append(_toxics(name, f"faults[{i}]", item, fault_windows))
         windows += len(fault_windows)
@@ -130,7 +130,7 @@ def _observer_name(r: Reader, item: LineDict, i: int) -> str:
 
 
 def _observer(
-    r: Reader, item: LineDict, i: int, env: Environment | None, exp: Experiment
+    r: Reader, item: LineDict, i: int, target: Target | None, exp: Experiment
 ) -> Observer | None:
     ctx = f"observers[{i}]"
     kind = r.get(item, "type", str, required=True, choices=OBSERVERS, context=ctx)
@@ -157,9 +157,9 @@ def _observer(
     link = r.get(item, "link", str, required=True, context=ctx)
     pattern = r.get(item, "pattern", str, required=kind == "channel", context=ctx)
     query = r.get(item, "query", str, default="SELECT 1", context=ctx)
-    if env is None:
+    if target is None:
         return None
-    url = _resolve(r, item, ctx, lambda: env.url(link))
+    url = _resolve(r, item, ctx, lambda: target.url(link))
     common: dict[str, Any] = {"name": name, "clock": exp.clock}
     if kind == "redis_ping":
         return redis_ping(url, exp.history, interval=interval, **common)
@@ -220,7 +220,7 @@ def _windows(r: Reader, item: LineDict, ctx: str) -> list[schedule.Window]:
 
 
 def _fault(
-    r: Reader, item: LineDict, i: int, env: Environment | None, clock: Clock
+    r: Reader, item: LineDict, i: int, target: Target | None, clock: Clock
 ) -> tuple[str, Fault | None, list[schedule.Window], LineDict]:
     ctx = f"faults[{i}]"
     kind = r.get(item, "type", str, required=True, choices=FAULT_TYPES, context=ctx)
@@ -240,43 +240,43 @@ def _fault(
     windows = _windows(r, item, ctx)
     if kind == "packet":
         packet = statements.read_packet(r, item, ctx)
-        if env is None:
+        if target is None:
             return name, None, windows, item
-        fault = _resolve(r, item, ctx, lambda: statements.build_packet(env, packet, windows))
+        fault = _resolve(r, item, ctx, lambda: statements.build_packet(target, packet, windows))
         return name, fault, windows, item
     if kind in statements.STATEMENT_FAULTS:
         link = r.get(item, "link", str, required=True, context=ctx)
         attrs = statements.read(r, item, kind, ctx)
-        if env is None:
+        if target is None:
             return name, None, windows, item
-        target = _resolve(r, item, ctx, lambda: env.link(link))
-        return name, statements.build(target, kind, attrs), windows, item
+        on = _resolve(r, item, ctx, lambda: target.link(link))
+        return name, statements.build(on, kind, attrs), windows, item
     if kind in LINK_FAULTS:
         link = r.get(item, "link", str, required=True, context=ctx)
         direction, toxicity, attrs = toxics.read(r, item, kind, ctx)
-        if env is None:
+        if target is None:
             return name, None, windows, item
-        target = _resolve(r, item, ctx, lambda: env.link(link))
-        fault = _resolve(
-            r, item, ctx, lambda: toxics.build(target, kind, direction, toxicity, attrs)
-        )
+        on = _resolve(r, item, ctx, lambda: target.link(link))
+        fault = _resolve(r, item, ctx, lambda: toxics.build(on, kind, direction, toxicity, attrs))
         return name, fault, windows, item
     if kind == "partition":
         links = r.get(item, "links", list, required=True, context=ctx)
-        if env is None:
+        if target is None:
             return name, None, windows, item
-        resolved = [_resolve(r, item, ctx, lambda link=link: env.link(str(link))) for link in links]
+        resolved = [
+            _resolve(r, item, ctx, lambda link=link: target.link(str(link))) for link in links
+        ]
         return (
             name,
-            LinkDown(env.toxiproxy, [link.name for link in resolved], ledger=env.ledger),
+            LinkDown(target.toxiproxy, [link.name for link in resolved], ledger=target.ledger),
             windows,
             item,
         )
     service_name = r.get(item, "service", str, required=True, context=ctx)
     down_for = r.get(item, "down_for", NUMBER, default=0, minimum=0, maximum=SECONDS, context=ctx)
-    if env is None:
+    if target is None:
         return name, None, windows, item
-    service = _resolve(r, item, ctx, lambda: env.service(service_name))
+    service = _resolve(r, item, ctx, lambda: target.service(service_name))
     if kind == "restart":
-        return name, Restart(service, down_for, clock=clock, ledger=env.ledger), windows, item
-    return name, ServiceFault(service, kind, ledger=env.ledger), windows, item
+        return name, Restart(service, down_for, clock=clock, ledger=target.ledger), windows, item
+    return name, ServiceFault(service, kind, ledger=target.ledger), windows, item

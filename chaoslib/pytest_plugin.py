@@ -19,7 +19,6 @@ import pytest
 
 from chaoslib import checks as checks_module
 from chaoslib import observe as observe_module
-from chaoslib.environment import Environment
 from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.network import Link
@@ -27,6 +26,7 @@ from chaoslib.faults.recovery import restore_service
 from chaoslib.faults.service import Restart, ServiceFault
 from chaoslib.services.base import Service
 from chaoslib.stack import Stack, StackConfig
+from chaoslib.target import Target
 from chaoslib.toxiproxy import Toxiproxy
 
 
@@ -60,7 +60,7 @@ class _AppliedLink:
 
 
 class _ServiceFaults:
-    def __init__(self, service: Service, faults: list[Fault], ledger: Ledger) -> None:
+    def __init__(self, service: Service, faults: list[Fault], ledger: Ledger | None) -> None:
         self.service, self._faults, self._ledger = service, faults, ledger
 
     def _do(self, fault: Fault) -> Fault:
@@ -86,19 +86,24 @@ class Chaos:
     observe = observe_module
     checks = checks_module
 
-    def __init__(self, env: Environment) -> None:
-        self.env = env
+    def __init__(self, target: Target) -> None:
+        self.target = target
         self.faults: list[Fault] = []
         self.history = observe_module.History()
 
+    @property
+    def env(self) -> Target:
+        """The name :attr:`target` had before there was one Target."""
+        return self.target
+
     def link(self, name: str) -> _AppliedLink:
-        return _AppliedLink(self.env.link(name), self.faults)
+        return _AppliedLink(self.target.link(name), self.faults)
 
     def url(self, link: str) -> str:
-        return self.env.url(link)
+        return self.target.url(link)
 
     def service(self, name: str) -> _ServiceFaults:
-        return _ServiceFaults(self.env.service(name), self.faults, self.env.ledger)
+        return _ServiceFaults(self.target.service(name), self.faults, self.target.ledger)
 
     def heal_all(self) -> None:
         errors = []
@@ -108,8 +113,8 @@ class Chaos:
             except Exception as exc:
                 errors.append(exc)
         self.faults.clear()
-        self.env.toxiproxy.reset()
-        for service in self.env.services.values():
+        self.target.toxiproxy.reset()
+        for service in self.target.services.values():
             restore_service(service)
         if errors:
             raise errors[0]
@@ -144,13 +149,7 @@ def toxiproxy(chaos_stack: Stack) -> Toxiproxy:
 
 @pytest.fixture
 def chaos(chaos_stack: Stack) -> Iterator[Chaos]:
-    env = Environment(
-        toxiproxy=Toxiproxy(chaos_stack.proxy_url),
-        link_urls={name: info["url"] for name, info in chaos_stack.link_urls().items()},
-        services=dict(chaos_stack.services),
-        ledger=Ledger(chaos_stack.home),
-    )
-    helper = Chaos(env)
+    helper = Chaos(Target.from_stack(chaos_stack))
     try:
         yield helper
     finally:

@@ -3,7 +3,8 @@
 Every service reaches Redis and PostgreSQL through its own per-client proxy
 (``redis-shard_01``, ``db-orchestrator``, …) created on the stack's proxy
 server, so one client can be cut off while the others keep working. Observers
-and checks use the direct URLs, which no fault touches.
+and checks use the direct URLs, which no fault touches. What faults act on is
+the system's :class:`~chaoslib.target.base.Target`; the system runs the services.
 """
 
 from __future__ import annotations
@@ -27,20 +28,25 @@ from chaoslib.profile_services import Launch, launch
 from chaoslib.services.base import Service
 from chaoslib.services.process_service import ProcessService
 from chaoslib.stack import Stack
+from chaoslib.target.base import Target, direct_urls
 from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
 from chaoslib.wait import wait_until
 
+# Until a subclass knows its proxy server: nothing listens on port 0, so a call fails at once.
+NO_PROXY = "http://127.0.0.1:0"
+
 
 class SystemBase:
-    """What scenarios use, whatever runs the system: links, services, state from the source.
+    """What scenarios use, whatever runs the system: its lifecycle and the state, read from
+    the source.
 
-    ``direct`` holds URLs that reach Redis and PostgreSQL without any proxy: the
-    observers and checks read through them, so no fault blinds them.
+    What faults act on is :attr:`target`: the proxy, the profile's links, the services,
+    the ledger, and ``direct``, URLs that reach Redis and PostgreSQL without any proxy (the
+    observers and checks read through them, so no fault blinds them). The attributes of
+    the same names here are the target's, under the names scenarios use.
     """
 
-    toxiproxy: Toxiproxy
-    direct: dict[str, str]
-    services: dict[str, Service]
+    kind = "local"
 
     def __init__(
         self,
@@ -58,12 +64,54 @@ class SystemBase:
         self.workdir = workdir
         self.fragile = profile.check_fragile(fragile)
         self.webhook_url = webhook_url
-        self.ledger = ledger
-        self.services = {}
+        self.target = Target(Toxiproxy(NO_PROXY), ledger=ledger, kind=self.kind)
+        # The profile's links, each known by name before its proxy exists (no URL yet: ""),
+        # so a scenario can name any of them whatever runs the system.
+        for link in profile.links.values():
+            self.target.add_link(link.name, "", service=link.service, client=link.client)
         # The file the system writes its alerts to, if chaoslib knows it; checks read only
         # what was appended after ``alert_offset`` (the scenario's start), never older lines.
         self.alert_log: Path | None = workdir / "alerts.log"
         self.alert_offset = 0
+
+    # -- what faults act on: the target's --------------------------------------------------
+    @property
+    def toxiproxy(self) -> Toxiproxy:
+        return self.target.toxiproxy
+
+    @toxiproxy.setter
+    def toxiproxy(self, client: Toxiproxy) -> None:
+        self.target.toxiproxy = client
+
+    @property
+    def direct(self) -> dict[str, str]:
+        return self.target.direct
+
+    @direct.setter
+    def direct(self, urls: dict[str, str]) -> None:
+        self.target.direct = urls
+
+    @property
+    def services(self) -> dict[str, Service]:
+        return self.target.services
+
+    @property
+    def ledger(self) -> Ledger | None:
+        return self.target.ledger
+
+    @property
+    def link_urls(self) -> dict[str, str]:
+        return self.target.link_urls
+
+    def link(self, name: str) -> Link:
+        return self.target.link(name)
+
+    def links_to(self, stack_service: str, client: str | None = None) -> list[str]:
+        return self.target.links_to(stack_service, client)
+
+    def probe_url(self, link: str) -> str | None:
+        """A URL through ``link`` that this host can use, if the link is reachable from here."""
+        return self.target.probe_url(link)
 
     def stack_service(self, name: str) -> Service:
         """The stack's ``redis`` or ``postgres`` server, as a Service faults can act on."""
@@ -103,25 +151,6 @@ class SystemBase:
             size = fh.seek(0, 2)
             fh.seek(self.alert_offset if self.alert_offset <= size else 0)
             return fh.read().decode("utf-8", "replace").splitlines()
-
-    def link(self, name: str) -> Link:
-        if name not in self.profile.links:
-            raise ConfigError(
-                f"unknown link {name!r}; profile {self.profile.name} has: "
-                f"{', '.join(self.profile.links)}"
-            )
-        return Link(name, self.toxiproxy, ledger=self.ledger)
-
-    def links_to(self, stack_service: str, client: str | None = None) -> list[str]:
-        return [
-            link.name
-            for link in self.profile.links.values()
-            if link.service == stack_service and (client is None or link.client == client)
-        ]
-
-    def probe_url(self, link: str) -> str | None:
-        """A URL through ``link`` that this host can use, if the link is reachable from here."""
-        return None
 
     def log_path(self, name: str) -> Path:
         return self.workdir / "logs" / f"{name}.log"
@@ -188,7 +217,7 @@ class SystemBase:
     def chaos_vars(self, name: str) -> dict[str, str]:
         """What chaoslib tells a service, for its profile's ``${CHAOS_*}`` env values."""
         svc = self.profile.services[name]
-        urls = getattr(self, "link_urls", {})
+        urls = self.target.link_urls
         return {
             "CHAOS_SERVICE": name,
             "CHAOS_REDIS_URL": urls.get(svc.redis, "") if svc.redis else "",
@@ -203,23 +232,22 @@ class SystemBase:
 class LocalSystem(SystemBase):
     """The profile's services as local processes on the embedded stack."""
 
-    services: dict[str, ProcessService]  # type: ignore[assignment]
-
     def __init__(self, profile: Profile, timing: str, stack: Stack, workdir: Path, **kwargs: Any):
         super().__init__(profile, timing, workdir, **kwargs)
         if not stack.proxy_url:
             raise ConfigError("the stack has no proxy server; start it with invoke stack.up")
         self.stack = stack
-        self.toxiproxy = Toxiproxy(stack.proxy_url)
-        self.direct = {name: stack.services[name].url for name in ("redis", "postgres")}
-        self.link_urls: dict[str, str] = {}
+        self.target.toxiproxy = Toxiproxy(stack.proxy_url)
+        self.target.direct = direct_urls(stack)
+        self.target.proxy_service = stack.services.get("toxiproxy")
 
     def stack_service(self, name: str) -> Service:
         return self.stack.services[name]
 
     # -- links ---------------------------------------------------------------------------
     def create_links(self) -> dict[str, str]:
-        """One proxy per link on the stack's proxy server; returns link -> client URL."""
+        """One proxy per link on the stack's proxy server, each registered in the target
+        with the URL its client uses; returns link -> client URL."""
         host = self.stack.config.host
         for link in self.profile.links.values():
             server = self.stack.services[link.service]
@@ -231,14 +259,11 @@ class LocalSystem(SystemBase):
             proxy = self.toxiproxy.create_proxy(
                 link.name, listen=f"{host}:0", upstream="{}:{}".format(*server.address)
             )
-            self.link_urls[link.name] = server.url_at(proxy.listen_port)
+            url = server.url_at(proxy.listen_port)
+            self.target.add_link(link.name, url, service=link.service, client=link.client)
         return dict(self.link_urls)
 
     # -- services ------------------------------------------------------------------------
-
-    def probe_url(self, link: str) -> str | None:
-        return self.link_urls.get(link)
-
     def env_for(self, name: str) -> dict[str, str]:
         """The timing's env and settings under the system's names, chaoslib's ``CHAOS_*``
         values, and the service's own env with ``${VAR}`` expanded from all of those."""
@@ -262,7 +287,7 @@ class LocalSystem(SystemBase):
                 ready=svc.ready,
                 heartbeat_seen=lambda: self._heard(name),
             )
-        return self.services[name]
+        return self.services[name]  # type: ignore[return-value]
 
     def _heard(self, worker: str) -> bool:
         """A heartbeat from ``worker`` within a few intervals (readiness ``heartbeat``)."""
@@ -272,7 +297,7 @@ class LocalSystem(SystemBase):
         return False
 
     def start_all(self) -> None:
-        if not self.link_urls:
+        if not any(self.link_urls.values()):  # no link has a client URL: none was created
             self.create_links()
         # Workers first: a coordinator may hand out items once, after its startup grace.
         workers = set(self.profile.workers())

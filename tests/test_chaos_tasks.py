@@ -239,15 +239,15 @@ def test_force_runs_the_fault_on_a_protected_profile_and_says_so(home, protected
 
 
 def test_the_library_refuses_too_unless_forced(home, protected_profile):
-    from chaoslib.environment import Environment
     from chaoslib.errors import ProtectedError
     from chaoslib.suite import Suite, SuiteConfig
+    from chaoslib.target import open_target
 
     with pytest.raises(ProtectedError, match="protected: true"):
-        Environment.from_profile(protected_profile, home)
+        open_target(protected_profile, home)
     with pytest.raises(ProtectedError):
         Suite(SuiteConfig(profile=protected_profile, home=home))
-    assert Environment.from_profile(protected_profile, home, force=True).link("redis")
+    assert open_target(protected_profile, home, force=True).link("redis")
 
 
 # -- every link a service is used through ------------------------------------------------
@@ -457,12 +457,12 @@ def test_bandwidth_service_limits_every_link_to_it(home, client_links):
 
 
 def test_a_fault_group_that_fails_half_way_heals_what_it_applied(home, client_links):
-    from chaoslib.environment import Environment
     from chaoslib.errors import ChaosError
     from chaoslib.faults.group import FaultGroup
     from chaoslib.faults.network import Link
+    from chaoslib.target import open_target
 
-    env = Environment.from_stack(home)
+    env = open_target(None, home)
     missing = Link("no-such-proxy", env.toxiproxy, ledger=env.ledger).latency(10)
     group = FaultGroup([env.link("timescaledb").latency(10), missing])
     with pytest.raises(ChaosError):

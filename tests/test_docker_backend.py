@@ -9,8 +9,8 @@ import pytest
 
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.packet import NetworkDisconnect, PacketFault, PacketFaultError, PumbaNetem
-from chaoslib.faults.recovery import reset_all
 from chaoslib.services.docker import DockerService
+from chaoslib.target.reset import reset_all
 from chaoslib.wait import wait_until
 from tests.docker_helpers import Containers, engine, needs_docker
 

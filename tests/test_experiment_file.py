@@ -62,12 +62,12 @@ def test_packet_errors_say_what_is_accepted(tmp_path):
 
 
 def test_a_packet_fault_without_containers_names_its_line_and_the_fix(tmp_path):
-    from chaoslib.environment import Environment
     from chaoslib.faults.ledger import Ledger
+    from chaoslib.target import Target
     from chaoslib.toxiproxy import Toxiproxy
 
     # The embedded stack's shape: no containers, so nowhere for a packet fault to live.
-    local = Environment(Toxiproxy("http://127.0.0.1:9"), {}, {}, Ledger(tmp_path), kind="local")
+    local = Target(Toxiproxy("http://127.0.0.1:9"), ledger=Ledger(tmp_path), kind="local")
     text = f"name: p\nfaults:\n  - {{name: thin, {PACKET} for: 1}}\n"
     path = write(tmp_path, text)
     with pytest.raises(FileError) as info:

@@ -38,7 +38,7 @@ HOLDER = textwrap.dedent(
     """
     import sys
     from chaoslib import schedule
-    from chaoslib.environment import Environment
+    from chaoslib.target import open_target
     from chaoslib.experiment import Experiment
     from chaoslib.faults import ServiceFault
     from chaoslib.faults.base import Fault
@@ -48,7 +48,7 @@ HOLDER = textwrap.dedent(
 
     kind, ending = sys.argv[1], sys.argv[2]
     hold = 4.0 if ending in ("normal", "exception") else 600
-    env = Environment.from_stack()
+    env = open_target(None)
     redis, db = env.link("redis"), env.link("timescaledb")
     if kind == "toxics":
         faults = {

@@ -210,7 +210,7 @@ def _compose(profile: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    from chaoslib.environment import Environment
+    from chaoslib.target import open_target
     from chaoslib.toxiproxy import Toxiproxy
 
     client = engine()
@@ -224,7 +224,7 @@ def project(tmp_path_factory):
         api = made.container("toxiproxy").attrs["NetworkSettings"]["Ports"]["8474/tcp"][0]
         toxiproxy = Toxiproxy(f"http://127.0.0.1:{api['HostPort']}")
         wait_until(toxiproxy.is_running, timeout=60, what="the project's toxiproxy")
-        assert Environment.from_profile(str(profile)).kind == "compose"
+        assert open_target(str(profile)).kind == "compose"
         wait_until(lambda: made.container("probe").exec_run(["python3", "-c", RECEIVE])[0] == 0,
                    timeout=60, what="svc serving")  # fmt: skip
         yield made
@@ -344,10 +344,10 @@ def test_an_unknown_service_is_refused_with_the_projects_services(svc, tmp_path)
 
 
 def _fault(project: Project, kind: str, value: float, home: Path):
-    from chaoslib.environment import Environment
     from chaoslib.faults.packet import packet_fault
+    from chaoslib.target import open_target
 
-    env = Environment.from_profile(str(project.profile), home)
+    env = open_target(str(project.profile), home)
     return packet_fault(env.service("svc"), kind, value, duration=10, ledger=env.ledger)
 
 

@@ -16,13 +16,13 @@ from chaoslib.cli.flags import number as _number
 from chaoslib.cli.hold import hold_and_measure, probe_link, refuse_leftovers, report
 from chaoslib.cli.output import console, fail, failed, positional, setup
 from chaoslib.cli.suite_tasks import scenario, status_exit_code, suite
-from chaoslib.environment import Environment
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.group import FaultGroup
 from chaoslib.faults.network import flap_together, partition
 from chaoslib.faults.owners import LinkHeld
 from chaoslib.journal import Journal
+from chaoslib.target import Target, open_target
 
 DB_HELP = {**FAULT_HELP, "link": LINK.format(what="the stack's PostgreSQL")}
 REDIS_HELP = {**FAULT_HELP, "link": LINK.format(what="the stack's Redis")}
@@ -51,16 +51,16 @@ def _run_fault(
     seconds = _number(duration, "duration", 10)
     within = _number(recover_within, "recover-within", 10)
     try:
-        env = Environment.from_profile(profile, force=force)
-        links = env.select_links(service, _names(link), client or None)
-        probe_link(env, links)  # refused before anything is applied
-        refuse_leftovers(env, links)
-        fault: Fault = build(env, links)
+        target = open_target(profile, force=force)
+        links = target.select_links(service, _names(link), client or None)
+        probe_link(target, links)  # refused before anything is applied
+        refuse_leftovers(target, links)
+        fault: Fault = build(target, links)
     except ChaosError as exc:  # a bad profile, or what the flags asked for is not there: 2
         raise failed(exc) from None
     fault.exclusive = not overlap
     try:
-        outcome = hold_and_measure(env, fault, links, seconds, within)
+        outcome = hold_and_measure(target, fault, links, seconds, within)
     except LinkHeld as exc:
         raise fail(ConfigError(f"{exc}, or pass --overlap to hold it too"), 2) from None
     except ChaosError as exc:
@@ -72,13 +72,13 @@ def _run_fault(
         raise Exit(code=1)
 
 
-def _down(env: Environment, links: list[str]) -> Fault:
-    return partition([env.link(name) for name in links])
+def _down(target: Target, links: list[str]) -> Fault:
+    return partition([target.link(name) for name in links])
 
 
-def _each(env: Environment, links: list[str], make) -> Fault:
+def _each(target: Target, links: list[str], make) -> Fault:
     """One toxic per link, as one fault (a single link stays a plain fault)."""
-    faults = [make(env.link(name)) for name in links]
+    faults = [make(target.link(name)) for name in links]
     return faults[0] if len(faults) == 1 else FaultGroup(faults)
 
 
@@ -115,7 +115,7 @@ def db_slow(
         make = lambda one: one.pg_query(pattern, delay_ms=ms)  # noqa: E731
     else:
         make = lambda one: one.latency(ms, jit, direction="both")  # noqa: E731
-    build = lambda env, links: _each(env, links, make)  # noqa: E731
+    build = lambda target, links: _each(target, links, make)  # noqa: E731
     _run_fault(
         build, "postgres", duration, recover_within, verbose, profile, force, link, client, overlap
     )
@@ -182,11 +182,11 @@ def redis_flap(
         raise fail(ConfigError(f"--period={p:g} × --cycles={n} is {p * n:g}s; keep the "
                                f"whole flap within a day ({DAY:g}s)"), 2)  # fmt: skip
 
-    def build(env: Environment, links: list[str]) -> Fault:
+    def build(target: Target, links: list[str]) -> Fault:
         def announce(state: str, at: float) -> None:
             console.print(f"  redis link {'[red]down[/]' if state == 'down' else '[green]up[/]'}")
 
-        chosen = [env.link(name) for name in links]
+        chosen = [target.link(name) for name in links]
         return flap_together(chosen, p, d, n, jitter=j, seed=s, on_change=announce)
 
     _run_fault(
@@ -231,7 +231,7 @@ def bandwidth(
             2,
         )
     make = lambda one: one.bandwidth(kbps, direction="both")  # noqa: E731
-    build = lambda env, links: _each(env, links, make)  # noqa: E731
+    build = lambda target, links: _each(target, links, make)  # noqa: E731
     _run_fault(
         build, service or None, duration, recover_within, verbose, profile, force, link, client,
         overlap,
@@ -255,8 +255,8 @@ def run(c, file, journal=None, verbose=0, profile=None, force=False):
     from chaoslib.experiment_file import load_experiment
 
     try:
-        env = Environment.from_profile(profile, force=force)
-        experiment = load_experiment(file, env)
+        target = open_target(profile, force=force)
+        experiment = load_experiment(file, target)
     except ChaosError as exc:  # a bad profile or file: 2; a stack that cannot be used: 1
         raise failed(exc) from None
     experiment.on_phase = lambda phase, seconds: console.print(f"[bold]{phase}[/] ({seconds:g}s)")

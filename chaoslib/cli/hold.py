@@ -15,7 +15,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from chaoslib.checks import Verdict, recovered_within
 from chaoslib.cli.output import console
-from chaoslib.environment import Environment
 from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.group import FaultGroup
@@ -25,6 +24,7 @@ from chaoslib.faults.signals import Terminated, heal_on_signals
 from chaoslib.observe.base import Probe
 from chaoslib.observe.history import History
 from chaoslib.observe.probes import redis_ping, sql
+from chaoslib.target import Target
 
 # What a protocol toxic counts, for the message.
 UNITS = {"pg_query": "statements", "redis_command": "commands"}
@@ -49,18 +49,18 @@ class Outcome:
         return self.verdict.passed and (self.effect is None or self.effect.touched is not False)
 
 
-def probe_for(env: Environment, link: str, history: History) -> Probe:
+def probe_for(target: Target, link: str, history: History) -> Probe:
     """A Redis PING or a SQL ``SELECT 1`` through the link, by the link's URL scheme."""
-    url = env.url(link)
+    url = target.url(link)
     if url.startswith("redis"):
         return redis_ping(url, history, name=f"{link} probe", interval=0.1, deadline=2.0)
     return sql(url, history, name=f"{link} probe", interval=0.2, deadline=2.0)
 
 
-def probe_link(env: Environment, links: list[str]) -> str:
+def probe_link(target: Target, links: list[str]) -> str:
     """The first of the fault's links this host can reach: the probe must cross the fault."""
     for link in links:
-        if env.link_urls.get(link):
+        if target.link_urls.get(link):
             return link
     raise ConfigError(
         f"none of the links this fault acts on ({', '.join(links)}) is published on this host, "
@@ -70,13 +70,16 @@ def probe_link(env: Environment, links: list[str]) -> str:
     )
 
 
-def refuse_leftovers(env: Environment, links: list[str]) -> None:
+def refuse_leftovers(target: Target, links: list[str]) -> None:
     """A fault a killed run left on these links: this one would touch nothing, and report
     the dead run's fault as its own. Refused (2) until ``chaos.reset`` heals it."""
+    ledger = target.ledger
+    if ledger is None:  # nothing is recorded there, so no dead run's fault can be found
+        return
     stale = [
         entry
-        for api in dict.fromkeys(env.link(name).client.url for name in links)
-        for entry in left_by_dead_runs(env.ledger, api, links)
+        for api in dict.fromkeys(target.link(name).client.url for name in links)
+        for entry in left_by_dead_runs(ledger, api, links)
     ]
     if stale:
         what = "; ".join(f"{e.description} (pid {e.pid}, no longer running)" for e in stale)
@@ -148,16 +151,16 @@ def effect_of(
 
 
 def hold_and_measure(
-    env: Environment,
+    target: Target,
     fault: Fault,
     links: str | list[str],
     duration: float,
     recover_within: float,
 ) -> Outcome:
     links = [links] if isinstance(links, str) else list(links)
-    link = probe_link(env, links)
+    link = probe_link(target, links)
     history = History()
-    probe = probe_for(env, link, history)
+    probe = probe_for(target, link, history)
     probe.start()
     interrupted, refused = False, False
     try:

@@ -16,11 +16,11 @@ from chaoslib.cli.flags import DAY, DURATION, FORCE, V
 from chaoslib.cli.flags import number as _number
 from chaoslib.cli.hold import _hold
 from chaoslib.cli.output import console, fail, failed, setup
-from chaoslib.environment import Environment
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.faults.packet import KINDS, check_packet, packet_fault
 from chaoslib.faults.signals import Terminated, heal_on_signals
 from chaoslib.services.docker import DockerService
+from chaoslib.target import Target, open_target
 
 UNTIL_CTRL_C = DAY  # Pumba needs a duration; "until Ctrl-C" is a day, healed earlier
 NEEDS_CONTAINERS = (
@@ -48,22 +48,22 @@ def _value(value, kind: str) -> float:
         raise fail(ConfigError(f"--value: {exc}"), 2) from None
 
 
-def _container(profile: str | None, force: bool, name: str) -> tuple[Environment, DockerService]:
+def _container(profile: str | None, force: bool, name: str) -> tuple[Target, DockerService]:
     """The compose project's container ``name``; every reason it cannot be one is exit 2."""
     from chaoslib.profile import load_profile
 
     try:
         if not profile or load_profile(profile).compose is None:
             raise ConfigError(NEEDS_CONTAINERS)
-        env = Environment.from_profile(profile, force=force)
-        if env.kind != "compose":
+        target = open_target(profile, force=force)
+        if target.kind != "compose":
             raise ConfigError(NEEDS_CONTAINERS)
-        service = env.service(name)
+        service = target.service(name)
     except ChaosError as exc:
         raise fail(exc, 2) from None
     if not isinstance(service, DockerService):
         raise fail(ConfigError(f"{name} is not a container; {NEEDS_CONTAINERS}"), 2)
-    return env, service
+    return target, service
 
 
 @task(
@@ -94,8 +94,10 @@ def packet(
         raise fail(ConfigError(f"{given}; accepted: {', '.join(KINDS)}"), 2)
     number = _value(value, kind)
     seconds = _number(duration, "duration", 10)
-    env, target = _container(profile, force, service)
-    fault = packet_fault(target, kind, number, duration=seconds or UNTIL_CTRL_C, ledger=env.ledger)
+    target, container = _container(profile, force, service)
+    fault = packet_fault(
+        container, kind, number, duration=seconds or UNTIL_CTRL_C, ledger=target.ledger
+    )
     interrupted, error, applied = False, None, False
     with heal_on_signals():
         try:
@@ -114,7 +116,7 @@ def packet(
             error = exc
         finally:
             healed = _heal(fault, applied)
-    left = _check_clean(fault, target) if healed else ["the fault itself"]
+    left = _check_clean(fault, container) if healed else ["the fault itself"]
     if error is not None:
         raise failed(error)
     if interrupted:
@@ -136,21 +138,21 @@ def _heal(fault, applied: bool) -> bool:  # noqa: ANN001 - a packet fault
     return True
 
 
-def _check_clean(fault, target: DockerService) -> list[str]:  # noqa: ANN001 - a packet fault
+def _check_clean(fault, container: DockerService) -> list[str]:  # noqa: ANN001 - a packet fault
     """Read the namespace after the heal; what is still there is reported, never hidden."""
-    if not target.is_running():
-        console.print(f"{escape(target.container_name)} is not running: its namespace is gone")
+    if not container.is_running():
+        console.print(f"{escape(container.container_name)} is not running: its namespace is gone")
         return []
     try:
         left = fault.leftovers()
     except ChaosError as exc:
-        console.print(f"[red]Could not check {target.container_name} after the heal: {exc}[/]")
+        console.print(f"[red]Could not check {container.container_name} after the heal: {exc}[/]")
         return [str(exc)]
     if left:
         console.print(
-            f"[red]Still in {escape(target.container_name)} after the heal: "
+            f"[red]Still in {escape(container.container_name)} after the heal: "
             f"{escape(', '.join(left))}; run invoke chaos.reset[/]"
         )
     else:
-        console.print(f"Nothing of chaoslib's is left in {escape(target.container_name)}")
+        console.print(f"Nothing of chaoslib's is left in {escape(container.container_name)}")
     return left

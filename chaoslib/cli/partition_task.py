@@ -11,11 +11,11 @@ from chaoslib.cli.flags import DURATION, FORCE, OVERLAP, PROFILE, V
 from chaoslib.cli.flags import number as _number
 from chaoslib.cli.hold import _hold
 from chaoslib.cli.output import console, fail, failed, setup
-from chaoslib.environment import Environment
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.faults.client_partition import Partition, ProbeResult, plan, probe_all
 from chaoslib.faults.owners import LinkHeld
 from chaoslib.faults.signals import Terminated, heal_on_signals
+from chaoslib.target import open_target
 
 
 @task(
@@ -44,10 +44,10 @@ def partition(
     try:
         from chaoslib.profile import load_profile
 
-        env = Environment.from_profile(profile, force=force)
+        target = open_target(profile, force=force)
         loaded = load_profile(profile) if profile else None
-        cut = plan(env, loaded, client, service, direction)
-        fault = Partition(env, cut)
+        cut = plan(target, loaded, client, service, direction)
+        fault = Partition(target, cut)
     except ChaosError as exc:
         raise failed(exc) from None
     fault.exclusive = not overlap
@@ -60,7 +60,7 @@ def partition(
             fault.apply()
             applied = True
             console.print(f"Applied: {escape(fault.describe())}")
-            during = probe_all(env, cut, loaded)
+            during = probe_all(target, cut, loaded)
             _hold(fault, seconds)
         except KeyboardInterrupt:
             interrupted = seconds != 0
@@ -75,7 +75,7 @@ def partition(
             if applied:
                 console.print(f"Healed: {escape(fault.describe())}")
         try:
-            after = probe_all(env, cut, loaded)
+            after = probe_all(target, cut, loaded)
         except (KeyboardInterrupt, Terminated):  # the cut is healed: only the check is cut short
             interrupted = True
         except ChaosError as exc:

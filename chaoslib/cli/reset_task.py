@@ -9,7 +9,8 @@ from rich.markup import escape
 from chaoslib.cli.chaos_tasks import PROFILE, V
 from chaoslib.cli.output import console, fail, setup
 from chaoslib.errors import ChaosError, ConfigError
-from chaoslib.faults.recovery import FAILED, reset_all
+from chaoslib.faults.recovery import FAILED
+from chaoslib.target.reset import reset_all
 
 
 @task(

@@ -24,11 +24,10 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from chaoslib.environment import Environment
 from chaoslib.errors import ConfigError
+from chaoslib.faults.acts_on import Clients, LinkTarget
 from chaoslib.faults.netns_probe import probe
 from chaoslib.faults.network import ToxicFault
-from chaoslib.profile import Profile
 
 DIRECTIONS = {"both": "both", "to": "upstream", "from": "downstream"}
 SERVICE_LINKS = {"redis": ("redis",), "postgres": ("timescaledb", "postgres", "db")}
@@ -58,14 +57,16 @@ class ProbeResult:
 
 
 def plan(
-    env: Environment, profile: Profile | None, client: str, service: str, direction: str
+    target: LinkTarget, profile: Clients | None, client: str, service: str, direction: str
 ) -> PartitionPlan:
+    """Which proxy to stall for ``client``: its own (a profile's per-client link), or the
+    shared link of ``service`` scoped to the client's addresses."""
     if direction not in DIRECTIONS:
         raise ConfigError(f"--direction={direction!r}; accepted: {', '.join(DIRECTIONS)}")
     if profile is not None:
         for link in profile.links.values():
             if link.client == client and service in (link.service, link.name):
-                env.link(link.name)
+                target.link(link.name)
                 return PartitionPlan(link.name, (), direction, "per-client proxy", link.client)
     clients = sorted({link.client for link in profile.links.values()}) if profile else []
     named = f"a client of the profile ({', '.join(clients)}) or " if clients else ""
@@ -74,40 +75,40 @@ def plan(
     except ValueError:
         where = (
             "a container's address or CIDR on the project network"
-            if env.kind == "compose"
+            if target.kind == "compose"
             else "an IP address or CIDR"
         )
         raise ConfigError(
             f"--client={client!r} is not {named}{where} (for a client-scoped cut on a shared proxy)"
         ) from None
-    if env.kind == "compose":
+    if target.kind == "compose":
         from chaoslib.faults.compose_probes import check_compose_client
 
-        check_compose_client(env, client, network, named)
+        check_compose_client(target, client, network, named)
     candidates = (service, *SERVICE_LINKS.get(service, ()))
     for name in candidates:
-        if name in env.link_urls:
+        if name in target.link_urls:
             return PartitionPlan(name, (str(network),), direction, "client-scoped toxics")
     raise ConfigError(
         f"--service={service!r} has no shared proxy here; accepted: {', '.join(sorted(SERVICE_LINKS))} "
-        f"or a link name ({', '.join(sorted(env.link_urls))})"
+        f"or a link name ({', '.join(sorted(target.link_urls))})"
     )
 
 
 class Partition(ToxicFault):
     """The stall toxics of a plan; checks that the server really scoped them to the clients."""
 
-    def __init__(self, env: Environment, cut: PartitionPlan) -> None:
+    def __init__(self, target: LinkTarget, cut: PartitionPlan) -> None:
         attributes: dict = {"rate": 0}
         if cut.clients:
             attributes["clients"] = list(cut.clients)
         super().__init__(
-            env.toxiproxy,
+            target.toxiproxy,
             cut.link,
             "bandwidth",
             attributes,
             direction=DIRECTIONS[cut.direction],
-            ledger=env.ledger,
+            ledger=target.ledger,
         )
         self.plan = cut
 
@@ -135,15 +136,15 @@ def expect_cut(cut: PartitionPlan, link: str, source: str) -> bool:
 
 
 def probe_all(
-    env: Environment, cut: PartitionPlan, profile: Profile | None = None
+    target: LinkTarget, cut: PartitionPlan, profile: Clients | None = None
 ) -> list[ProbeResult]:
     """The cut link from the cut client, and what should still work from elsewhere."""
-    if env.kind == "compose":
+    if target.kind == "compose":
         from chaoslib.faults.compose_probes import probe_compose
 
-        return probe_compose(env, cut, profile)
+        return probe_compose(target, cut, profile)
     results = []
-    for link, url in sorted(env.link_urls.items()):
+    for link, url in sorted(target.link_urls.items()):
         if not url:
             continue
         sources = ["127.0.0.1"]

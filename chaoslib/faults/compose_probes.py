@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from chaoslib.environment import Environment
 from chaoslib.errors import ConfigError
+from chaoslib.faults.acts_on import Clients, LinkTarget
 from chaoslib.faults.client_partition import PartitionPlan, ProbeResult
 from chaoslib.faults.netns_probe import Answer, probe_in_namespace
-from chaoslib.profile import Profile
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -45,9 +44,9 @@ class Place:
     error: str = ""  # no probe can be made from here
 
 
-def project_subnets(env: Environment) -> list[tuple[str, Network]]:
+def project_subnets(target: LinkTarget) -> list[tuple[str, Network]]:
     """The subnets of the networks the toxiproxy container is on: the project's own."""
-    proxy: Any = env.proxy_service
+    proxy: Any = target.proxy_service
     if proxy is None:
         return []
     found = []
@@ -58,9 +57,9 @@ def project_subnets(env: Environment) -> list[tuple[str, Network]]:
     return found
 
 
-def check_compose_client(env: Environment, client: str, network: Network, named: str) -> None:
+def check_compose_client(target: LinkTarget, client: str, network: Network, named: str) -> None:
     """A client-scoped cut in compose mode must name addresses the proxy can really see."""
-    subnets = project_subnets(env)
+    subnets = project_subnets(target)
     within = ", ".join(f"{subnet} ({name})" for name, subnet in subnets) or "none found"
     accepted = (
         f"accepted: {named}the address or CIDR of a container on the project network: {within}"
@@ -91,10 +90,10 @@ def _home(proxy: Any) -> Place:
     return Place(f"{proxy.name} 127.0.0.1", "127.0.0.1", pid, "127.0.0.1", error)
 
 
-def _containers(env: Environment, profile: Profile | None) -> list[Any]:
+def _containers(target: LinkTarget, profile: Clients | None) -> list[Any]:
     """The project's running containers: the profile's clients first, the proxy last."""
-    proxy: Any = env.proxy_service
-    unique = {getattr(s, "container_name", ""): s for s in env.services.values()}
+    proxy: Any = target.proxy_service
+    unique = {getattr(s, "container_name", ""): s for s in target.services.values()}
     clients = {link.client for link in profile.links.values()} if profile else set()
 
     def rank(svc: Any) -> tuple[int, str]:
@@ -105,7 +104,7 @@ def _containers(env: Environment, profile: Profile | None) -> list[Any]:
     return sorted(running, key=rank)
 
 
-def _owner(places: dict[str, Place], profile: Profile | None, link: str) -> Place | None:
+def _owner(places: dict[str, Place], profile: Clients | None, link: str) -> Place | None:
     if profile is None or link not in profile.links:
         return None
     client = profile.links[link].client
@@ -115,11 +114,11 @@ def _owner(places: dict[str, Place], profile: Profile | None, link: str) -> Plac
     return places.get(key)
 
 
-def _scheme(env: Environment, profile: Profile | None, link: str, upstream: str) -> str:
+def _scheme(target: LinkTarget, profile: Clients | None, link: str, upstream: str) -> str:
     if profile is not None and link in profile.links:
         return "redis" if profile.links[link].service == "redis" else "postgresql"
-    if env.link_urls.get(link):
-        return urlsplit(env.link_urls[link]).scheme
+    if target.link_urls.get(link):
+        return urlsplit(target.link_urls[link]).scheme
     return "redis" if upstream.endswith(":6379") else "postgresql"
 
 
@@ -135,21 +134,21 @@ def _scoped(cut: PartitionPlan, places: list[Place], home: Place) -> list[tuple[
 
 
 def probe_compose(
-    env: Environment, cut: PartitionPlan, profile: Profile | None
+    target: LinkTarget, cut: PartitionPlan, profile: Clients | None
 ) -> list[ProbeResult]:
     """Every proxy of the toxiproxy container, probed from where its clients are."""
-    proxy: Any = env.proxy_service
+    proxy: Any = target.proxy_service
     if proxy is None:
         raise ConfigError("this compose environment names no toxiproxy container to probe through")
     home = _home(proxy)
-    containers = _containers(env, profile)
+    containers = _containers(target, profile)
     by_name = {}
     for svc in containers:
         by_name[svc.container_name] = by_name[svc.name] = _place(svc, proxy)
     places = list(dict.fromkeys(by_name[s.container_name] for s in containers))
     results = []
-    for link, spec in sorted(env.toxiproxy.proxies().items()):
-        scheme = _scheme(env, profile, link, spec.upstream)
+    for link, spec in sorted(target.toxiproxy.proxies().items()):
+        scheme = _scheme(target, profile, link, spec.upstream)
         listen_host = spec.listen.rpartition(":")[0].strip("[]")
         loopback_only = _is_loopback(listen_host)
         if link == cut.link and cut.clients:

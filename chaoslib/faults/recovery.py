@@ -1,9 +1,9 @@
-"""Healing faults left by a run that died: what ``invoke chaos.reset`` does.
+"""Healing faults left by a run that died: the healers ``invoke chaos.reset`` runs
+(:mod:`chaoslib.target.reset` puts them together over the stacks and projects it finds).
 
-It acts on the ledger only (what chaoslib applied), on the stack a suite started
-for itself, and on compose projects chaoslib created; never on anything else.
-Every line it returns says what it did; a line starting with :data:`FAILED`
-is something it could not heal (the task then exits non-zero).
+They act on the ledger only (what chaoslib applied), never on anything else. Every
+line they return says what they did; a line starting with :data:`FAILED` is
+something they could not heal (the task then exits non-zero).
 
 Nothing stays in the ledger for good. An entry is dropped, and said so, when its
 target is gone: the embedded stack it was applied to is no longer the recorded
@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import socket
 import time
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +29,6 @@ from loguru import logger
 
 from chaoslib.errors import ChaosError, ServiceError
 from chaoslib.faults.ledger import Ledger, LedgerEntry, LedgerError
-from chaoslib.stack import Stack
 from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
 
 FAILED = "FAILED"
@@ -36,6 +36,16 @@ MAX_FAILED_RESETS = 3
 # A proxy paused or restarting answers again within minutes; three resets over ten
 # minutes that could not reach it mean it is not coming back as it was.
 MIN_AGE_TO_GIVE_UP = 600.0
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    """The embedded stack that runs now, as far as healing needs it: which one it is (its
+    identity, stamped in the entries applied to it) and its servers by name. The caller
+    reads it off the stack, so the fault layer never imports what opens one."""
+
+    identity: str | None
+    services: Mapping[str, Any] = field(default_factory=dict)  # name -> a ManagedServer
 
 
 class HealError(ChaosError):
@@ -57,7 +67,7 @@ def _toxiproxy_call(call: Any, what: str) -> None:
             raise HealError(f"{what}: {exc}") from None
 
 
-def heal_entry(entry: LedgerEntry, stack: Stack | None) -> str:
+def heal_entry(entry: LedgerEntry, stack: RunningStack | None) -> str:
     """Undo one recorded fault; returns what was done, or raises :class:`HealError`."""
     target = entry.target
     if entry.kind == "toxic":
@@ -133,7 +143,7 @@ def restore_service(service) -> str:  # noqa: ANN001 - any ManagedServer or Dock
     return f"{service.name} was running"
 
 
-def heal_ledger(ledger: Ledger, stack: Stack | None, label: str = "") -> list[str]:
+def heal_ledger(ledger: Ledger, stack: RunningStack | None, label: str = "") -> list[str]:
     """Every entry healed or, if its target is gone, dropped; one that cannot be healed now is
     kept for a bounded number of retries. An entry chaoslib cannot read stays in the file."""
     try:
@@ -166,7 +176,7 @@ def heal_ledger(ledger: Ledger, stack: Stack | None, label: str = "") -> list[st
     return done
 
 
-def target_gone(entry: LedgerEntry, stack: Stack | None) -> str | None:
+def target_gone(entry: LedgerEntry, stack: RunningStack | None) -> str | None:
     """Why the entry's fault no longer exists anywhere, or None if it may still hold."""
     if entry.stack is not None and (stack is None or stack.identity != entry.stack):
         now = "no stack is running now" if stack is None else "another stack runs now"
@@ -208,7 +218,7 @@ def _kept_or_given_up(ledger: Ledger, entry: LedgerEntry, exc: Exception, label:
     )
 
 
-def restore_stack(stack: Stack) -> list[str]:
+def restore_stack(stack: RunningStack) -> list[str]:
     """The stack's own servers running and unpaused (a SIGKILLed proxy started again, from
     its config, on its port), before any entry is healed through them."""
     done = []
@@ -219,55 +229,3 @@ def restore_stack(stack: Stack) -> list[str]:
             except ChaosError as exc:
                 done.append(f"{FAILED} to restore the stack's {service.name}: {exc}")
     return done
-
-
-def reset_all(home: Path | None = None, profile: str | None = None) -> list[str]:
-    """Restore the stack's services, then heal every ledger entry, then a dead suite's
-    leftovers and the compose projects chaoslib created; with a compose ``profile``,
-    report what was left alone."""
-    from chaoslib.state import chaos_home
-
-    loaded = None
-    if profile:
-        from chaoslib.profile import load_profile
-
-        loaded = load_profile(profile)
-    stack = Stack.load(home)
-    done = restore_stack(stack) if stack is not None else []
-    done += heal_ledger(Ledger(home), stack)
-    proxy = stack.services.get("toxiproxy") if stack is not None else None
-    if stack is not None and stack.proxy_url and proxy is not None and proxy.is_running():
-        try:
-            Toxiproxy(stack.proxy_url, timeout=5).reset()
-            done.append("proxy reset: every link enabled, every toxic removed")
-        except ToxiproxyError as exc:
-            done.append(f"{FAILED} to reset the stack's proxy: {exc}")
-    from chaoslib.faults.recovery_compose import left_alone, take_down_created
-
-    suite_home = chaos_home(home) / "suite"
-    if suite_home.exists():
-        done += _suite_leftovers(suite_home)
-    for where in (chaos_home(home), suite_home):
-        done += take_down_created(where)
-    if loaded is not None and loaded.compose is not None:
-        done += left_alone(loaded)
-    return done
-
-
-def _suite_leftovers(home: Path) -> list[str]:
-    """A suite that died: its own embedded stack goes (with every fault on it); faults it
-    left on anything else (a compose project's links and containers) are healed."""
-    from chaoslib.stack import down
-
-    own = Stack.load(home)
-    done = [f"suite leftovers: {line}" for line in down(home) or []]
-    ledger = Ledger(home)
-    for entry in ledger.scan()[0]:  # heal_ledger below reports the unreadable ones
-        on_own_stack = own is not None and (
-            entry.target.get("api") == own.proxy_url
-            or (entry.kind == "service" and not entry.target.get("container"))
-        )
-        if on_own_stack:
-            ledger.remove(entry.id)
-            done.append(f"suite leftovers: {entry.description}: gone with the suite's own stack")
-    return done + heal_ledger(ledger, None, "suite leftovers: ")

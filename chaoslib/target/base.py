@@ -1,28 +1,39 @@
-"""What faults and observers act on: the links, the proxy API and the services of a running system."""
+"""What faults act on: the proxy API, the links through it, the services, and the ledger.
+
+One object for every front end: the fault tasks, ``chaos.run``, the pytest plugin and
+the suite's systems (which hold one). A link is a proxy on the Toxiproxy server: the URL
+clients use through it, the stack service its upstream is, and the profile's client that
+uses it. The *direct* URLs reach Redis and PostgreSQL without any proxy, so that observers
+and checks read through something no fault touches.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chaoslib.errors import ConfigError
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.network import Link
 from chaoslib.services.base import Service
-from chaoslib.stack import Stack
 from chaoslib.toxiproxy import Toxiproxy
+
+if TYPE_CHECKING:
+    from chaoslib.stack import Stack
 
 # The stack services a link can lead to, and the words a user may write for them.
 STACK_SERVICES = {"redis": "Redis", "postgres": "the database (PostgreSQL)"}
 
 
 @dataclass
-class Environment:
+class Target:
     toxiproxy: Toxiproxy
-    link_urls: dict[str, str]  # link name -> the URL clients use (through the proxy)
-    services: dict[str, Service]
-    ledger: Ledger
+    # link name -> the URL clients use (through the proxy); "" when this host cannot reach
+    # it (a compose proxy that publishes no port): a fault can still name it.
+    link_urls: dict[str, str] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    ledger: Ledger | None = None
     # "local" (the embedded stack) or "compose" (a docker-compose project's containers).
     kind: str = "local"
     # The service running the proxy server (the toxiproxy container in compose mode).
@@ -32,59 +43,43 @@ class Environment:
     link_services: dict[str, str] = field(default_factory=dict)
     # link -> the profile's client that uses it (the profile's ``links``); shared: absent.
     link_clients: dict[str, str] = field(default_factory=dict)
+    # redis / postgres -> a URL that reaches the server without any proxy (for observers).
+    direct: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_stack(cls, home: Path | None = None, profile_links: dict | None = None) -> Environment:
-        stack = Stack.load(home)
-        if stack is None or not stack.proxy_url:
-            raise ConfigError("No stack is running. Start one with: invoke stack.up")
-        if not stack.all_running():
-            down = [name for name, s in stack.services.items() if not s.is_running()]
-            raise ConfigError(
-                f"the stack is not healthy ({', '.join(down)} not running). "
-                "Run invoke chaos.reset, or invoke stack.down and stack.up"
-            )
-        toxiproxy = Toxiproxy(stack.proxy_url)
-        link_urls = {name: info["url"] for name, info in stack.link_urls().items()}
-        link_services: dict[str, str] = {}
-        # Every proxy on the stack's server whose upstream is the stack's Redis or
-        # PostgreSQL: the stack's own links and any per-client proxy a system created.
-        for name, proxy in sorted(toxiproxy.proxies().items()):
+    def from_stack(cls, stack: Stack, profile_links: dict | None = None) -> Target:
+        """The embedded stack's servers, and every proxy on its server whose upstream is
+        its Redis or PostgreSQL: the stack's own links and any per-client proxy a system
+        created. ``profile_links`` (a profile's ``links``) says which client uses which."""
+        if not stack.proxy_url:
+            raise ConfigError("the stack has no proxy server; start it with invoke stack.up")
+        target = cls(
+            toxiproxy=Toxiproxy(stack.proxy_url),
+            services=dict(stack.services),
+            ledger=Ledger(stack.home),
+            proxy_service=stack.services.get("toxiproxy"),
+            direct=direct_urls(stack),
+        )
+        for name, info in stack.link_urls().items():
+            target.add_link(name, info["url"])
+        for name, proxy in sorted(target.toxiproxy.proxies().items()):
             for service in STACK_SERVICES:
                 server = stack.services.get(service)
                 if server is not None and _same_address(proxy.upstream, server.address):
-                    link_services[name] = service
-                    link_urls.setdefault(name, server.url_at(proxy.listen_port))
-        return cls(
-            toxiproxy=toxiproxy,
-            link_urls=link_urls,
-            services=dict(stack.services),
-            ledger=Ledger(home),
-            link_services=link_services,
-            link_clients=_clients(profile_links, link_urls),
-        )
+                    known = target.link_urls.get(name)
+                    url = server.url_at(proxy.listen_port) if known is None else known
+                    target.add_link(name, url, service=service)
+        target.use_profile_links(profile_links)
+        return target
 
-    @classmethod
-    def from_profile(
-        cls, profile: str | None, home: Path | None = None, *, force: bool = False
-    ) -> Environment:
-        """The embedded stack (no profile, or one without compose), or a running compose project.
-
-        A profile marked ``protected: true`` is refused unless ``force``.
-        """
-        if not profile:
-            return cls.from_stack(home)
-        from chaoslib.profile import load_profile
-
-        loaded = load_profile(profile)
-        loaded.guard(force)
-        if loaded.compose is None:
-            return cls.from_stack(home, loaded.links)
-        from chaoslib.compose_env import compose_environment
-
-        env = compose_environment(loaded, Ledger(home))
-        env.link_clients = _clients(loaded.links, env.link_urls)
-        return env
+    def add_link(self, name: str, url: str, *, service: str = "", client: str = "") -> None:
+        """A link faults may act on: ``service`` is the stack service it leads to, ``client``
+        the profile's client that uses it (none: a shared link)."""
+        self.link_urls[name] = url
+        if service:
+            self.link_services[name] = service
+        if client:
+            self.link_clients[name] = client
 
     def link(self, name: str) -> Link:
         if name not in self.link_urls:
@@ -101,6 +96,10 @@ class Environment:
                 "publish its listen port (see docker-compose.chaos.yml)"
             )
         return self.link_urls[link]
+
+    def probe_url(self, link: str) -> str | None:
+        """A URL through ``link`` that this host can use, if the link is reachable from here."""
+        return self.link_urls.get(link) or None
 
     def links_to(self, service: str, client: str | None = None) -> list[str]:
         """Every link whose upstream is ``service`` (redis, postgres): shared links first.
@@ -159,10 +158,19 @@ class Environment:
                 f"unknown service {name!r}; this system has: {', '.join(sorted(self.services))}"
             ) from None
 
+    def use_profile_links(self, profile_links: dict | None) -> None:
+        """Which client uses which link (the profile's ``links``), for links that really
+        exist on the proxy: a profile's link the proxy lacks names no client."""
+        self.link_clients = {
+            name: link.client
+            for name, link in (profile_links or {}).items()
+            if name in self.link_urls
+        }
 
-def _clients(profile_links: dict | None, link_urls: dict[str, str]) -> dict[str, str]:
-    """Which client uses which link, for the links that really exist on the proxy."""
-    return {name: link.client for name, link in (profile_links or {}).items() if name in link_urls}
+
+def direct_urls(stack: Stack) -> dict[str, str]:
+    """The stack's Redis and PostgreSQL without any proxy in between."""
+    return {name: stack.services[name].url for name in STACK_SERVICES if name in stack.services}
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -1,4 +1,4 @@
-"""An :class:`~chaoslib.environment.Environment` for a running docker-compose project.
+"""A :class:`~chaoslib.target.base.Target` for a running docker-compose project.
 
 The fault tasks use it with ``--profile compose``: the proxy API and the proxies
 the toxiproxy container publishes on loopback, and the project's containers as
@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoslib.environment import Environment
+from chaoslib.compose_facts import published_port
 from chaoslib.errors import ConfigError, ServiceError
 from chaoslib.faults.ledger import Ledger
 from chaoslib.profile import ComposeDef, Profile
 from chaoslib.services.docker import DockerService, docker_client
+from chaoslib.target.base import Target
 from chaoslib.toxiproxy import Toxiproxy
 
 
@@ -59,7 +60,23 @@ def _not_running(compose: ComposeDef) -> ConfigError:
     )
 
 
-def compose_environment(profile: Profile, ledger: Ledger) -> Environment:
+def _direct(compose: ComposeDef, containers: dict[str, DockerService]) -> dict[str, str]:
+    """Redis and PostgreSQL on the ports their containers publish on loopback, if they do."""
+    found = {}
+    wanted = {"redis": (compose.redis, 6379, "redis://{host}:{port}/0"),
+              "postgres": (compose.postgres, 5432, compose.database_url)}  # fmt: skip
+    for name, (service, port, url) in wanted.items():
+        container = containers.get(service)
+        try:
+            host_port = published_port(container, port) if container is not None else None
+        except ServiceError:  # gone since it was listed: no direct URL to it
+            host_port = None
+        if host_port is not None:
+            found[name] = url.format(host="127.0.0.1", port=host_port)
+    return found
+
+
+def compose_target(profile: Profile, ledger: Ledger) -> Target:
     compose = profile.compose
     assert compose is not None
     client = docker_client()
@@ -97,7 +114,7 @@ def compose_environment(profile: Profile, ledger: Ledger) -> Environment:
     services: dict = dict(containers)
     services["redis"] = containers.get(compose.redis)
     services["postgres"] = containers.get(compose.postgres)
-    return Environment(
+    target = Target(
         toxiproxy=toxiproxy,
         link_urls=link_urls,
         services={k: v for k, v in services.items() if v is not None},
@@ -105,4 +122,7 @@ def compose_environment(profile: Profile, ledger: Ledger) -> Environment:
         kind="compose",
         proxy_service=containers[compose.toxiproxy],
         link_services=link_services,
+        direct=_direct(compose, containers),
     )
+    target.use_profile_links(profile.links)
+    return target
