@@ -126,8 +126,8 @@ class ComposeSystem(SystemBase):
             "TOXIPROXY_PORT": str(pick_free_port()),
             "REDIS_HOST_PORT": str(pick_free_port()),
             "POSTGRES_HOST_PORT": str(pick_free_port()),
-            "SLACK_WEBHOOK_URL": self.webhook_url,
-            "FRAGILE": self.fragile,
+            "CHAOS_WEBHOOK_URL": self.webhook_url,
+            "CHAOS_FRAGILE": self.fragile,
         }
         project = CreatedProject(
             self.compose.project, tuple(str(f) for f in files), str(files[0].parent), env
@@ -148,7 +148,8 @@ class ComposeSystem(SystemBase):
                 ) from None
             raise
         self.created = self.projects.record_containers(project, self.client)
-        self.alert_log = self.workdir / "alerts" / "critical_alerts.log"
+        name = self.compose.alert_file_name
+        self.alert_log = self.workdir / "alerts" / name if name else None
 
     def _container(self, service: str) -> DockerService:
         found = DockerService.find(

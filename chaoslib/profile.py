@@ -43,6 +43,8 @@ class ComposeDef:
     # alerts go (the alert file on this host; the port its webhook URL points at on the
     # docker bridge) and which of its Redis keys may go between scenarios.
     alert_file: str = ""
+    # A project chaoslib creates: the file its services write alerts to in ${CHAOS_ALERT_DIR}.
+    alert_file_name: str = ""
     webhook_port: int = 0
     reset_keys: tuple[str, ...] = ()
     disposable: bool = False  # its data may be wiped, with --allow-reset-data

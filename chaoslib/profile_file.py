@@ -225,7 +225,7 @@ def parse_compose(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> 
     item = r.mapping(doc["compose"], "compose", doc)
     keys = {
         "files", "project", "proxy_config", "redis", "postgres", "toxiproxy", "database_url",
-        "alert_file",
+        "alert_file", "alert_file_name",
     }  # fmt: skip
     r.only(item, keys | {"env", "webhook_port", "reset_keys", "disposable"}, "compose")
     files = r.get(item, "files", list, required=True, context="compose")
@@ -236,6 +236,10 @@ def parse_compose(r: Reader, doc: LineDict, services: dict[str, ServiceDef]) -> 
         for k in keys - {"files"}
         if item.get(k) is not None
     }
+    name = text.get("alert_file_name", "")
+    if name and ("/" in name or name in (".", "..")):
+        raise r.fail(item, "compose.alert_file_name", f"{name!r} is not a file name",
+                     "the name of the file your services write in ${CHAOS_ALERT_DIR}")  # fmt: skip
     for required in ("project", "proxy_config"):
         if required not in text:
             raise r.missing(item, f"compose.{required}", "is required")

@@ -54,7 +54,7 @@ class UserProject:
             "CHAOS_PROXY_CONFIG": str(REPO / "proxies/arbees-compose.json"),
             "CHAOS_ENV_FILE": str(env_file),
             "CHAOS_ALERT_DIR": str(self.alerts),
-            "SLACK_WEBHOOK_URL": f"http://host.docker.internal:{self.webhook_port}/",
+            "CHAOS_WEBHOOK_URL": f"http://host.docker.internal:{self.webhook_port}/",
             "TOXIPROXY_PORT": str(pick_free_port()),
             "REDIS_HOST_PORT": str(pick_free_port()),
             "POSTGRES_HOST_PORT": str(pick_free_port()),
