@@ -2,7 +2,7 @@
 
 Statements, ``pg_query`` and ``redis_command`` (chaoslib's proxy):
 
-    - {name: slow-writes, type: pg_query, link: timescaledb, pattern: "INSERT INTO game_states",
+    - {name: slow-writes, type: pg_query, link: timescaledb, pattern: "INSERT INTO orders",
        delay_ms: 2000, at: 0, for: 10}
 
 Packets, ``packet`` (inside one container of a compose project, docker mode only):

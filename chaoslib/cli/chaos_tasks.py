@@ -89,7 +89,7 @@ def _each(target: Target, links: list[str], make) -> Fault:
         "latency": "Added delay in ms (default 1000): per chunk, or per matching statement.",
         "jitter": "Random ± jitter in ms (default 0; not with --pattern).",
         "pattern": "Slow only statements whose SQL matches this regex (case-insensitive), "
-        "e.g. 'INSERT INTO game_states'; needs chaoslib's proxy (pg_query toxic). Fails "
+        "e.g. 'INSERT INTO orders'; needs chaoslib's proxy (pg_query toxic). Fails "
         "(exit 1) if no statement matched while it held.",
         **DB_HELP,
     },

@@ -1,6 +1,6 @@
 """pg_query: delay, fail or cut PostgreSQL statements whose SQL matches (an extension).
 
-    {"type": "pg_query", "attributes": {"pattern": "INSERT INTO game_states",
+    {"type": "pg_query", "attributes": {"pattern": "INSERT INTO orders",
      "action": "delay", "delay_ms": 2000}}
 
 ``pattern`` is a case-insensitive regex searched in the statement's SQL, for a
