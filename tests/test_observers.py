@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -231,6 +231,37 @@ def test_lines_with_one_stamp_in_two_services_logs_share_one_t_across_polls(tmp_
     assert all(d == 0 for d in apart.values()), f"same stamp, different t (s): {apart}"
     for n, line in first.items():
         assert second[n] in history.select(kind="log", since=line.t)
+
+
+def test_json_lines_are_timed_by_their_ts_field_not_by_when_they_were_read(tmp_path):
+    # A Node.js system logs {"ts": "…", …}. The coordinator's line is stamped 1 ms before the
+    # worker's, but the worker's file is read first: the stamps, not the reads, give the order.
+    coordinator, worker = tmp_path / "dispatch.log", tmp_path / "north.log"
+    coordinator.touch()
+    worker.touch()
+    history = History()
+    pattern = {"ev": r'"ev":"\w+"'}
+    earlier = datetime.now(UTC) - timedelta(milliseconds=50)
+    later = earlier + timedelta(milliseconds=1)
+
+    def line(at: datetime, ev: str) -> str:
+        return '{"ts":"%s","lvl":"info","ev":"%s"}\n' % (  # noqa: UP031 (JSON braces)
+            at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            ev,
+        )
+
+    with logs(worker, pattern, history, name="log:north", interval=0.01):
+        worker.write_text(line(later, "take"))
+        wait_until(lambda: history.select(source="log:north"), timeout=5)
+        with logs(
+            coordinator, pattern, history, name="log:dispatch", from_start=True, interval=0.01
+        ):
+            coordinator.write_text(line(earlier, "lost"))
+            wait_until(lambda: history.select(source="log:dispatch"), timeout=5)
+    lost = history.select(source="log:dispatch")[0]
+    take = history.select(source="log:north")[0]
+    assert take.t - lost.t == pytest.approx(0.001, abs=2e-4), (lost.t, take.t)
+    assert take in history.select(kind="log", since=lost.t)
 
 
 def test_channel_observer_resubscribes_after_redis_restarts(private_redis):

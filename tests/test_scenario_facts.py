@@ -34,3 +34,17 @@ def test_a_heartbeat_older_than_fresh_no_longer_counts():
     # b's last heartbeat at 1.1 is stale at t=9 (fresh 5): y is then on no worker.
     found = [beat(1, "a", "x"), beat(1.1, "b", "y"), beat(9, "a", "x")]
     assert facts.broken_after(found, HB, 1.1, {"x", "y"}, fresh=5) == (9, "y on no worker")
+
+
+def test_a_services_lines_are_not_mixed_with_the_alert_files_lines_of_the_same_key():
+    # The monitor's line and the alert file's line both carry the key all_workers_unhealthy:
+    # counting raises must count the service's lines only.
+    from chaoslib.observe.history import Event, History
+
+    history = History()
+    history.add(Event(1.0, "log:dispatch", "log", True, "all_workers_unhealthy", "blind"))
+    history.add(Event(1.1, facts.ALERT_FILE, "log", True, "all_workers_unhealthy", "alarm"))
+    assert [e.source for e in facts.log_lines(history, None, "all_workers_unhealthy")] == [
+        "log:dispatch"
+    ]
+    assert len(facts.file_alerts(history, "all_workers_unhealthy")) == 1

@@ -138,16 +138,21 @@ def _at(stamp: float | None, offset: float, now: float) -> float:
     return min(max(stamp + offset, now - LATE), now)
 
 
+# A zoned ISO-8601 stamp: leading a text line, or a JSON line's first field ({"ts": "…"}).
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)")
+STAMP_WITHIN = 64  # characters from the start of the line
+
+
 def _stamp(line: str) -> float | None:
-    """The line's leading ISO-8601 timestamp with a zone, as epoch seconds; None without one."""
-    head = line[:40].split(" ", 1)[0]
-    if len(head) < 19 or head[4:5] != "-" or "T" not in head:
+    """The first ISO-8601 timestamp with a zone near the line's start, as epoch seconds;
+    None without one (the line then counts from when it was read)."""
+    found = _ISO.search(line, 0, STAMP_WITHIN)
+    if found is None:
         return None
     try:
-        moment = datetime.fromisoformat(head)
+        return datetime.fromisoformat(found.group()).timestamp()
     except ValueError:
         return None
-    return moment.timestamp() if moment.tzinfo else None
 
 
 def logs(

@@ -119,11 +119,13 @@ def log_lines(
     since: float | None = None,
     until: float | None = None,
 ) -> list[Event]:
-    """Lines of ``service``'s log (any service's with None) that matched the named pattern."""
+    """Lines of ``service``'s log (any service's with None) that matched the named pattern.
+    Only services' logs: the alert file's lines are deliveries, not what a service said."""
+    want = f"log:{service}" if service is not None else None
     return [
         e
         for e in history.select(kind="log", since=since, until=until)
-        if e.value == key and (service is None or e.source == f"log:{service}")
+        if e.value == key and (e.source == want or (want is None and e.source.startswith("log:")))
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chaoslib import schedule
 from chaoslib.checks import Verdict, failed, judged, unknown, within
+from chaoslib.errors import MissingFact
 from chaoslib.experiment import Check, Experiment, RunContext
 from chaoslib.faults.service import ServiceFault
 from chaoslib.scenarios import common, facts, sources
@@ -69,6 +70,8 @@ def coverage(run: ScenarioRun, step: str) -> Check:
 
     def judge(ctx: RunContext) -> Verdict:
         limit = run.limit("mark_dead") + run.limit("reassign")
+        if not run.contract.state_rows:  # asked first: no gap can be measured without rows
+            raise MissingFact("state store query (contract.state_store.rows)")
         lost = sorted(held_before(run, ctx, step, run.victim))
         applied = next((f.wall for f in ctx.faults if f.fault == step), None)
         healed = next((f.wall for f in ctx.faults if f.fault == step and f.action == "heal"), None)

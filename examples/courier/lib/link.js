@@ -83,6 +83,9 @@ class RedisLink extends EventEmitter {
       if (this.cfg.has('no-redial')) {
         this.gaveUp = true;
         this.log('redis.gave_up', { reason: 'flaw no-redial' });
+        // Deaf and mute, but up: without a pending timer a process with nothing else to do
+        // (the auditor) would exit on its own.
+        this.keepAlive = setInterval(() => {}, 2 ** 30);
         return;
       }
     }
@@ -169,6 +172,7 @@ class RedisLink extends EventEmitter {
   // no longer destroy its socket, and a late reply then lands in an emptied queue and throws.
   async close() {
     this.closed = true;
+    clearInterval(this.keepAlive);
     this.sleeper.wakeAll();
     this.loseNow?.('closing');
     await this.teardown();
