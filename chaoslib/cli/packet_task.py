@@ -115,7 +115,7 @@ def packet(
         except ChaosError as exc:  # the apply failed (and healed itself), or did not take
             error = exc
         finally:
-            healed = _heal(fault, applied)
+            healed = _heal(fault, applied or fault.applied)  # a Ctrl-C held through apply
     left = _check_clean(fault, container) if healed else ["the fault itself"]
     if error is not None:
         raise failed(error)

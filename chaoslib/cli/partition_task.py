@@ -71,6 +71,9 @@ def partition(
         except ChaosError as exc:
             raise failed(exc) from None
         finally:
+            # A Ctrl-C held through apply lands as it ends: the fault is applied even when
+            # the line after apply never ran.
+            applied = applied or fault.applied
             fault.heal()
             if applied:
                 console.print(f"Healed: {escape(fault.describe())}")
