@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from chaoslib.errors import BinaryNotFoundError
@@ -107,3 +112,20 @@ def postgres_session(tmp_path_factory):
     with server:
         yield server
     server.remove_data()
+
+
+COURIER = Path(__file__).resolve().parent.parent / "examples" / "courier"
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    """Node.js for examples/courier, its packages installed. Without it the test skips,
+    unless CI says it must run (CHAOS_NODE_TESTS=1)."""
+    found = shutil.which("node")
+    if found is None:
+        if os.environ.get("CHAOS_NODE_TESTS") == "1":
+            pytest.fail("CHAOS_NODE_TESTS=1 but node is not on PATH")
+        pytest.skip("Node.js is not installed: examples/courier needs node and npm")
+    if not (COURIER / "node_modules").is_dir():
+        subprocess.run(["npm", "ci", "--silent"], cwd=COURIER, check=True, timeout=300)
+    return found

@@ -10,7 +10,6 @@ makes a missing Node.js a failure instead.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -62,18 +61,6 @@ RUNS = (
 
 def broken_by(flaw: str) -> set[str]:
     return {*CASES[flaw], *ALSO_BREAKS.get(flaw, ())}
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    found = shutil.which("node")
-    if found is None:
-        if os.environ.get("CHAOS_NODE_TESTS") == "1":
-            pytest.fail("CHAOS_NODE_TESTS=1 but node is not on PATH")
-        pytest.skip("Node.js is not installed: examples/courier needs node and npm")
-    if not (COURIER / "node_modules").is_dir():
-        subprocess.run(["npm", "ci", "--silent"], cwd=COURIER, check=True, timeout=300)
-    return found
 
 
 def run(tmp_path: Path, **config: str):

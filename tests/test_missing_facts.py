@@ -9,10 +9,7 @@ Without Node.js these tests skip; with CHAOS_NODE_TESTS=1 a missing Node.js fail
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -53,18 +50,6 @@ EXPECTED = {
 # Checks that --check calls runnable although a real run finds them unknown. A fail needs no rows here (the worker kept the item), so only a pass asks for them: a
 # static plan, which sees no data, cannot tell that this check will need the query.
 PLAN_BLIND = {("zombie-cleanup", "zombie")}
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    found = shutil.which("node")
-    if found is None:
-        if os.environ.get("CHAOS_NODE_TESTS") == "1":
-            pytest.fail("CHAOS_NODE_TESTS=1 but node is not on PATH")
-        pytest.skip("Node.js is not installed: examples/courier needs node and npm")
-    if not (COURIER / "node_modules").is_dir():
-        subprocess.run(["npm", "ci", "--silent"], cwd=COURIER, check=True, timeout=300)
-    return found
 
 
 def without_facts(where: Path) -> Path:
