@@ -3,7 +3,7 @@
     python benchmarks/soak.py --minutes 30 [--seed 1] [--samples 30] [--markdown]
 
 Starts an embedded stack (Redis, PostgreSQL, chaoslib's proxy as its own
-process) and the reference system (examples/arbees, as ``invoke chaos.suite``
+process) and the reference system (chaoslib/examples/arbees, as ``invoke chaos.suite``
 runs it), then for ``--minutes``:
 
 - **load**: a Redis stream writer/consumer and a PostgreSQL writer, each

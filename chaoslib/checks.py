@@ -111,6 +111,25 @@ def never_raises(fn: Callable[..., Verdict]) -> Callable[..., Verdict]:
 
 
 Predicate = Callable[[Event], bool]
+_DONE = {"apply": "was applied", "heal": "was healed"}
+
+
+def moment(events: list[Event], t: float, origin: float | None = None) -> str:
+    """A reading of the experiment clock as people read it: the fault action recorded at
+    that instant, if any, and seconds since the run started (``origin``) or, without
+    it, since the first observation. Raw monotonic readings mean nothing in a report."""
+    action = next((e for e in events if e.kind == "fault" and e.t == t), None)
+    if origin is not None:
+        when = f"{t - origin:.2f}s into the run"
+    elif events and t == events[0].t and action is None:
+        return "the first observation"
+    elif events:
+        when = f"{t - events[0].t:.2f}s after the first observation"
+    else:
+        when = "nothing observed"
+    if action is None:
+        return when
+    return f"{action.source} {_DONE.get(str(action.value), str(action.value))} ({when})"
 
 
 @never_raises
@@ -121,10 +140,13 @@ def eventually(
     *,
     after: float | None = None,
     name: str = "eventually",
+    origin: float | None = None,
 ) -> Verdict:
     """Pass if a matching event happens within ``within`` seconds after ``after``; measures when.
 
-    Without ``after``, the window starts at the first recorded event.
+    Without ``after``, the window starts at the first recorded event. ``origin``: the
+    experiment clock when the run started (``RunContext.started``), so that the evidence
+    says when in the run the window opened; without it, it counts from the first event.
     """
     events = history.snapshot()
     if after is None:
@@ -137,7 +159,7 @@ def eventually(
             None,
             within,
             "s",
-            f"no matching event in the {within:g}s after t={after:.2f}",
+            f"no matching event in the {within:g}s after {moment(events, after, origin)}",
         )
     delay = hits[0].t - after
     status = PASS if delay <= within else FAIL
@@ -215,8 +237,11 @@ def log_seen(
     after: float | None = None,
     source: str | None = None,
     name: str | None = None,
+    origin: float | None = None,
 ) -> Verdict:
-    """A log line matching ``pattern`` (a LogObserver pattern key, or a regex) within ``within`` s."""
+    """A log line matching ``pattern`` (a LogObserver pattern key, or a regex) within ``within`` s.
+
+    ``origin``: as for :func:`eventually`."""
     regex = re.compile(pattern)
 
     def matches(e: Event) -> bool:
@@ -227,7 +252,12 @@ def log_seen(
         )
 
     return eventually(
-        history, matches, within, after=after, name=name or f"log line /{pattern}/ seen"
+        history,
+        matches,
+        within,
+        after=after,
+        name=name or f"log line /{pattern}/ seen",
+        origin=origin,
     )
 
 

@@ -115,7 +115,9 @@ class ComposeSystem(SystemBase):
             )
         (self.workdir / "alerts").mkdir(parents=True, exist_ok=True)
         env_file = self.workdir / "chaos.env"
-        env_file.write_text("".join(f"{k}={v}\n" for k, v in self.profile.env_for(self.timing_name).items()))
+        env_file.write_text(
+            "".join(f"{k}={v}\n" for k, v in self.profile.env_for(self.timing_name).items())
+        )
         # The reference compose files' variables; the caller's environment wins for images.
         env = {
             **self.compose.env,

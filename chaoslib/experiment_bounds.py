@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from chaoslib.durations import ACCEPTED, parse_duration
+from chaoslib.errors import ConfigError
 from chaoslib.proxy.limits import Limits
 from chaoslib.schedule import Window
 from chaoslib.yaml_lines import LineDict, Reader
@@ -18,6 +20,7 @@ from chaoslib.yaml_lines import LineDict, Reader
 # Any duration in a file (at, for, steady_for, a flap's period, a check's within): a day
 # is far beyond a chaos experiment and far inside what a sleep can take.
 MAX_SECONDS = 86_400.0
+NUMBER = (int, float)
 MAX_FAULTS = 1000
 MAX_OBSERVERS = 100  # each is a thread with its own connection
 MAX_CHECKS = 1000
@@ -102,3 +105,35 @@ def regex_error(r: Reader, where: LineDict, key: str, regex: str) -> None:
         raise r.fail(
             where, key, f"{regex!r} is not a valid regex: {exc}", "a Python regular expression"
         ) from None
+
+
+def duration(
+    r: Reader,
+    data: LineDict,
+    key: str,
+    *,
+    default: float | None = None,
+    required: bool = False,
+    minimum: float = 0.0,
+    maximum: float = MAX_SECONDS,
+    context: str = "",
+) -> Any:
+    """A duration in seconds: a number, or a string with a unit (``500ms``, ``30s``, ``2m``)
+    as everywhere else (chaoslib.durations). A nan, an inf or a negative is refused here,
+    with its line, and never reaches a sleep."""
+    label = f"{context}.{key}" if context else key
+    if key not in data or data[key] is None:
+        if required:
+            raise r.missing(data, label, "is required")
+        return default
+    value = data[key]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # The reader's checks: finite, and within the bounds.
+        return float(r.get(data, key, NUMBER, minimum=minimum, maximum=maximum, context=context))
+    if not isinstance(value, str):
+        raise r.fail(data, label, f"must be a duration, got {value!r}", ACCEPTED)
+    try:
+        return parse_duration(value, label, minimum=minimum, maximum=maximum)
+    except ConfigError as exc:
+        # parse_duration says "<what>=<value> is ..."; the key is already in the message.
+        raise r.fail(data, label, str(exc).removeprefix(f"{label}=")) from None

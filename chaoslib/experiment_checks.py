@@ -6,11 +6,10 @@ from typing import Any
 
 from chaoslib import checks
 from chaoslib.experiment import RunContext
-from chaoslib.experiment_bounds import MAX_SECONDS, regex_error
+from chaoslib.experiment_bounds import duration, regex_error
 from chaoslib.observe.workloads import WorkloadResult
 from chaoslib.yaml_lines import LineDict, Reader
 
-NUMBER = (int, float)
 CHECKS = ("recovered_within", "no_loss", "log_seen", "eventually_ok", "never_failed")
 
 
@@ -45,9 +44,7 @@ def build_check(r: Reader, item: LineDict, i: int, observers: set[str], faults: 
 
     if kind == "recovered_within":
         obs = source("observer")
-        seconds = r.get(
-            item, "seconds", NUMBER, required=True, minimum=0, maximum=MAX_SECONDS, context=ctx
-        )
+        seconds = duration(r, item, "seconds", required=True, context=ctx)
         return lambda run: checks.recovered_within(
             run.history,
             obs,
@@ -64,23 +61,20 @@ def build_check(r: Reader, item: LineDict, i: int, observers: set[str], faults: 
     if kind == "log_seen":
         pattern = r.get(item, "pattern", str, required=True, context=ctx)
         regex_error(r, item, f"{ctx}.pattern", pattern)  # compiled by the check, after the run
-        within = r.get(
-            item, "within", NUMBER, required=True, minimum=0, maximum=MAX_SECONDS, context=ctx
-        )
+        within = duration(r, item, "within", required=True, context=ctx)
         return lambda run: checks.log_seen(
-            run.history, pattern, within, after=fault_time(run), name=label
+            run.history, pattern, within, after=fault_time(run), name=label, origin=run.started
         )
     obs = source("observer")
     if kind == "eventually_ok":
-        within = r.get(
-            item, "within", NUMBER, required=True, minimum=0, maximum=MAX_SECONDS, context=ctx
-        )
+        within = duration(r, item, "within", required=True, context=ctx)
         return lambda run: checks.eventually(
             run.history,
             lambda e: e.source == obs and e.ok is True,
             within,
             after=heal_time(run),
             name=label or f"{obs} answers again",
+            origin=run.started,
         )
     return lambda run: checks.never(
         run.history,

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chaoslib import experiment_bounds as bounds
-from chaoslib import experiment_statements as statements
+from chaoslib import experiment_packets as packets
 from chaoslib import experiment_toxics as toxics
 from chaoslib import schedule
 from chaoslib.clock import REAL_CLOCK, Clock
+from chaoslib.errors import ConfigError
 from chaoslib.experiment import Experiment
 from chaoslib.experiment_checks import build_check
 from chaoslib.faults.base import Fault
@@ -33,10 +35,8 @@ from chaoslib.observe.base import Observer
 from chaoslib.target import Target
 from chaoslib.yaml_lines import FileError, LineDict, Reader, load
 
-NUMBER = (int, float)
-SECONDS = bounds.MAX_SECONDS
-TOXICS = toxics.TOXICS
-LINK_FAULTS = (*TOXICS, "down", *statements.STATEMENT_FAULTS)
+duration = bounds.duration
+LINK_FAULTS = (*toxics.KINDS, "down")
 SERVICE_FAULTS = ("stop", "kill", "pause", "restart")
 FAULT_TYPES = (*LINK_FAULTS, "partition", "packet", *SERVICE_FAULTS)
 OBSERVERS = (
@@ -67,8 +67,8 @@ def load_experiment(
         name=r.get(doc, "name", str, required=True),
         profile=r.get(doc, "profile", str, default="local", choices=("local",)),
         timing=r.get(doc, "timing", str, default="fast", choices=("fast", "seed")),
-        steady_for=r.get(doc, "steady_for", NUMBER, default=1.0, minimum=0, maximum=SECONDS),
-        observe_after=r.get(doc, "observe_after", NUMBER, default=3.0, minimum=0, maximum=SECONDS),
+        steady_for=duration(r, doc, "steady_for", default=1.0),
+        observe_after=duration(r, doc, "observe_after", default=3.0),
         clock=clock,
     )
     observer_items = _list(r, doc, "observers")
@@ -115,10 +115,7 @@ def _list(r: Reader, doc: LineDict, key: str, required: bool = False) -> list[Li
 
 def _toxics(name: str, ctx: str, item: LineDict, windows: list[schedule.Window]) -> Any:
     """The toxics a (validated) fault entry puts on its link while it holds."""
-    # A statement fault is one toxic, upstream (statements go client -> server).
-    # Partitions, packets and service faults put none on a link.
-    statement = item["type"] in statements.STATEMENT_FAULTS
-    count = 1 if statement else toxics.count(item)
+    count = toxics.count(item)  # partitions, packets and service faults put none on a link
     return bounds.Toxics(name, ctx, str(item.get("link", "")), count, tuple(windows), item)
 
 
@@ -141,14 +138,8 @@ def _observer(
     }.get(kind, set())
     r.only(item, allowed, ctx)
     name = _observer_name(r, item, i)
-    interval = r.get(
-        item,
-        "interval",
-        NUMBER,
-        default=0.02 if "workload" in kind else 0.1,
-        minimum=0.001,
-        maximum=SECONDS,
-        context=ctx,
+    interval = duration(
+        r, item, "interval", default=0.02 if "workload" in kind else 0.1, minimum=0.001, context=ctx
     )
     if kind == "logs":
         path = r.get(item, "path", str, required=True, context=ctx)
@@ -166,8 +157,8 @@ def _observer(
     if kind == "sql":
         return sql(url, exp.history, query=query, interval=interval, **common)
     if kind == "tcp":
-        host, _, port = url.rsplit("@", 1)[-1].split("/")[2].rpartition(":")
-        return tcp((host, int(port)), exp.history, interval=interval, **common)
+        address = _resolve(r, item, ctx, lambda: tcp_address(url))
+        return tcp(address, exp.history, interval=interval, **common)
     if kind == "channel":
         return channel(url, pattern, exp.history, **common)
     workload = {
@@ -176,6 +167,24 @@ def _observer(
         "postgres_workload": PostgresWorkload,
     }[kind]
     return workload(url, history=exp.history, interval=interval, **common)
+
+
+def tcp_address(url: str) -> tuple[str, int]:
+    """The host and port a link's URL connects to (redis://host:port/0,
+    postgresql://user:password@host:port/db); a ConfigError if it names none."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        port = None
+    if not parts.hostname or port is None:
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no password
+        raise ConfigError(
+            f"a tcp observer needs a host and port, and the link's URL {shown!r} names "
+            "none; accepted: a link whose URL is like redis://127.0.0.1:6379/0 or "
+            "postgresql://user:password@127.0.0.1:5432/db"
+        )
+    return parts.hostname, port
 
 
 def _resolve(r: Reader, item: LineDict, ctx: str, fn: Any) -> Any:
@@ -187,7 +196,7 @@ def _resolve(r: Reader, item: LineDict, ctx: str, fn: Any) -> Any:
 
 
 def _windows(r: Reader, item: LineDict, ctx: str) -> list[schedule.Window]:
-    at = r.get(item, "at", NUMBER, default=0, minimum=0, maximum=SECONDS, context=ctx)
+    at = duration(r, item, "at", default=0.0, context=ctx)
     if "flap" in item:
         if "for" in item:
             raise r.fail(item, f"{ctx}.for", "cannot be combined with flap", "either for or flap")
@@ -196,8 +205,8 @@ def _windows(r: Reader, item: LineDict, ctx: str) -> list[schedule.Window]:
         r.only(flap, {"period", "down", "cycles", "jitter", "seed"}, fctx)
         try:
             return schedule.flap(
-                r.get(flap, "period", NUMBER, required=True, maximum=SECONDS, context=fctx),
-                r.get(flap, "down", NUMBER, required=True, maximum=SECONDS, context=fctx),
+                duration(r, flap, "period", required=True, context=fctx),
+                duration(r, flap, "down", required=True, context=fctx),
                 r.get(
                     flap,
                     "cycles",
@@ -208,15 +217,12 @@ def _windows(r: Reader, item: LineDict, ctx: str) -> list[schedule.Window]:
                     context=fctx,
                 ),
                 at=at,
-                jitter=r.get(
-                    flap, "jitter", NUMBER, default=0, minimum=0, maximum=SECONDS, context=fctx
-                ),
+                jitter=duration(r, flap, "jitter", default=0.0, context=fctx),
                 seed=r.get(flap, "seed", int, context=fctx),
             )
         except Exception as exc:
             raise r.fail(flap, fctx, str(exc)) from None
-    duration = r.get(item, "for", NUMBER, required=True, minimum=0, maximum=SECONDS, context=ctx)
-    return schedule.once(at, duration)
+    return schedule.once(at, duration(r, item, "for", required=True, context=ctx))
 
 
 def _fault(
@@ -226,31 +232,22 @@ def _fault(
     kind = r.get(item, "type", str, required=True, choices=FAULT_TYPES, context=ctx)
     name = r.get(item, "name", str, required=True, context=ctx)
     timing = {"name", "type", "at", "for", "flap"}
-    if kind in statements.STATEMENT_FAULTS:
-        allowed = timing | {"link"} | statements.fields(kind)
-    elif kind in LINK_FAULTS:
-        allowed = timing | {"link", "direction", "toxicity"} | set(TOXICS.get(kind, {}))
+    if kind in LINK_FAULTS:
+        allowed = timing | {"link"} | toxics.keys(kind)
     elif kind == "partition":
         allowed = timing | {"links"}
     elif kind == "packet":
-        allowed = timing | statements.PACKET_FIELDS
+        allowed = timing | packets.PACKET_FIELDS
     else:
         allowed = timing | {"service"} | ({"down_for"} if kind == "restart" else set())
     r.only(item, allowed, ctx)
     windows = _windows(r, item, ctx)
     if kind == "packet":
-        packet = statements.read_packet(r, item, ctx)
+        packet = packets.read_packet(r, item, ctx)
         if target is None:
             return name, None, windows, item
-        fault = _resolve(r, item, ctx, lambda: statements.build_packet(target, packet, windows))
+        fault = _resolve(r, item, ctx, lambda: packets.build_packet(target, packet, windows))
         return name, fault, windows, item
-    if kind in statements.STATEMENT_FAULTS:
-        link = r.get(item, "link", str, required=True, context=ctx)
-        attrs = statements.read(r, item, kind, ctx)
-        if target is None:
-            return name, None, windows, item
-        on = _resolve(r, item, ctx, lambda: target.link(link))
-        return name, statements.build(on, kind, attrs), windows, item
     if kind in LINK_FAULTS:
         link = r.get(item, "link", str, required=True, context=ctx)
         direction, toxicity, attrs = toxics.read(r, item, kind, ctx)
@@ -273,7 +270,7 @@ def _fault(
             item,
         )
     service_name = r.get(item, "service", str, required=True, context=ctx)
-    down_for = r.get(item, "down_for", NUMBER, default=0, minimum=0, maximum=SECONDS, context=ctx)
+    down_for = duration(r, item, "down_for", default=0.0, context=ctx)
     if target is None:
         return name, None, windows, item
     service = _resolve(r, item, ctx, lambda: target.service(service_name))

@@ -210,7 +210,7 @@ def _how_it_runs(
                 item, f"{ctx}.module",
                 f"service {name} names module {module!r}, which python -m cannot "
                 f"find: it runs in {CHECKOUT} and sees that, PYTHONPATH and site-packages",
-                "a dotted module name that exists, e.g. examples.arbees.shard; "
+                "a dotted module name that exists, e.g. chaoslib.examples.arbees.shard; "
                 "for a script or any other program, command: [program, args...]",
             )  # fmt: skip
         return module, (), ""

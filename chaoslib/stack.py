@@ -30,11 +30,18 @@ from chaoslib.services.postgres import PostgresServer
 from chaoslib.services.proxy_server import ToxiproxyServer
 from chaoslib.services.redis import RedisServer
 from chaoslib.stack_file import STATE_VERSION, damaged, parse_state, service_from_record
-from chaoslib.state import chaos_home, locked, read_json, write_json
+from chaoslib.state import chaos_home, locate_home, locked, read_json, write_json
 
 KEEP_RUNS = 5
 # proxy name -> the service it fronts; the names match proxies/toxiproxy.json
 LINKS = {"redis": "redis", "timescaledb": "postgres"}
+START_ONE = "Start one with: invoke stack.up (or chaos stack.up)"
+
+
+def no_stack(home: Path | None = None, then: str = START_ONE) -> str:
+    """The "no stack is running" message, saying where chaoslib looked and why there: a stack
+    started from another directory is in another ``.chaos`` (CHAOS_HOME names one for all)."""
+    return f"No stack is running. {then}. Looked in {locate_home(home)}."
 
 
 @dataclass(frozen=True)

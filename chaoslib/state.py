@@ -1,5 +1,5 @@
-"""chaoslib's on-disk state: the ``.chaos`` directory, atomic JSON files, a lock, and the
-marker that says a directory is chaoslib's own to delete.
+"""chaoslib's on-disk state: the ``.chaos`` directory (which one: :func:`locate_home`),
+atomic JSON files, a lock, and the marker that says a directory is chaoslib's own to delete.
 
 State lives on disk rather than in memory because the process that starts
 something (``invoke stack.up``) is rarely the one that must clean it up. The
@@ -17,12 +17,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chaoslib.errors import ConfigError, StackError
 
 MARKER = ".chaoslib-created"
+HOME_NAME = ".chaos"
 # Kernel filesystems: a directory there exists, but no state file can be made in it.
 _PSEUDO = (Path("/proc"), Path("/sys"), Path("/dev"))
 _PSEUDO_OK = (Path("/dev/shm"),)
@@ -36,22 +38,54 @@ class StateFileError(StackError):
     """A state file is readable but not what chaoslib wrote; it is left as it is."""
 
 
-def chaos_home(explicit: str | Path | None = None) -> Path:
-    """``explicit``, else ``$CHAOS_HOME``, else ``./.chaos``; rejected if it cannot hold files."""
+@dataclass(frozen=True)
+class Home:
+    """Where chaoslib keeps its state, and how that directory was chosen (for messages)."""
+
+    path: Path
+    how: str  # e.g. "from CHAOS_HOME", "the nearest .chaos above /work/app/src"
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.how})"
+
+
+def locate_home(explicit: str | Path | None = None, cwd: Path | None = None) -> Home:
+    """``explicit``, else ``$CHAOS_HOME``, else the nearest ``.chaos`` directory in ``cwd``
+    or above it, else ``cwd/.chaos``. Not checked: :func:`chaos_home` checks it.
+
+    Searching upwards is what lets ``pytest`` in a project's ``tests/`` find the stack that
+    ``chaos stack.up`` started at the project's root, as git finds ``.git``."""
     if explicit:
-        home, setting = Path(explicit).resolve(), f"the chaos home {explicit}"
-    elif os.environ.get("CHAOS_HOME"):
-        raw = os.environ["CHAOS_HOME"]
-        home, setting = Path(raw).resolve(), f"CHAOS_HOME={raw}"
+        return Home(Path(explicit).resolve(), "the directory given")
+    if os.environ.get("CHAOS_HOME"):
+        return Home(Path(os.environ["CHAOS_HOME"]).resolve(), "from CHAOS_HOME")
+    here = (cwd or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / HOME_NAME).is_dir():
+            where = "in" if directory == here else "above"
+            return Home(directory / HOME_NAME, f"the nearest {HOME_NAME} {where} {here}")
+    return Home(
+        here / HOME_NAME, f"CHAOS_HOME is unset and no {HOME_NAME} is in {here} or above it"
+    )
+
+
+def chaos_home(explicit: str | Path | None = None) -> Path:
+    """:func:`locate_home`'s directory; rejected if it cannot hold files."""
+    home = locate_home(explicit)
+    if explicit:
+        setting = f"the chaos home {explicit}"
+    elif home.how == "from CHAOS_HOME":
+        setting = f"CHAOS_HOME={os.environ['CHAOS_HOME']}"
     else:
-        home, setting = (Path.cwd() / ".chaos").resolve(), f"the chaos home {Path.cwd() / '.chaos'}"
-    problem = _home_problem(home)
+        setting = f"the chaos home {home.path}"
+    problem = _home_problem(home.path)
     if problem:
         raise ChaosHomeError(
             f"{setting} cannot be used: {problem}. Set CHAOS_HOME to a directory chaoslib "
-            "may create files in (it is created if missing), or unset it to use ./.chaos."
+            f"may create files in (it is created if missing), or unset it to use the nearest "
+            f"{HOME_NAME} (found from the current directory upwards, else ./{HOME_NAME})."
         )
-    return home
+    return home.path
 
 
 def _home_problem(home: Path) -> str | None:

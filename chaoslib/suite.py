@@ -208,7 +208,6 @@ class Suite:
                 result.interrupted = True
                 break
 
-
     def _run_one(
         self,
         result: SuiteResult,

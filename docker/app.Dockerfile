@@ -1,4 +1,4 @@
-# chaoslib and the reference system (examples/arbees), run as `python3 -m examples.arbees.<service>`.
+# chaoslib and the reference system (chaoslib/examples/arbees), run as `python3 -m chaoslib.examples.arbees.<service>`.
 FROM chaoslib/base:local
 WORKDIR /opt/chaoslib
 ENV PYTHONPATH=/opt/chaoslib PYTHONUNBUFFERED=1

@@ -58,7 +58,7 @@ class System:
     def start(self, name: str, module: str, **env: str) -> ProcessService:
         proc = ProcessService(
             name,
-            (sys.executable, "-m", f"examples.arbees.{module}"),
+            (sys.executable, "-m", f"chaoslib.examples.arbees.{module}"),
             self.log_path(name),
             env={**self.env, **env},
             cwd=REPO,

@@ -23,8 +23,10 @@ def _available(finder, source: str) -> Binary | None:
 
 @pytest.fixture(autouse=True)
 def _isolated_chaos_home(tmp_path, monkeypatch):
-    """Each test gets its own .chaos directory, so nothing touches the checkout's."""
+    """Each test gets its own .chaos directory and report directory, so nothing touches the
+    checkout's (a task run without --report-dir writes under $CHAOS_REPORT_DIR)."""
     monkeypatch.setenv("CHAOS_HOME", str(tmp_path / ".chaos"))
+    monkeypatch.setenv("CHAOS_REPORT_DIR", str(tmp_path / "reports"))
 
 
 @pytest.fixture(params=["system", "wheel"])

@@ -173,8 +173,8 @@ def test_database_outage_alerts_once_keeps_running_and_recovers(tmp_path, urls, 
 def test_alerts_are_rate_limited_per_type(tmp_path):
     import asyncio
 
-    from examples.arbees.alerts import Alerts
-    from examples.arbees.config import Settings
+    from chaoslib.examples.arbees.alerts import Alerts
+    from chaoslib.examples.arbees.config import Settings
 
     history = History()
     with webhook_sink(history) as sink:

@@ -12,10 +12,10 @@ import dataclasses
 
 import pytest
 
+from chaoslib.examples.arbees.assignment import Registry
+from chaoslib.examples.arbees.config import Settings
 from chaoslib.faults import Link
 from chaoslib.wait import wait_until
-from examples.arbees.assignment import Registry
-from examples.arbees.config import Settings
 from tests.arbees_harness import System
 
 ALL_GAMES = {f"game_{i:03d}" for i in range(1, 7)}

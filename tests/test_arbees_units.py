@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from examples.arbees.assignment import Registry
-from examples.arbees.config import Settings
-from examples.arbees.reconnect import backoff_ms
-from examples.arbees.signals import SignalConsumer
+from chaoslib.examples.arbees.assignment import Registry
+from chaoslib.examples.arbees.config import Settings
+from chaoslib.examples.arbees.reconnect import backoff_ms
+from chaoslib.examples.arbees.signals import SignalConsumer
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from chaoslib import checks
 from chaoslib.observe.history import Event, History
 from chaoslib.observe.workloads import WorkloadResult

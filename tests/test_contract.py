@@ -542,7 +542,7 @@ def test_a_child_with_services_of_its_own_drops_roles_that_name_services_it_lack
     path = tmp_path / "own.yml"
     path.write_text(
         "extends: local\nname: own\nservices:\n"
-        "  alpha: {module: examples.arbees.shard}\nlinks: {}\n"
+        "  alpha: {module: chaoslib.examples.arbees.shard}\nlinks: {}\n"
     )
     profile = load_profile(path)
     assert profile.contract.roles == Roles()
@@ -559,8 +559,8 @@ def test_a_service_reads_settings_under_its_own_names_too(tmp_path):
         (Path(load_profile("local").path))
         .read_text()
         .replace(
-            "    module: examples.arbees.signals\n",
-            "    module: examples.arbees.signals\n"
+            "    module: chaoslib.examples.arbees.signals\n",
+            "    module: chaoslib.examples.arbees.signals\n"
             "    settings_env: {BEAT_MS: {setting: heartbeat_interval, unit: ms}}\n",
         )
     )

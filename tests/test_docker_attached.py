@@ -28,10 +28,10 @@ from tests.helpers import REPO
 pytestmark = needs_docker
 
 FILES = [
-    REPO / "examples/arbees/docker-compose.yml",
+    REPO / "chaoslib/examples/arbees/docker-compose.yml",
     REPO / "docker-compose.chaos.yml",
     REPO / "docker-compose.chaos-observe.yml",
-    REPO / "examples/arbees/docker-compose.chaos-links.yml",
+    REPO / "chaoslib/examples/arbees/docker-compose.chaos-links.yml",
 ]
 
 

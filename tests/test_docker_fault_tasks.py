@@ -1,6 +1,6 @@
 """The fault tasks against the reference system's compose project reach the services.
 
-Every service there uses its own proxies (examples/arbees/docker-compose.chaos-links.yml),
+Every service there uses its own proxies (chaoslib/examples/arbees/docker-compose.chaos-links.yml),
 so a fault on the shared proxies alone would touch no service. These tests read
 the services' own container logs to prove each one saw the fault.
 """

@@ -2,7 +2,7 @@
 
 The user's files are ``tests/user_stack/`` (the guide's layout: pg15, a named volume, custom
 credentials, a healthcheck, a Redis command with RDB persistence) and the reference system's
-``examples/arbees/docker-compose.yml``.
+``chaoslib/examples/arbees/docker-compose.yml``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _normal(service: dict) -> dict:
 
 
 @pytest.mark.parametrize(
-    "user_file", [USER / "docker-compose.yml", REPO / "examples/arbees/docker-compose.yml"]
+    "user_file", [USER / "docker-compose.yml", REPO / "chaoslib/examples/arbees/docker-compose.yml"]
 )
 def test_the_overlay_leaves_every_key_the_user_wrote_unchanged(user_file):
     env = {"CHAOS_PROXY_CONFIG": str(USER / "toxiproxy.json")}

@@ -104,12 +104,12 @@ BAD = {
     ),
     "missing_link": (GOOD.replace(" link: redis, at", " at"), 6, "faults[0].link", "is required"),
     "negative_for": (GOOD.replace("for: 1", "for: -1"), 6, "faults[0].for", "must be >= 0"),
-    "string_for": (GOOD.replace("for: 1", "for: soon"), 6, "faults[0].for", "must be int or float"),
+    "string_for": (GOOD.replace("for: 1", "for: soon"), 6, "faults[0].for", "is not a duration"),
     "boolean_is_not_a_number": (
         GOOD.replace("for: 1", "for: yes"),
         6,
         "faults[0].for",
-        "must be int or float",
+        "must be a duration, got True",
     ),
     "unknown_fault_key": (
         GOOD.replace("at: 0,", "at: 0, colour: red,"),

@@ -289,15 +289,20 @@ def test_compose_disposable_must_be_true_or_false(tmp_path):
 
 
 def test_a_profile_naming_a_module_that_does_not_exist_is_refused_at_load(tmp_path):
-    text = edit("module: examples.arbees.signals", "module: examples.arbees.signalz", LOCAL)
+    text = edit(
+        "module: chaoslib.examples.arbees.signals",
+        "module: chaoslib.examples.arbees.signalz",
+        LOCAL,
+    )
     path = write(tmp_path / "p.yml", text)
     message = refused(load_profile, path)
-    line = text.splitlines().index("    module: examples.arbees.signalz") + 1
+    line = text.splitlines().index("    module: chaoslib.examples.arbees.signalz") + 1
     assert message.startswith(f"{path}:{line}: services.signals.module: "), message
-    assert "service signals names module 'examples.arbees.signalz'" in message
+    assert "service signals names module 'chaoslib.examples.arbees.signalz'" in message
     # A package without a __main__ cannot run with python -m either.
     package = write(
-        tmp_path / "q.yml", edit("module: examples.arbees.signals", "module: examples", LOCAL)
+        tmp_path / "q.yml",
+        edit("module: chaoslib.examples.arbees.signals", "module: examples", LOCAL),
     )
     assert "names module 'examples'" in refused(load_profile, package)
 
@@ -307,7 +312,7 @@ def test_a_module_is_looked_up_where_the_child_runs_not_where_invoke_started(tmp
     beside the shell's directory (this process's sys.path[0]) is not one it can run, and
     one on PYTHONPATH is, however invoke itself was started."""
     (tmp_path / "mysvc.py").write_text("print('ready')\n")
-    text = edit("module: examples.arbees.signals", "module: mysvc", LOCAL)
+    text = edit("module: chaoslib.examples.arbees.signals", "module: mysvc", LOCAL)
     path = write(tmp_path / "p.yml", text)
     monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path[1:]])
     assert "names module 'mysvc'" in refused(load_profile, path)
@@ -380,7 +385,7 @@ def test_chaos_run_refuses_hostile_files_with_exit_2_and_applies_nothing(home, t
 def test_chaos_run_refuses_a_profile_whose_module_does_not_exist(home, tmp_path):
     profile = write(
         tmp_path / "p.yml",
-        edit("module: examples.arbees.signals", "module: nowhere.signals", LOCAL),
+        edit("module: chaoslib.examples.arbees.signals", "module: nowhere.signals", LOCAL),
     )
     exp = write(tmp_path / "exp.yml", GOOD)
     result = run_invoke(home, "chaos.run", str(exp), "--profile", str(profile))

@@ -254,9 +254,9 @@ def test_a_program_that_is_not_there_is_refused_at_load_with_what_was_looked_for
 @pytest.mark.parametrize(
     ("service", "key", "problem"),
     [
-        ("{module: examples.arbees.shard, command: node x.js}", "services.a.command",
+        ("{module: chaoslib.examples.arbees.shard, command: node x.js}", "services.a.command",
          "module and command are both given"),
-        ("{module: examples.arbees.shard, cwd: /tmp}", "services.a.cwd",
+        ("{module: chaoslib.examples.arbees.shard, cwd: /tmp}", "services.a.cwd",
          "a module service runs in the checkout"),
         ("{env: {A: b}}", "services.a.module", "is required: module"),
         ("{module: /path/x.py orchestrator}", "services.a.module",

@@ -68,13 +68,13 @@ BAD = {
     ),
     "protected_not_bool": ("protected: false", "protected: maybe", "protected", "must be bool"),
     "unknown_service_key": (
-        "    module: examples.arbees.orchestrator\n",
-        "    module: examples.arbees.orchestrator\n    image: x\n",
+        "    module: chaoslib.examples.arbees.orchestrator\n",
+        "    module: chaoslib.examples.arbees.orchestrator\n    image: x\n",
         "image",
         "unknown key",
     ),
     "missing_module": (
-        "    module: examples.arbees.signals\n",
+        "    module: chaoslib.examples.arbees.signals\n",
         "",
         "services.signals.module",
         "is required",
@@ -181,8 +181,8 @@ def test_each_kind_of_bad_profile_is_rejected(tmp_path, case):
 def test_a_services_role_is_refused_now_that_roles_live_in_the_contract(tmp_path):
     path = mutate(
         tmp_path,
-        "    module: examples.arbees.orchestrator\n",
-        "    module: examples.arbees.orchestrator\n    role: shard\n",
+        "    module: chaoslib.examples.arbees.orchestrator\n",
+        "    module: chaoslib.examples.arbees.orchestrator\n    role: shard\n",
     )
     info = rejected(path)
     assert info.line == line_of(path, "role: shard"), str(info)

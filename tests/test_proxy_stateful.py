@@ -115,7 +115,9 @@ class Stream:
                 start = self.received % len(PATTERN)
                 expected = (PATTERN[start:] + PATTERN)[: len(data)]
                 if data != expected and self.error is None:
-                    at = next(i for i, (a, b) in enumerate(zip(data, expected, strict=False)) if a != b)
+                    at = next(
+                        i for i, (a, b) in enumerate(zip(data, expected, strict=False)) if a != b
+                    )
                     self.error = f"byte {self.received + at} differs from what was sent"
                 with self.room:
                     self.received += len(data)

@@ -29,8 +29,12 @@ def _journal() -> Journal:
             True,
             {"text": ":rotating_light: RedisConnectivityIssue: down"},
         ),
-        Event(1.95, "hb", "message", True, {"shard_id": "shard_01", "status": "degraded", "games": []}),
-        Event(7.95, "hb", "message", True, {"shard_id": "shard_01", "status": "healthy", "games": []}),
+        Event(
+            1.95, "hb", "message", True, {"shard_id": "shard_01", "status": "degraded", "games": []}
+        ),
+        Event(
+            7.95, "hb", "message", True, {"shard_id": "shard_01", "status": "healthy", "games": []}
+        ),
         Event(5.0, "log:orchestrator", "log", True, "restart_detected", "x"),
     ]
     faults = (
@@ -69,3 +73,24 @@ def test_the_chart_is_valid_svg_with_a_window_and_a_lane_each():
     assert lanes == ["redis", "orchestrator", "shard_01"]
     down = [e for e in svg.iter(f"{ns}rect") if e.get("class") == "state down"]
     assert len(down) == 1 and float(down[0].get("width")) > 0
+
+
+def test_labels_at_one_instant_go_to_separate_rows_and_a_free_row_is_reused():
+    from chaoslib.reports.chart import lay_out, text_width
+
+    placed = lay_out([(300.0, "stop-shard_01"), (300.0, "stop-shard_02"), (700.0, "heal")])
+    assert [(p.text, p.row) for p in placed] == [
+        ("stop-shard_01", 0),
+        ("stop-shard_02", 1),
+        ("heal", 0),  # clear of the first row's label: back in the first row
+    ]
+    # Near the right edge a label is drawn to the left of its point, inside the chart.
+    [edge] = lay_out([(920.0, "restart detected")], right_edge=940.0)
+    assert edge.anchor == "end" and edge.x - 4 - text_width(edge.text) >= 0
+
+
+def test_every_text_in_the_chart_is_a_label_so_the_browser_test_checks_them_all():
+    svg = ET.fromstring(html.chart(_journal()))
+    ns = "{http://www.w3.org/2000/svg}"
+    labels = [e for e in svg.iter(f"{ns}text") if "label" in (e.get("class") or "").split()]
+    assert len(labels) == len(list(svg.iter(f"{ns}text")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from invoke import Collection, task
@@ -10,16 +11,26 @@ from invoke.exceptions import Exit
 from rich.markup import escape
 from rich.table import Table
 
+from chaoslib import schedule
 from chaoslib.checks import merge
 from chaoslib.cli.flags import DAY, DAY_MS, FAULT_HELP, FORCE, LINK, PROFILE, RATE_MAX, V
 from chaoslib.cli.flags import number as _number
-from chaoslib.cli.hold import hold_and_measure, probe_link, refuse_leftovers, report
+from chaoslib.cli.hold import (
+    Held,
+    held_by_others,
+    hold_and_measure,
+    probe_link,
+    refuse_leftovers,
+    report,
+)
+from chaoslib.cli.measure_fault import matches
 from chaoslib.cli.output import console, fail, failed, positional, setup
 from chaoslib.cli.suite_tasks import scenario, status_exit_code, suite
+from chaoslib.cli.task_measures import PROBE_SQL, Measures, slow_link, slow_statements, throughput
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.group import FaultGroup
-from chaoslib.faults.network import flap_together, partition
+from chaoslib.faults.network import partition
 from chaoslib.faults.owners import LinkHeld
 from chaoslib.journal import Journal
 from chaoslib.target import Target, open_target
@@ -34,8 +45,15 @@ def _names(link) -> list[str]:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
+REPORT_DIR = (
+    "Where to write journal.json (default: $CHAOS_REPORT_DIR, else the chaos home's "
+    "reports/, in <time>-<task>/)."
+)
+
+
 def _run_fault(
-    build,
+    task_name: str,
+    build: Callable[[Target, list[str]], Fault],
     service: str | None,
     duration,
     recover_within,
@@ -45,8 +63,14 @@ def _run_fault(
     link=None,
     client=None,
     overlap=False,
+    report_dir=None,
+    *,
+    measures: Callable[[Held, Target], Measures] | None = None,
+    windows: Sequence[schedule.Window] | None = None,
+    added: float = 0.0,
 ) -> None:
-    """Every link to ``service`` (narrowed by --link/--client), one fault over them, held."""
+    """Every link to ``service`` (narrowed by --link/--client), one fault over them, held
+    on ``windows`` (default: once for --duration, or until Ctrl-C for 0) and measured."""
     setup(verbose)
     seconds = _number(duration, "duration", 10)
     within = _number(recover_within, "recover-within", 10)
@@ -55,19 +79,37 @@ def _run_fault(
         links = target.select_links(service, _names(link), client or None)
         probe_link(target, links)  # refused before anything is applied
         refuse_leftovers(target, links)
+        others = held_by_others(target, links)
+        if others and not overlap:  # said now, not after the steady state found it down
+            raise LinkHeld(others[0])
         fault: Fault = build(target, links)
+    except LinkHeld as exc:
+        raise fail(ConfigError(f"{exc}, or pass --overlap to hold it too"), 2) from None
     except ChaosError as exc:  # a bad profile, or what the flags asked for is not there: 2
         raise failed(exc) from None
     fault.exclusive = not overlap
+    flapping = windows is not None
+    if windows is None:
+        windows = schedule.once(0, seconds) if seconds else schedule.until_stopped()
+    held = Held(task_name, fault, links, windows, within, added=added, report_dir=report_dir,
+                flapping=flapping, overlapping=others, profile=profile or "local")  # fmt: skip
+    extra = measures(held, target) if measures else None
     try:
-        outcome = hold_and_measure(target, fault, links, seconds, within)
-    except LinkHeld as exc:
-        raise fail(ConfigError(f"{exc}, or pass --overlap to hold it too"), 2) from None
+        if extra is not None:
+            extra.prepare()
+        outcome = hold_and_measure(target, held)
     except ChaosError as exc:
         raise failed(exc) from None
-    report(outcome)
-    if outcome.interrupted:
-        raise Exit("interrupted: the fault was healed", code=130)
+    finally:
+        if extra is not None:
+            extra.finish()
+    report(outcome, held)
+    if isinstance(outcome.failure, LinkHeld):
+        raise fail(ConfigError(f"{outcome.failure}, or pass --overlap to hold it too"), 2)
+    if isinstance(outcome.failure, ChaosError):
+        raise failed(outcome.failure)
+    if outcome.interrupted_by is not None:
+        raise Exit("interrupted: the fault was healed", code=128 + outcome.interrupted_by)
     if not outcome.passed:
         raise Exit(code=1)
 
@@ -91,6 +133,7 @@ def _each(target: Target, links: list[str], make) -> Fault:
         "pattern": "Slow only statements whose SQL matches this regex (case-insensitive), "
         "e.g. 'INSERT INTO orders'; needs chaoslib's proxy (pg_query toxic). Fails "
         "(exit 1) if no statement matched while it held.",
+        "report_dir": REPORT_DIR,
         **DB_HELP,
     },
 )
@@ -107,40 +150,44 @@ def db_slow(
     link=None,
     client=None,
     overlap=False,
+    report_dir=None,
 ):
     """Make the database slow on every link to it (every query, or only --pattern), then measure recovery."""
     ms = int(_number(latency, "latency", 1000, maximum=DAY_MS, integer=True))
     jit = int(_number(jitter, "jitter", 0, maximum=DAY_MS, integer=True))
     if pattern:
         make = lambda one: one.pg_query(pattern, delay_ms=ms)  # noqa: E731
+        added = ms / 1000 if matches(pattern, PROBE_SQL) else 0.0
+        measures = slow_statements(pattern, ms)
     else:
         make = lambda one: one.latency(ms, jit, direction="both")  # noqa: E731
+        added = 2 * ms / 1000  # each way: one statement's round trip pays it twice
+        measures = slow_link(ms, jit)
     build = lambda target, links: _each(target, links, make)  # noqa: E731
     _run_fault(
-        build, "postgres", duration, recover_within, verbose, profile, force, link, client, overlap
-    )
+        "db-slow", build, "postgres", duration, recover_within, verbose, profile, force, link,
+        client, overlap, report_dir, measures=measures, added=added,
+    )  # fmt: skip
 
 
-@task(incrementable=["verbose"], iterable=["link"], help=DB_HELP)
+@task(incrementable=["verbose"], iterable=["link"], help={**DB_HELP, "report_dir": REPORT_DIR})
 def db_down(
     c, duration=None, recover_within=None, verbose=0, profile=None, force=False, link=None,
-    client=None, overlap=False,
+    client=None, overlap=False, report_dir=None,
 ):  # fmt: skip
     """Take every link to the database down (connections drop, new ones are refused), then measure recovery."""
-    _run_fault(
-        _down, "postgres", duration, recover_within, verbose, profile, force, link, client, overlap
-    )
+    _run_fault("db-down", _down, "postgres", duration, recover_within, verbose, profile, force,
+               link, client, overlap, report_dir)  # fmt: skip
 
 
-@task(incrementable=["verbose"], iterable=["link"], help=REDIS_HELP)
+@task(incrementable=["verbose"], iterable=["link"], help={**REDIS_HELP, "report_dir": REPORT_DIR})
 def redis_down(
     c, duration=None, recover_within=None, verbose=0, profile=None, force=False, link=None,
-    client=None, overlap=False,
+    client=None, overlap=False, report_dir=None,
 ):  # fmt: skip
     """Take every link to Redis down, then measure how long Redis takes to answer again."""
-    _run_fault(
-        _down, "redis", duration, recover_within, verbose, profile, force, link, client, overlap
-    )
+    _run_fault("redis-down", _down, "redis", duration, recover_within, verbose, profile, force,
+               link, client, overlap, report_dir)  # fmt: skip
 
 
 @task(
@@ -152,6 +199,7 @@ def redis_down(
         "cycles": "How many times the links go down (default 3).",
         "jitter": "± seconds on each start (default 0).",
         "seed": "Seed for the jitter, for a repeatable schedule.",
+        "report_dir": REPORT_DIR,
         **{k: v for k, v in REDIS_HELP.items() if k != "duration"},
     },
 )
@@ -169,6 +217,7 @@ def redis_flap(
     link=None,
     client=None,
     overlap=False,
+    report_dir=None,
 ):
     """Flap every link to Redis together: down and up on a schedule, then measure recovery."""
     p = _number(period, "period", 4, minimum=0.01)
@@ -181,17 +230,23 @@ def redis_flap(
     if p * n > DAY:
         raise fail(ConfigError(f"--period={p:g} × --cycles={n} is {p * n:g}s; keep the "
                                f"whole flap within a day ({DAY:g}s)"), 2)  # fmt: skip
-
-    def build(target: Target, links: list[str]) -> Fault:
-        def announce(state: str, at: float) -> None:
-            console.print(f"  redis link {'[red]down[/]' if state == 'down' else '[green]up[/]'}")
-
-        chosen = [target.link(name) for name in links]
-        return flap_together(chosen, p, d, n, jitter=j, seed=s, on_change=announce)
-
+    # A link down on each of the schedule's windows, made as they come: a million cycles
+    # cost nothing before the first down.
+    windows = schedule.flap(p, d, n, jitter=j, seed=s)
     _run_fault(
-        build, "redis", p * n, recover_within, verbose, profile, force, link, client, overlap
-    )
+        "redis-flap", _flap_down(p, d, n), "redis", p * n, recover_within, verbose, profile,
+        force, link, client, overlap, report_dir, windows=windows,
+    )  # fmt: skip
+
+
+def _flap_down(period: float, down: float, cycles: int):  # noqa: ANN202
+    def build(target: Target, links: list[str]) -> Fault:
+        fault = partition([target.link(name) for name in links])
+        text = f"flap {', '.join(links)}: {cycles} cycles, down {down:g}s each"
+        fault.describe = lambda: text  # type: ignore[method-assign]
+        return fault
+
+    return build
 
 
 @task(
@@ -202,6 +257,7 @@ def redis_flap(
         "link": "These links only (repeat the flag, or comma-separate), e.g. redis or "
         "timescaledb (the shared proxies) or a client's own; with --service, links to it.",
         "rate": "Rate in KB/s, 1 KB = 1000 bytes (required).",
+        "report_dir": REPORT_DIR,
         **FAULT_HELP,
     },
 )
@@ -217,8 +273,9 @@ def bandwidth(
     service=None,
     client=None,
     overlap=False,
+    report_dir=None,
 ):
-    """Limit the bandwidth of links (--link, or every link to --service) both ways, then measure recovery."""
+    """Limit the bandwidth of links (--link, or every link to --service) both ways, then measure recovery and throughput."""
     if rate in (None, ""):
         raise fail(ConfigError("--rate is required: KB/s as a whole number >= 0"), 2)
     kbps = int(_number(rate, "rate", 0, integer=True, maximum=RATE_MAX))
@@ -233,8 +290,9 @@ def bandwidth(
     make = lambda one: one.bandwidth(kbps, direction="both")  # noqa: E731
     build = lambda target, links: _each(target, links, make)  # noqa: E731
     _run_fault(
-        build, service or None, duration, recover_within, verbose, profile, force, link, client,
-        overlap,
+        "bandwidth", build, service or None, duration, recover_within, verbose, profile, force,
+        link, client, overlap, report_dir,
+        measures=throughput(kbps, _number(duration, "duration", 10)),
     )  # fmt: skip
 
 

@@ -2,7 +2,9 @@
 
 ``float()`` takes ``inf``, ``nan`` and ``1e309``; a duration of infinity overflows the
 progress bar after the fault is applied, and ``nan`` compares false with everything,
-so it ended a hold at once. Every number is checked before anything is applied.
+so it ended a hold at once. Every number is checked before anything is applied, and
+every duration goes through :func:`chaoslib.durations.parse_duration`, so ``2s`` means
+the same in a flag as in an experiment file.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 
 from chaoslib.cli.output import fail
+from chaoslib.durations import parse_duration
 from chaoslib.errors import ConfigError
 
 DAY = 24 * 3600.0  # the longest hold or wait a task takes: a game day, not a soak
@@ -17,12 +20,12 @@ DAY_MS = int(DAY * 1000)
 
 V = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
 DURATION = (
-    "How long to hold the fault, in seconds, at most a day (86400); 0 holds it until Ctrl-C "
-    "(default 10)."
+    "How long to hold the fault: 500ms, 30s, 2m, 1h or bare seconds, at most 24h; 0 holds "
+    "it until Ctrl-C (default 10s)."
 )
 RECOVER = (
-    "Fail (exit 1) unless the link answers within this many seconds after the heal "
-    "(default 10, at most 86400)."
+    "Fail (exit 1) unless the link answers within this long after the heal: 500ms, 30s, "
+    "2m or bare seconds (default 10s, at most 24h)."
 )
 FORCE = "Inject faults even though the profile is marked protected: true (a planned game day)."
 PROFILE = (
@@ -53,6 +56,43 @@ FAULT_HELP = {
     "overlap": OVERLAP,
 }
 RATE_MAX = 10**9  # KB/s: 1 TB/s, far above any link, and still an int64 in bytes
+# Flags that are durations in seconds whatever task has them: number() hands them to
+# duration(), so a task not yet switched to duration() already takes units.
+DURATION_FLAGS = frozenset({"duration", "recover-within", "period", "down", "interval"})
+
+
+def duration(
+    value: object, flag: str, default: float, maximum: float | None = DAY, minimum: float = 0
+) -> float:
+    """``--flag`` in seconds (``500ms``, ``30s``, ``2m``, ``1h`` or bare seconds), in range.
+
+    ``default`` when the flag was not given; nan, inf, negatives and a bad unit exit 2
+    with what is accepted.
+    """
+    if value is None or value == "":
+        return default
+    try:
+        return parse_duration(value, f"--{flag}", minimum=minimum, maximum=maximum)
+    except ConfigError as exc:
+        raise fail(exc, 2) from None
+
+
+def milliseconds(value: object, flag: str, default: int, maximum: int = DAY_MS) -> int:
+    """A delay flag counted in ms (``--latency 700``) that also takes units (``1s``, ``250ms``)."""
+    if value is None or value == "":
+        return default
+    try:
+        seconds = parse_duration(value, f"--{flag}", maximum=maximum / 1000, default_unit="ms")
+    except ConfigError as exc:
+        raise fail(exc, 2) from None
+    return round(seconds * 1000)
+
+
+def required(value: object, flag: str, accepted: str) -> object:
+    """The one way a required flag fails: ``--flag is required: <accepted>``, exit 2."""
+    if value is None or value == "" or value == []:
+        raise fail(ConfigError(f"--{flag} is required: {accepted}"), 2)
+    return value
 
 
 def number(
@@ -64,9 +104,14 @@ def number(
     maximum: float | None = DAY,
     integer: bool = False,
 ) -> float:
-    """``value`` as a number in [minimum, maximum], ``default`` when not given."""
+    """``value`` as a number in [minimum, maximum], ``default`` when not given.
+
+    A duration flag (:data:`DURATION_FLAGS`) is parsed as a duration, units and all.
+    """
     if value is None or value == "":
         return default
+    if flag in DURATION_FLAGS and not integer:
+        return duration(value, flag, default, maximum=maximum, minimum=minimum)
     kind = "a whole number" if integer else "a number"
     accepted = f"{kind} >= {_text(minimum)}" + (
         f" and <= {_text(maximum)}" if maximum is not None else ""

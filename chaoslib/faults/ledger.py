@@ -16,10 +16,12 @@ import dataclasses
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaoslib.errors import ChaosError
 from chaoslib.state import StateFileError, chaos_home, locked, read_json, write_json
 
 
@@ -56,7 +58,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "failed_resets": (int,),
 }
 _REQUIRED = ("kind", "target", "description", "id")
-# what each healer in recovery.heal_entry reads from the target (other kinds: not checked)
+# what each kind's healer (see register_healer) reads from the target (other kinds: not checked)
 _TARGETS: dict[str, dict[str, type]] = {
     "toxic": {"api": str, "proxy": str, "toxics": list},
     "link_down": {"api": str, "proxies": list},
@@ -188,3 +190,42 @@ class Ledger:
     def clear(self) -> None:
         with locked(self._lock):
             self._write([])
+
+
+class HealError(ChaosError):
+    """A recorded fault could not be healed now; ``gone`` when it never can be: its target is
+    gone (a dropped entry, and a success), or chaoslib cannot heal it at all (``unhealable``:
+    dropped too, since no retry can help, but reported as FAILED)."""
+
+    def __init__(self, message: str, *, gone: bool = False, unhealable: bool = False) -> None:
+        super().__init__(message)
+        self.gone = gone or unhealable
+        self.unhealable = unhealable
+
+
+# (entry, the running stack or None) -> a line saying what was done; raises HealError.
+Healer = Callable[[LedgerEntry, Any], str]
+_HEALERS: dict[str, Healer] = {}
+
+
+def register_healer(kind: str) -> Callable[[Healer], Healer]:
+    """Declare how a stranger heals entries of ``kind``: each fault module registers the
+    healer of the entries its faults write, next to the fault, so that a new kind of fault
+    needs no change to :mod:`chaoslib.faults.recovery`."""
+
+    def register(healer: Healer) -> Healer:
+        known = _HEALERS.get(kind)
+        if known is not None and known is not healer:
+            raise ValueError(f"ledger kind {kind!r} already has a healer: {known.__qualname__}")
+        _HEALERS[kind] = healer
+        return healer
+
+    return register
+
+
+def healer_for(kind: str) -> Healer | None:
+    return _HEALERS.get(kind)
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_HEALERS)

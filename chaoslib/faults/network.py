@@ -11,35 +11,14 @@ from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.flap import Flap
-from chaoslib.faults.ledger import Ledger, LedgerEntry
+from chaoslib.faults.ledger import HealError, Ledger, LedgerEntry, register_healer
 from chaoslib.faults.link_down import LinkDown, _ignore_missing
 from chaoslib.faults.owners import LinkOwners, new_owner
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.proxy import schema as toxic_schema
+from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
 
-DIRECTIONS = {
-    "upstream": ("upstream",),
-    "downstream": ("downstream",),
-    "both": ("upstream", "downstream"),
-}
-
-
-PROTOCOL_TOXICS = ("pg_query", "redis_command")
-
-
-def _streams(direction: str) -> tuple[str, ...]:
-    try:
-        return DIRECTIONS[direction]
-    except KeyError:
-        raise ConfigError(
-            f"direction {direction!r} is not valid; use upstream, downstream or both"
-        ) from None
-
-
-def _check(value: Any, what: str, minimum: int = 0) -> int:
-    # Validated here too, because a real Toxiproxy dies on some of these values.
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{what} must be a whole number >= {minimum} (got {value!r})")
-    return value
+# The toxics that count the statements they match (stats: matched, passed).
+PROTOCOL_TOXICS = tuple(name for name, t in toxic_schema.SCHEMA.items() if t.counts)
 
 
 class ToxicFault(Fault):
@@ -52,16 +31,19 @@ class ToxicFault(Fault):
         toxic_type: str,
         attributes: dict[str, Any],
         *,
-        direction: str = "downstream",
+        direction: str | None = None,
         toxicity: float = 1.0,
         ledger: Ledger | None = None,
     ) -> None:
         super().__init__(ledger=ledger)
-        if not 0 <= toxicity <= 1:
-            raise ConfigError(f"toxicity must be between 0 and 1 (got {toxicity})")
+        # Checked here as the server will judge them (chaoslib.proxy.schema), before any
+        # request: a real Toxiproxy dies on some of these values.
+        self.schema = toxic_schema.lookup(toxic_type)
+        self.streams = self.schema.stream_list(direction or self.schema.default_stream)
+        toxicity = toxic_schema.parse_toxicity(toxicity)
+        attributes = toxic_schema.check_fault(toxic_type, attributes)
         self.client, self.proxy, self.type = client, proxy, toxic_type
         self.attributes, self.toxicity = attributes, toxicity
-        self.streams = _streams(direction)
         tag = uuid.uuid4().hex[:6]
         self.names = {stream: f"chaos_{toxic_type}_{stream}_{tag}" for stream in self.streams}
         self.name = f"{toxic_type}@{proxy}"
@@ -100,7 +82,7 @@ class ToxicFault(Fault):
 
     def _heal(self) -> None:
         for name in self.names.values():
-            if self.type in PROTOCOL_TOXICS:  # what it matched, read before it is gone
+            if self.schema.counts:  # what it matched, read before it is gone
                 _ignore_missing(lambda name=name: self._keep_stats(name))
             _ignore_missing(lambda name=name: self.client.remove_toxic(self.proxy, name))
         self._unclaim()
@@ -109,9 +91,11 @@ class ToxicFault(Fault):
         for key, value in self.client.get_toxic(self.proxy, name).stats.items():
             self.stats[key] = self.stats.get(key, 0) + value
 
-    def update(self, **attributes: int) -> None:
+    def update(self, **attributes: Any) -> None:
         """Change the toxic's values while it holds (Toxiproxy's merge update)."""
-        self.attributes = {**self.attributes, **attributes}
+        merged = toxic_schema.check_fault(self.type, {**self.attributes, **attributes})
+        attributes = {k: merged[k] for k in attributes}
+        self.attributes = merged
         for name in self.names.values():
             self.client.update_toxic(self.proxy, name, attributes=attributes)
 
@@ -126,9 +110,17 @@ class Link:
         self.client = client or Toxiproxy()
         self.ledger = ledger
 
-    def _toxic(
-        self, toxic_type: str, attributes: dict[str, Any], direction: str, toxicity: float
+    def toxic(
+        self,
+        toxic_type: str,
+        *,
+        direction: str | None = None,
+        toxicity: float = 1.0,
+        **attributes: Any,
     ) -> ToxicFault:
+        """Any toxic type of the schema (chaoslib.proxy.schema), by its attribute names;
+        ``direction`` defaults to the type's own (downstream, or upstream for the toxics
+        that read what the client sends)."""
         return ToxicFault(
             self.client,
             self.name,
@@ -142,35 +134,28 @@ class Link:
     def latency(
         self, ms: int, jitter: int = 0, *, direction: str = "downstream", toxicity: float = 1.0
     ) -> ToxicFault:
-        return self._toxic(
-            "latency",
-            {"latency": _check(ms, "latency ms"), "jitter": _check(jitter, "jitter ms")},
-            direction,
-            toxicity,
+        return self.toxic(
+            "latency", latency=ms, jitter=jitter, direction=direction, toxicity=toxicity
         )
 
     def bandwidth(
         self, kbps: int, *, direction: str = "downstream", toxicity: float = 1.0
     ) -> ToxicFault:
-        return self._toxic(
-            "bandwidth", {"rate": _check(kbps, "bandwidth KB/s")}, direction, toxicity
-        )
+        return self.toxic("bandwidth", rate=kbps, direction=direction, toxicity=toxicity)
 
     def stall(self, *, direction: str = "both", toxicity: float = 1.0) -> ToxicFault:
         """Hold all data without closing (bandwidth 0); healing lets it flow on."""
-        return self._toxic("bandwidth", {"rate": 0}, direction, toxicity)
+        return self.toxic("bandwidth", rate=0, direction=direction, toxicity=toxicity)
 
     def timeout(
         self, ms: int = 0, *, direction: str = "downstream", toxicity: float = 1.0
     ) -> ToxicFault:
-        return self._toxic("timeout", {"timeout": _check(ms, "timeout ms")}, direction, toxicity)
+        return self.toxic("timeout", timeout=ms, direction=direction, toxicity=toxicity)
 
     def reset_peer(
         self, ms: int = 0, *, direction: str = "downstream", toxicity: float = 1.0
     ) -> ToxicFault:
-        return self._toxic(
-            "reset_peer", {"timeout": _check(ms, "reset_peer timeout ms")}, direction, toxicity
-        )
+        return self.toxic("reset_peer", timeout=ms, direction=direction, toxicity=toxicity)
 
     def slicer(
         self,
@@ -181,43 +166,34 @@ class Link:
         direction: str = "downstream",
         toxicity: float = 1.0,
     ) -> ToxicFault:
-        _check(average_size, "slicer average_size", 1)
-        if _check(size_variation, "slicer size_variation") >= average_size:
-            raise ConfigError("slicer size_variation must be smaller than average_size")
-        attrs = {
-            "average_size": average_size,
-            "size_variation": size_variation,
-            "delay": _check(delay_us, "slicer delay µs"),
-        }
-        return self._toxic("slicer", attrs, direction, toxicity)
+        return self.toxic(
+            "slicer",
+            average_size=average_size,
+            size_variation=size_variation,
+            delay=delay_us,
+            direction=direction,
+            toxicity=toxicity,
+        )
 
     def limit_data(
         self, nbytes: int, *, direction: str = "downstream", toxicity: float = 1.0
     ) -> ToxicFault:
-        return self._toxic(
-            "limit_data", {"bytes": _check(nbytes, "limit_data bytes")}, direction, toxicity
-        )
+        return self.toxic("limit_data", bytes=nbytes, direction=direction, toxicity=toxicity)
 
     def slow_close(
         self, ms: int, *, direction: str = "downstream", toxicity: float = 1.0
     ) -> ToxicFault:
-        return self._toxic(
-            "slow_close", {"delay": _check(ms, "slow_close delay ms")}, direction, toxicity
-        )
+        return self.toxic("slow_close", delay=ms, direction=direction, toxicity=toxicity)
 
     def pg_query(self, pattern: str, *, action: str = "delay", **attributes: Any) -> ToxicFault:
         """Statements matching ``pattern`` only: delay_ms, or sqlstate/message for errors."""
-        return self._toxic(
-            "pg_query", {"pattern": pattern, "action": action, **attributes}, "upstream", 1.0
-        )
+        return self.toxic("pg_query", pattern=pattern, action=action, **attributes)
 
     def redis_command(
         self, commands: list[str], *, action: str = "delay", **attributes: Any
     ) -> ToxicFault:
         """Commands named in ``commands`` only: delay_ms, or error text for errors."""
-        return self._toxic(
-            "redis_command", {"commands": commands, "action": action, **attributes}, "upstream", 1.0
-        )
+        return self.toxic("redis_command", commands=commands, action=action, **attributes)
 
     def down(self) -> LinkDown:
         return LinkDown(self.client, [self.name], ledger=self.ledger)
@@ -269,3 +245,33 @@ def flap_together(
         ledger=links[0].ledger,
         on_change=on_change,
     )
+
+
+# -- how a stranger (chaos.reset) heals what these faults recorded ---------------------
+def _undo(call: Callable[[], Any], what: str) -> None:
+    try:
+        call()
+    except ToxiproxyError as exc:
+        if exc.status != 404:  # a toxic or proxy that is gone is healed
+            raise HealError(f"{what}: {exc}") from None
+
+
+@register_healer("toxic")
+def _heal_toxic(entry: LedgerEntry, stack: object = None) -> str:
+    target = entry.target
+    client = Toxiproxy(target["api"], timeout=5)
+    for name in target["toxics"]:
+        _undo(
+            lambda name=name: client.remove_toxic(target["proxy"], name),
+            f"removing {name} from {target['proxy']} at {target['api']}",
+        )
+    return f"removed toxics {', '.join(target['toxics'])} from {target['proxy']}"
+
+
+@register_healer("link_down")  # written by LinkDown and by Flap
+def _heal_link_down(entry: LedgerEntry, stack: object = None) -> str:
+    target = entry.target
+    client = Toxiproxy(target["api"], timeout=5)
+    for proxy in target["proxies"]:
+        _undo(lambda proxy=proxy: client.enable(proxy), f"enabling {proxy} at {target['api']}")
+    return f"enabled {', '.join(target['proxies'])}"

@@ -27,9 +27,18 @@ from urllib.parse import urlsplit
 
 from loguru import logger
 
+# Imported for what it registers: the healers of toxics and links down.
+import chaoslib.faults.network  # noqa: F401
 from chaoslib.errors import ChaosError, ServiceError
-from chaoslib.faults.ledger import Ledger, LedgerEntry, LedgerError
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.faults.ledger import (
+    HealError,
+    Ledger,
+    LedgerEntry,
+    LedgerError,
+    healer_for,
+    register_healer,
+    registered_kinds,
+)
 
 FAILED = "FAILED"
 MAX_FAILED_RESETS = 3
@@ -48,53 +57,29 @@ class RunningStack:
     services: Mapping[str, Any] = field(default_factory=dict)  # name -> a ManagedServer
 
 
-class HealError(ChaosError):
-    """A recorded fault could not be healed now; ``gone`` when it never can be: its target is
-    gone (a dropped entry, and a success), or chaoslib cannot heal it at all (``unhealable``:
-    dropped too, since no retry can help, but reported as FAILED)."""
-
-    def __init__(self, message: str, *, gone: bool = False, unhealable: bool = False) -> None:
-        super().__init__(message)
-        self.gone = gone or unhealable
-        self.unhealable = unhealable
-
-
-def _toxiproxy_call(call: Any, what: str) -> None:
-    try:
-        call()
-    except ToxiproxyError as exc:
-        if exc.status != 404:  # a toxic or proxy that is gone is healed
-            raise HealError(f"{what}: {exc}") from None
-
-
 def heal_entry(entry: LedgerEntry, stack: RunningStack | None) -> str:
-    """Undo one recorded fault; returns what was done, or raises :class:`HealError`."""
+    """Undo one recorded fault with the healer its kind registered; returns what was done,
+    or raises :class:`HealError`."""
+    healer = healer_for(entry.kind)
+    if healer is None:
+        raise HealError(
+            f"unknown fault kind {entry.kind!r}: chaoslib cannot heal it (it heals "
+            f"{', '.join(registered_kinds())})",
+            unhealable=True,
+        )
+    return healer(entry, stack)
+
+
+# -- healers of the kinds whose fault modules do not register one themselves yet -------
+@register_healer("service")
+def _heal_service(entry: LedgerEntry, stack: RunningStack | None) -> str:
     target = entry.target
-    if entry.kind == "toxic":
-        client = Toxiproxy(target["api"], timeout=5)
-        for name in target["toxics"]:
-            _toxiproxy_call(
-                lambda name=name: client.remove_toxic(target["proxy"], name),
-                f"removing {name} from {target['proxy']} at {target['api']}",
-            )
-        return f"removed toxics {', '.join(target['toxics'])} from {target['proxy']}"
-    if entry.kind == "link_down":
-        client = Toxiproxy(target["api"], timeout=5)
-        for proxy in target["proxies"]:
-            _toxiproxy_call(
-                lambda proxy=proxy: client.enable(proxy), f"enabling {proxy} at {target['api']}"
-            )
-        return f"enabled {', '.join(target['proxies'])}"
-    if entry.kind == "service" and target.get("container"):
+    if target.get("container"):
         return restore_service(_container(target["container"], entry))
-    if entry.kind == "service":
-        service = stack.services.get(target["service"]) if stack else None
-        if service is None:
-            return f"service {target['service']} is not in the running stack; nothing to restore"
-        return restore_service(service)
-    if entry.kind in ("packet", "network"):
-        return _heal_container(entry)
-    raise HealError(f"unknown fault kind {entry.kind!r}: chaoslib cannot heal it", unhealable=True)
+    service = stack.services.get(target["service"]) if stack else None
+    if service is None:
+        return f"service {target['service']} is not in the running stack; nothing to restore"
+    return restore_service(service)
 
 
 def _container(name: str, entry: LedgerEntry) -> Any:
@@ -110,7 +95,9 @@ def _container(name: str, entry: LedgerEntry) -> Any:
     return found[0]
 
 
-def _heal_container(entry: LedgerEntry) -> str:
+@register_healer("packet")
+@register_healer("network")
+def _heal_container(entry: LedgerEntry, stack: RunningStack | None = None) -> str:
     target = entry.target
     service = _container(target["container"], entry)
     if entry.kind == "network":

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import signal as signals
+
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import Ledger, LedgerEntry
 from chaoslib.services.base import Service
+from chaoslib.wait import WaitTimeout, wait_until
 
 ACTIONS = ("stop", "kill", "pause")
+# The signals ``kill`` may send: the ones that end (or are meant to end) a server.
+SIGNALS = ("SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGABRT", "SIGUSR1", "SIGUSR2")
+# How long a kill by another signal than SIGKILL waits for the service to exit: a server
+# that handles the signal (Redis ignores SIGHUP) survives it, and is reported so.
+EXIT_WAIT = 5.0
+
+
+def signal_named(name: str) -> signals.Signals:
+    """``SIGTERM``, ``TERM`` or ``15`` as a signal ``kill`` may send."""
+    text = str(name).strip().upper()
+    if text.isdigit():
+        found = next((s for s in SIGNALS if int(signals.Signals[s]) == int(text)), None)
+    else:
+        found = text if text in SIGNALS else f"SIG{text}" if f"SIG{text}" in SIGNALS else None
+    if found is None:
+        raise ConfigError(f"--signal={name!r} is not a signal kill sends; accepted: "
+                          f"{', '.join(SIGNALS)} (with or without SIG, or the number)")  # fmt: skip
+    return signals.Signals[found]
 
 
 def _target(service: Service, action: str) -> dict[str, str]:
@@ -28,18 +50,30 @@ class ServiceFault(Fault):
     is finished first, and the service started after it, if it was running before.
     """
 
-    def __init__(self, service: Service, action: str, *, ledger: Ledger | None = None) -> None:
+    def __init__(
+        self,
+        service: Service,
+        action: str,
+        *,
+        ledger: Ledger | None = None,
+        signal: signals.Signals = signals.SIGKILL,
+    ) -> None:
         super().__init__(ledger=ledger)
         if action not in ACTIONS:
             raise ConfigError(
                 f"service action {action!r} is not valid; use one of {', '.join(ACTIONS)}"
             )
-        self.service, self.action = service, action
+        if signal != signals.SIGKILL and action != "kill":
+            raise ConfigError(f"a signal is for kill only, not {action}")
+        self.service, self.action, self.signal = service, action, signals.Signals(signal)
         self.name = f"{action}@{service.name}"
         self._was_running = True
         self._acting = False  # the action began and may not have finished
+        self.survived = False  # the service outlived the signal (it handles or ignores it)
 
     def describe(self) -> str:
+        if self.signal != signals.SIGKILL:
+            return f"{self.action} {self.service.name} with {self.signal.name}"
         return f"{self.action} {self.service.name}"
 
     def ledger_entry(self) -> LedgerEntry:
@@ -48,15 +82,48 @@ class ServiceFault(Fault):
     def _apply(self) -> None:
         self._was_running = self.service.is_running()
         self._acting = True  # before the action: a signal may end it at any point
-        getattr(self.service, self.action)()
+        if self.signal == signals.SIGKILL:
+            getattr(self.service, self.action)()
+        else:
+            self.survived = not _send(self.service, self.signal)
         self._acting = False
 
     def _heal(self) -> None:
         if self.action == "pause":
             self.service.resume()
             return
-        _finish_and_start(self.service, self.action if self._acting else None, self._was_running)
+        unfinished = self.action if self._acting else None
+        if unfinished and self.signal != signals.SIGKILL:
+            # The signal may be on its way: let the service act on it, never escalate it.
+            _exited(self.service)
+            unfinished = None
+        _finish_and_start(self.service, unfinished, self._was_running)
         self._acting = False
+
+
+def _send(service: Service, sig: signals.Signals) -> bool:
+    """Send ``sig`` to the service (its process group, or its container's main process);
+    True once it has exited, False if it still runs :data:`EXIT_WAIT` s later."""
+    if not service.is_running():
+        return True
+    container = getattr(service, "container_name", None)
+    if container:
+        service.kill(signal=sig.name)  # type: ignore[call-arg]
+    elif service.pid is not None:
+        try:
+            os.killpg(service.pid, sig)  # each local service leads its own process group
+        except ProcessLookupError:
+            return True
+    return _exited(service)
+
+
+def _exited(service: Service) -> bool:
+    try:
+        wait_until(lambda: not service.is_running(), timeout=EXIT_WAIT, interval=0.05,
+                   what=f"{service.name} to exit")  # fmt: skip
+    except WaitTimeout:
+        return False
+    return True
 
 
 def _finish_and_start(service: Service, unfinished: str | None, was_running: bool) -> None:

@@ -1,7 +1,7 @@
 """``python -m chaoslib.proxy`` / ``chaoslib-proxy``: a drop-in for ``toxiproxy-server``.
 
 Flags are toxiproxy-server's (``-host``, ``-port``, ``-config``, ``-seed``,
-``-version``); GNU-style ``--host`` works too. SIGINT and SIGTERM shut it
+``-version``, ``-help``); GNU-style ``--host`` works too. SIGINT and SIGTERM shut it
 down cleanly: every listener and connection is closed.
 """
 
@@ -14,6 +14,7 @@ import gc
 import signal
 import sys
 
+from chaoslib.durations import parse_duration
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.log import configure_logging
 from chaoslib.proxy.api import TOXIPROXY_VERSION, on_loopback
@@ -22,11 +23,23 @@ from chaoslib.proxy.limits import TOKEN_ENV, Limits
 from chaoslib.proxy.server import Server, load_config, new_event_loop
 
 
+def _seconds(value: str) -> float:
+    """A duration flag's value (``30s``, ``500ms``, bare seconds); argparse reports a refusal."""
+    try:
+        return parse_duration(value, "-client-timeout")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="chaoslib-proxy",
         description="Toxiproxy-compatible proxy server (API: Toxiproxy 2.12.0).",
+        # argparse's own -h reads "-help" as "-h elp" and exits 2; toxiproxy-server (Go's
+        # flag package) takes -help, -h and --help alike, prints the usage and exits 0.
+        add_help=False,
     )
+    parser.add_argument("-h", "-help", "--help", action="help", help="print this usage and exit")
     parser.add_argument(
         "-host",
         "--host",
@@ -99,10 +112,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "-client-timeout",
         "--client-timeout",
-        type=float,
+        type=_seconds,
         default=defaults.client_timeout,
-        help="seconds an API client may idle or take to send a request "
-        f"(default {defaults.client_timeout:g})",
+        help="how long an API client may idle or take to send a request: 500ms, 30s, 2m "
+        f"or bare seconds (default {defaults.client_timeout:g})",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     args = parser.parse_args(argv)

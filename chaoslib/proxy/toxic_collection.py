@@ -5,20 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chaoslib.proxy import schema
 from chaoslib.proxy.errors import bad_request, conflict, not_found
 from chaoslib.proxy.strings import MAX_NAME, check_name
 from chaoslib.proxy.toxics import STREAMS, TOXIC_TYPES, Toxic
-from chaoslib.proxy.toxics.base import parse_clients
+from chaoslib.proxy.toxics.base import api_error, parse_clients
 
 
 def parse_toxicity(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad_request(
-            f"bad request body: toxicity must be a number, got {type(value).__name__}"
-        )
-    if not 0.0 <= value <= 1.0:
-        raise bad_request(f"toxicity is {value}; accepted: 0 to 1")
-    return float(value)
+    """The schema's rule, worded as the API words a refusal."""
+    try:
+        return schema.parse_toxicity(value)
+    except schema.BadValue as exc:
+        raise api_error(exc) from None
 
 
 class ToxicCollection:

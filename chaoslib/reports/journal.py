@@ -9,8 +9,8 @@ from typing import Any
 from chaoslib import scenarios
 from chaoslib.checklist import checklist, performance
 from chaoslib.checks import UNKNOWN, Verdict
-from chaoslib.journal import STATUSES, Journal
-from chaoslib.state import write_json
+from chaoslib.journal import STATUSES, Journal, chaoslib_version
+from chaoslib.reports.files import iso_time, write_text
 from chaoslib.suite import SuiteResult
 
 
@@ -57,28 +57,29 @@ def scenario_json(journal: Journal) -> dict[str, Any]:
         "title": spec.title if spec else "No false positives (steady state)",
         "status": journal.status,
         "error": journal.error,
-        "duration_s": round(journal.ended_at - journal.started_at, 3),
+        "started_at": iso_time(journal.started_at),
+        "ended_at": iso_time(journal.ended_at),
+        "duration_s": round(journal.duration, 3),
+        "timings": {k: round(v, 3) for k, v in journal.timings.items()},
         "steady_state": [_check(v) for v in journal.steady_state],
+        "steady_state_after": [_check(v) for v in journal.steady_state_after],
         "checks": [_check(v) for v in journal.verdicts],
-        "faults": [
-            {"fault": f.fault, "action": f.action, "t": round(f.t, 3), "wall": f.wall,
-             "description": f.description, "error": f.error}
-            for f in journal.faults
-        ],
-    }  # fmt: skip
+        "faults": journal.fault_json(),
+    }
 
 
 def suite_json(result: SuiteResult) -> dict[str, Any]:
     return {
+        "chaoslib_version": chaoslib_version(),
         "status": result.status,
         "counts": status_counts(result),
         "error": result.error,
         "profile": result.profile.name,
         "timing": result.timing,
         "fragile": result.fragile,
-        "started_at": result.started_at,
-        "ended_at": result.ended_at,
-        "duration_s": round(result.ended_at - result.started_at, 3),
+        "started_at": iso_time(result.started_at),
+        "ended_at": iso_time(result.ended_at),
+        "duration_s": round(max(0.0, result.ended_at - result.started_at), 3),
         "scenarios": [scenario_json(j) for j in result.journals],
         "checklist": [line.to_json() for line in checklist(result)],
         "performance": [line.to_json() for line in performance(result)],
@@ -86,11 +87,8 @@ def suite_json(result: SuiteResult) -> dict[str, Any]:
 
 
 def write_journal(result: SuiteResult, path: Path) -> Path:
-    write_json(path, suite_json(result))
+    write_text(path, json.dumps(suite_json(result), indent=2, default=str) + "\n")
     details = path.parent / "scenarios"
-    details.mkdir(exist_ok=True)
     for journal in result.journals:
-        (details / f"{journal.experiment}.json").write_text(
-            json.dumps(journal.to_json(), indent=1, default=str)
-        )
+        journal.write(details / f"{journal.experiment}.json")
     return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chaoslib.errors import ConfigError
-from chaoslib.stack import Stack
+from chaoslib.stack import Stack, no_stack
 from chaoslib.target.base import Target
 
 
@@ -13,7 +13,7 @@ def running_stack(home: Path | None = None) -> Stack:
     """The stack ``invoke stack.up`` started in ``home``, every server of it running."""
     stack = Stack.load(home)
     if stack is None or not stack.proxy_url:
-        raise ConfigError("No stack is running. Start one with: invoke stack.up")
+        raise ConfigError(no_stack(home))
     if not stack.all_running():
         down = [name for name, s in stack.services.items() if not s.is_running()]
         raise ConfigError(

@@ -1,4 +1,8 @@
-"""The toxic catalogue: importing this package registers every toxic type by name."""
+"""The toxic catalogue: importing this package registers every toxic type by name.
+
+Each module here is one type's behaviour; its attributes, bounds and streams are its
+entry in :mod:`chaoslib.proxy.schema` (adding a type: one entry there, one module here).
+"""
 
 from chaoslib.proxy.toxics import (  # noqa: F401  (imported to register)
     bandwidth,

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, attr, text
+from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
 
 SLICE_SECONDS = 0.1
 # How far behind schedule the pacing may be and still catch up. Timers wake a
@@ -20,12 +20,6 @@ SLICE_SECONDS = 0.1
 CATCH_UP_SECONDS = 0.02
 
 
-@dataclass(frozen=True)
-class BandwidthAttributes:
-    rate: int = attr(unit="KB/s (1 KB = 1000 bytes)")
-    scope: str = text("connection", choices=("connection", "proxy"), extension=True)
-
-
 @dataclass
 class Pace:
     due: float = 0.0  # when the bytes sent so far have "used up" the rate
@@ -33,7 +27,6 @@ class Pace:
 
 class Bandwidth(Toxic):
     type_name = "bandwidth"
-    Attributes = BandwidthAttributes
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,11 +1,11 @@
 """The toxic contract: a base class owns the chunk loop, a toxic only says what it does.
 
-A toxic type is a class with an ``Attributes`` dataclass. The dataclass *is*
-the JSON schema of its ``attributes``: field names, integer types, defaults,
-and the accepted ranges in each field's metadata. The base class gives every
-toxic interruptible sleeps: when a toxic is updated or removed, a chunk that
-sleeps inside it is forwarded at once instead of being dropped (Toxiproxy's
-rule for toxic authors).
+A toxic type is a subclass with a ``type_name``; its attributes, their bounds and
+the streams it accepts are its entry in :mod:`chaoslib.proxy.schema`, from which
+the class gets an ``Attributes`` dataclass (the JSON ``attributes``, typed). The
+base class gives every toxic interruptible sleeps: when a toxic is updated or
+removed, a chunk that sleeps inside it is forwarded at once instead of being
+dropped (Toxiproxy's rule for toxic authors).
 """
 
 from __future__ import annotations
@@ -15,38 +15,14 @@ import dataclasses
 import ipaddress
 import random
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from chaoslib.proxy.errors import bad_request
+from chaoslib.proxy import schema as toxic_schema
+from chaoslib.proxy.errors import ApiError, bad_request
+from chaoslib.proxy.schema import INT_MAX, STREAMS, BadValue, ToxicType
 
-STREAMS = ("upstream", "downstream")
-INT_MAX = 2**63 - 1
-
-
-MAX_TEXT = 4096
-
-
-def attr(default: int = 0, *, minimum: int = 0, unit: str = "", maximum: int = INT_MAX) -> Any:
-    """A toxic attribute: an integer with an accepted range, documented by its unit."""
-    return field(
-        default=default, metadata={"kind": "int", "min": minimum, "max": maximum, "unit": unit}
-    )
-
-
-def text(default: str = "", *, choices: tuple[str, ...] = (), extension: bool = False) -> Any:
-    """A string attribute, optionally one of ``choices``.
-
-    ``extension`` marks a field Toxiproxy's own toxic lacks: it is left out of the
-    JSON while it has its default, so a Toxiproxy client sees what it expects."""
-    return field(
-        default=default, metadata={"kind": "str", "choices": choices, "extension": extension}
-    )
-
-
-def words(what: str) -> Any:
-    """A list of strings (command names, for example); ``what`` names one item."""
-    return field(default=(), metadata={"kind": "list", "what": what})
+__all__ = ["INT_MAX", "STREAMS", "Chunk", "LinkContext", "Toxic", "jittered", "parse_clients"]
 
 
 @dataclass
@@ -78,9 +54,11 @@ class LinkContext(Protocol):
 
 
 class Toxic:
-    """One configured toxic on one proxy. Subclasses set ``type_name`` and ``Attributes``."""
+    """One configured toxic on one proxy. Subclasses set ``type_name``; the rest comes
+    from its schema entry (``Attributes``, ``streams``)."""
 
     type_name: ClassVar[str] = ""
+    schema: ClassVar[ToxicType] = ToxicType("", "")
     Attributes: ClassVar[type] = type(None)
     # Protocol toxics read what the client sends: they default to, and only accept, upstream.
     streams: ClassVar[tuple[str, ...]] = STREAMS
@@ -90,8 +68,21 @@ class Toxic:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.type_name:
-            Toxic.registry[cls.type_name] = cls
+        if not cls.type_name:
+            return
+        entry = toxic_schema.SCHEMA.get(cls.type_name)
+        if entry is None:
+            # A type outside the schema (a test's, say) may only be one without attributes.
+            if dataclasses.is_dataclass(cls.Attributes) and dataclasses.fields(cls.Attributes):
+                raise TypeError(
+                    f"toxic type {cls.type_name!r} has attributes but no entry in "
+                    "chaoslib.proxy.schema.SCHEMA; add one there"
+                )
+            entry = ToxicType(cls.type_name, "", streams=cls.streams)
+        else:
+            cls.Attributes = _attributes_class(entry)
+        cls.schema, cls.streams = entry, entry.streams
+        Toxic.registry[cls.type_name] = cls
 
     def __init__(self, name: str, stream: str, toxicity: float, attributes: Any) -> None:
         self.name = name
@@ -175,11 +166,11 @@ class Toxic:
     # -- (de)serialisation ------------------------------------------------------------
     def attributes_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self.attributes):
-            value = getattr(self.attributes, f.name)
-            if f.metadata.get("extension") and value == f.default:
+        for a in self.schema.attrs:
+            value = getattr(self.attributes, a.name)
+            if a.extension and value == a.default:
                 continue
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+            out[a.name] = list(value) if isinstance(value, tuple) else value
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -202,77 +193,37 @@ class Toxic:
             raw = {}
         if not isinstance(raw, dict):
             raise bad_request("bad request body: attributes must be a JSON object")
-        values = dataclasses.asdict(base) if base is not None else {}
-        for f in dataclasses.fields(cls.Attributes):
-            if f.name in raw:
-                values[f.name] = _parse_field(cls.type_name, f, raw[f.name])
-        attrs = cls.Attributes(**values)
-        cls.validate(attrs)
-        return attrs
-
-    @classmethod
-    def validate(cls, attrs: Any) -> None:
-        """Checks across fields, beyond each field's range."""
+        merged = dataclasses.asdict(base) if base is not None else None
+        try:
+            return cls.Attributes(**cls.schema.parse(raw, merged))
+        except BadValue as exc:
+            raise api_error(exc) from None
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def api_error(exc: BadValue) -> ApiError:
+    """The schema's refusal as the API words it (Toxiproxy's prefix for a body it cannot use)."""
+    return bad_request(f"bad request body: {exc.message}" if exc.body else exc.message)
+
+
 def parse_clients(raw: Any, base: tuple[Network, ...] = ()) -> tuple[Network, ...]:
-    """The ``clients`` attribute any toxic accepts: source IPs or CIDRs it applies to."""
+    """The ``clients`` attribute of a request's ``attributes``; ``base`` if it has none."""
     if not isinstance(raw, dict) or "clients" not in raw:
         return base
-    value = raw["clients"]
-    if value is None:
-        return ()
-    if not isinstance(value, list) or len(value) > 1000:
-        raise bad_request(
-            "bad request body: attribute clients must be a list of at most 1000 IP addresses "
-            'or CIDRs, such as ["127.0.0.2", "10.0.0.0/8"]'
-        )
-    networks = []
-    for item in value:
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except (TypeError, ValueError):
-            raise bad_request(
-                f"attribute clients: {item!r} is not an IP address or CIDR; "
-                'accepted: such as "127.0.0.2" or "10.0.0.0/8"'
-            ) from None
-    return tuple(networks)
+    try:
+        return toxic_schema.parse_clients(raw["clients"])
+    except BadValue as exc:
+        raise api_error(exc) from None
 
 
-def _parse_field(type_name: str, f: dataclasses.Field, value: Any) -> Any:
-    meta, where = f.metadata, f"attribute {f.name} of {type_name}"
-    if meta["kind"] == "int":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad_request(
-                f"bad request body: {where} must be a number, got {type(value).__name__}"
-            )
-        if isinstance(value, float) and not value.is_integer():
-            raise bad_request(f"bad request body: {where} must be a whole number")
-        number = int(value)
-        lo, hi, unit = meta["min"], meta["max"], meta["unit"]
-        if not lo <= number <= hi:
-            unit_text = f" {unit}" if unit else ""
-            raise bad_request(f"{where} is {number}; accepted: {lo} to {hi}{unit_text}")
-        return number
-    if meta["kind"] == "str":
-        if not isinstance(value, str) or len(value) > MAX_TEXT:
-            raise bad_request(
-                f"bad request body: {where} must be a string of at most {MAX_TEXT} characters"
-            )
-        choices = meta["choices"]
-        if choices and value not in choices:
-            raise bad_request(f"{where} is {value!r}; accepted: {', '.join(choices)}")
-        return value
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise bad_request(
-            f"bad request body: {where} must be a list of {meta['what']} (non-empty strings)"
-        )
-    if len(value) > 1000:
-        raise bad_request(f"{where} has {len(value)} items; accepted: at most 1000")
-    return tuple(value)
+def _attributes_class(entry: ToxicType) -> type:
+    """A frozen dataclass of the entry's attributes, so a toxic reads ``attributes.rate``."""
+    kinds = {"int": int, "str": str, "list": tuple}
+    fields = [(a.name, kinds[a.kind], dataclasses.field(default=a.default)) for a in entry.attrs]
+    camel = "".join(part.title() for part in entry.name.split("_"))
+    return dataclasses.make_dataclass(f"{camel}Attributes", fields, frozen=True)
 
 
 def jittered(ms: int, jitter: int, rng: random.Random) -> float:

@@ -8,22 +8,13 @@ Removing or updating the toxic releases the connections it is holding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from chaoslib.proxy.toxics.base import LinkContext, Toxic, attr, jittered
-
-
-@dataclass(frozen=True)
-class ConnectDelayAttributes:
-    delay: int = attr(unit="ms")
-    jitter: int = attr(unit="ms")
+from chaoslib.proxy.toxics.base import LinkContext, Toxic, jittered
 
 
 class ConnectDelay(Toxic):
     type_name = "connect_delay"
-    Attributes = ConnectDelayAttributes
-    streams = ("upstream",)
 
     async def on_connect(self, ctx: LinkContext, state: Any) -> None:
         await self.sleep(ctx, jittered(self.attributes.delay, self.attributes.jitter, ctx.rng))

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, attr, jittered
-
-
-@dataclass(frozen=True)
-class LatencyAttributes:
-    latency: int = attr(unit="ms")
-    jitter: int = attr(unit="ms")
+from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, jittered
 
 
 class Latency(Toxic):
     type_name = "latency"
-    Attributes = LatencyAttributes
 
     async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Any) -> AsyncIterator[bytes]:
         delay = jittered(self.attributes.latency, self.attributes.jitter, ctx.rng)

@@ -5,12 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, attr
-
-
-@dataclass(frozen=True)
-class LimitDataAttributes:
-    bytes: int = attr(unit="bytes")
+from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
 
 
 @dataclass
@@ -20,7 +15,6 @@ class Sent:
 
 class LimitData(Toxic):
     type_name = "limit_data"
-    Attributes = LimitDataAttributes
 
     def new_state(self) -> Sent:
         return Sent()

@@ -10,13 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from chaoslib.proxy.toxics.base import LinkContext, Toxic, attr
-
-
-@dataclass(frozen=True)
-class LimitTimeAttributes:
-    time: int = attr(unit="ms")
-    reset: int = attr(maximum=1, unit="(0: close with FIN, 1: with RST)")
+from chaoslib.proxy.toxics.base import LinkContext, Toxic
 
 
 @dataclass
@@ -26,7 +20,6 @@ class Timer:
 
 class LimitTime(Toxic):
     type_name = "limit_time"
-    Attributes = LimitTimeAttributes
 
     def new_state(self) -> Timer:
         return Timer()

@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
 from typing import Any
 
-from chaoslib.proxy.errors import bad_request
-from chaoslib.proxy.toxics.base import LinkContext, attr, text
-from chaoslib.proxy.toxics.protocol import ACTIONS, ProtocolToxic, Session, check_regex
+from chaoslib.proxy.toxics.base import LinkContext
+from chaoslib.proxy.toxics.protocol import ProtocolToxic, Session
 from chaoslib.proxy.toxics.sequencer import Pending, Sequencer, Slot
 from chaoslib.proxy.wire.pg import (
     READY_AFTER,
@@ -41,20 +39,9 @@ from chaoslib.proxy.wire.pg import (
     message,
 )
 
-SQLSTATE = re.compile(r"[0-9A-Z]{5}")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_$.:-]{1,63}")
 ASYNC_MESSAGES = frozenset("ANS")  # notification, notice, parameter status: any time
 EXPECTS_READY = frozenset({"Q", "S", "F", "startup"})  # each gets one ReadyForQuery
-
-
-@dataclass(frozen=True)
-class PgQueryAttributes:
-    pattern: str = text()
-    action: str = text("delay", choices=ACTIONS)
-    delay_ms: int = attr(unit="ms")
-    sqlstate: str = text("57014")
-    message: str = text("canceling statement due to statement timeout")
-    count: int = attr(unit="matches (0: no limit)")
 
 
 class ReadySequencer(Sequencer):
@@ -91,16 +78,6 @@ class ReadySequencer(Sequencer):
 
 class PgQuery(ProtocolToxic):
     type_name = "pg_query"
-    Attributes = PgQueryAttributes
-
-    @classmethod
-    def validate(cls, attrs: PgQueryAttributes) -> None:
-        check_regex(cls.type_name, "pattern", attrs.pattern)
-        if not SQLSTATE.fullmatch(attrs.sqlstate):
-            raise bad_request(
-                f"attribute sqlstate of pg_query is {attrs.sqlstate!r}; accepted: five digits "
-                'or capitals, such as "57014" (query_canceled) or "40001" (serialization_failure)'
-            )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

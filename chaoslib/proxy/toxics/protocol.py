@@ -11,17 +11,14 @@ replies, also in a pipeline: see :mod:`chaoslib.proxy.toxics.sequencer`.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from chaoslib.proxy.errors import bad_request
 from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
 from chaoslib.proxy.toxics.sequencer import Pending, Sequencer, Slot
 from chaoslib.proxy.wire.base import FrameParser
 
-ACTIONS = ("delay", "error", "close")
 ASK_TIMEOUT = 5.0  # how long a statement waits for the server to answer the proxy's question
 
 
@@ -33,13 +30,6 @@ class Session:
     sequencer: Sequencer | None = None
     cut: bool = False  # the connection is being closed: forward nothing more
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def check_regex(type_name: str, field: str, pattern: str) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise bad_request(f"attribute {field} of {type_name} is not a regex: {exc}") from None
 
 
 class ProtocolToxic(Toxic):

@@ -16,27 +16,15 @@ follow commands one to one, so the toxic leaves that connection alone.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
-from chaoslib.proxy.errors import bad_request
-from chaoslib.proxy.toxics.base import LinkContext, attr, text, words
-from chaoslib.proxy.toxics.protocol import ACTIONS, ProtocolToxic, Session, check_regex
+from chaoslib.proxy.toxics.base import LinkContext
+from chaoslib.proxy.toxics.protocol import ProtocolToxic, Session
 from chaoslib.proxy.toxics.sequencer import Pending, Sequencer, Slot
 from chaoslib.proxy.wire.resp import Frame, RespParser, error_reply
 
 PUSH_MODE = frozenset({b"SUBSCRIBE", b"PSUBSCRIBE", b"SSUBSCRIBE", b"MONITOR"})
 PUSH = ord(">")
-
-
-@dataclass(frozen=True)
-class RedisCommandAttributes:
-    commands: tuple[str, ...] = words("command names")
-    key_pattern: str = text()
-    action: str = text("delay", choices=ACTIONS)
-    delay_ms: int = attr(unit="ms")
-    error: str = text("READONLY You can't write against a read only replica.")
-    count: int = attr(unit="matches (0: no limit)")
 
 
 class ReplySequencer(Sequencer):
@@ -46,16 +34,6 @@ class ReplySequencer(Sequencer):
 
 class RedisCommand(ProtocolToxic):
     type_name = "redis_command"
-    Attributes = RedisCommandAttributes
-
-    @classmethod
-    def validate(cls, attrs: RedisCommandAttributes) -> None:
-        check_regex(cls.type_name, "key_pattern", attrs.key_pattern)
-        if not attrs.error.strip():
-            raise bad_request(
-                "attribute error of redis_command is empty; accepted: an error code and text, "
-                'such as "LOADING Redis is loading the dataset in memory"'
-            )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

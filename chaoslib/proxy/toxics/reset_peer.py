@@ -14,20 +14,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, attr
-
-
-@dataclass(frozen=True)
-class ResetPeerAttributes:
-    timeout: int = attr(unit="ms")
+from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
 
 
 class ResetPeer(Toxic):
     type_name = "reset_peer"
-    Attributes = ResetPeerAttributes
 
     async def _reset(self, ctx: LinkContext) -> None:
         # Not self.sleep: that one ends early when the toxic changes (see the docstring).

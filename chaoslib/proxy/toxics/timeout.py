@@ -10,12 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, attr
-
-
-@dataclass(frozen=True)
-class TimeoutAttributes:
-    timeout: int = attr(unit="ms")
+from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
 
 
 @dataclass
@@ -25,7 +20,6 @@ class Timer:
 
 class Timeout(Toxic):
     type_name = "timeout"
-    Attributes = TimeoutAttributes
 
     def new_state(self) -> Timer:
         return Timer()

@@ -1,6 +1,6 @@
 """A game shard: heartbeats, takes add_game/remove_game, monitors games into the database.
 
-SHARD_ID=shard_01 REDIS_URL=... DATABASE_URL=... python -m examples.arbees.shard
+SHARD_ID=shard_01 REDIS_URL=... DATABASE_URL=... python -m chaoslib.examples.arbees.shard
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from loguru import logger
 
-from examples.arbees import db, logs
-from examples.arbees.config import Settings
-from examples.arbees.reconnect import REDIS_ERRORS, RedisSession
+from chaoslib.examples.arbees import db, logs
+from chaoslib.examples.arbees.config import Settings
+from chaoslib.examples.arbees.reconnect import REDIS_ERRORS, RedisSession
 
 SIGNAL_STREAM = "signals:stream"
 VERSION = "0.1.0"

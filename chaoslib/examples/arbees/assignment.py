@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from examples.arbees.config import Settings
+from chaoslib.examples.arbees.config import Settings
 
 
 @dataclass

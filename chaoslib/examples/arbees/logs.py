@@ -8,7 +8,7 @@ from loguru import logger
 
 
 def setup(service: str) -> None:
-    logger.enable("examples")
+    logger.enable("chaoslib.examples.arbees")  # chaoslib disables its own loggers at import
     logger.remove()
     logger.add(
         sys.stdout,

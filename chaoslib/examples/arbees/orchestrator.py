@@ -1,6 +1,6 @@
 """The orchestrator: assigns games to shards, watches heartbeats, resyncs, cleans up, alerts.
 
-REDIS_URL=... DATABASE_URL=... python -m examples.arbees.orchestrator
+REDIS_URL=... DATABASE_URL=... python -m chaoslib.examples.arbees.orchestrator
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import time
 import redis.asyncio as aioredis
 from loguru import logger
 
-from examples.arbees import db, logs
-from examples.arbees.alerts import Alerts
-from examples.arbees.assignment import Decisions, Registry
-from examples.arbees.config import Settings
-from examples.arbees.reconnect import REDIS_ERRORS, RedisSession
+from chaoslib.examples.arbees import db, logs
+from chaoslib.examples.arbees.alerts import Alerts
+from chaoslib.examples.arbees.assignment import Decisions, Registry
+from chaoslib.examples.arbees.config import Settings
+from chaoslib.examples.arbees.reconnect import REDIS_ERRORS, RedisSession
 
 
 class Orchestrator:

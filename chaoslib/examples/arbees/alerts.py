@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 from loguru import logger
 
-from examples.arbees.config import Settings
+from chaoslib.examples.arbees.config import Settings
 
 # The guide greps for the CamelCase names; the payload's `type` is snake_case as in Arbees.
 NAMES = {

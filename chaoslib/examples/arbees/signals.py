@@ -13,10 +13,10 @@ import redis.asyncio as aioredis
 from loguru import logger
 from redis.exceptions import ResponseError
 
-from examples.arbees import logs
-from examples.arbees.config import Settings
-from examples.arbees.reconnect import RedisSession
-from examples.arbees.shard import SIGNAL_STREAM
+from chaoslib.examples.arbees import logs
+from chaoslib.examples.arbees.config import Settings
+from chaoslib.examples.arbees.reconnect import RedisSession
+from chaoslib.examples.arbees.shard import SIGNAL_STREAM
 
 GROUP = "signal_processor"
 

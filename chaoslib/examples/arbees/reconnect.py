@@ -16,7 +16,7 @@ from loguru import logger
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from examples.arbees.config import Settings
+from chaoslib.examples.arbees.config import Settings
 
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, ConnectionError)
 

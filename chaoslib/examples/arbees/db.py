@@ -17,7 +17,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from examples.arbees.config import Settings
+from chaoslib.examples.arbees.config import Settings
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS game_states (time timestamptz NOT NULL, game_id text NOT NULL, sport text,

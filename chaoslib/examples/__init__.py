@@ -1,0 +1,1 @@
+"""Systems that ship with chaoslib so that `chaos suite` runs from a wheel, outside any checkout."""
