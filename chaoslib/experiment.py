@@ -41,7 +41,8 @@ class RunContext:
     started: float = 0.0
 
     def applied_at(self, fault: str) -> float | None:
-        times = [f.t for f in self.faults if f.fault == fault and f.action == "apply"]
+        times = [f.t for f in self.faults
+                 if f.fault == fault and f.action == "apply" and f.error is None]  # fmt: skip
         return min(times) if times else None
 
     def healed_at(self, fault: str) -> float | None:
@@ -102,7 +103,11 @@ class FaultRun:
     def apply(self, name: str) -> FaultEvent:
         """Apply now; the event's time is when the apply began (its first effect)."""
         began = self.clock.now()
-        self.faults[name].apply()
+        try:
+            self.faults[name].apply()
+        except Exception as exc:  # Fault.apply healed what it had done before raising
+            self._record(name, "apply", began, f"{type(exc).__name__}: {exc}")
+            raise
         return self._record(name, "apply", began)
 
     def heal(self, name: str) -> FaultEvent | None:
@@ -134,7 +139,8 @@ class FaultRun:
         return failed
 
     def applied_at(self, name: str) -> float | None:
-        return min((e.t for e in self.events if e.fault == name and e.action == "apply"),
+        return min((e.t for e in self.events
+                    if e.fault == name and e.action == "apply" and e.error is None),
                    default=None)  # fmt: skip
 
     def healed_at(self, name: str) -> float | None:

@@ -14,13 +14,13 @@ event there::
         chaos.history, "redis", 2.0, healed_at=fault.healed_at, fault_at=fault.applied_at
     )
 
-Each apply and heal is also a :class:`~chaoslib.journal.FaultEvent` in :attr:`Chaos.events`
-and a ``fault`` event in the history, as an experiment records them.
+The faults are applied and healed through :class:`~chaoslib.experiment.FaultRun`, the
+runner an experiment uses: each apply and heal is a :class:`~chaoslib.journal.FaultEvent`
+in :attr:`Chaos.events` and a ``fault`` event in the history, as in an experiment's journal.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,13 +29,14 @@ from loguru import logger
 from chaoslib import checks as checks_module
 from chaoslib import observe as observe_module
 from chaoslib.clock import REAL_CLOCK, Clock
+from chaoslib.experiment import FaultRun
 from chaoslib.faults.base import Fault
 from chaoslib.faults.network import Link
 from chaoslib.faults.service import Restart, ServiceFault
 from chaoslib.faults.signals import signals_held
 from chaoslib.journal import FaultEvent
 from chaoslib.observe.base import Observer
-from chaoslib.observe.history import Event, History
+from chaoslib.observe.history import History
 from chaoslib.target import Target
 
 
@@ -57,31 +58,17 @@ class FaultHandle:
         return self.fault.applied
 
     def apply(self) -> FaultHandle:
-        if self.fault.applied:
-            return self
-        began = self._chaos.clock.now()
-        try:
-            self.fault.apply()
-        except Exception as exc:  # Fault.apply healed what it had done before raising
-            self._chaos.record(self, "apply", began, f"{type(exc).__name__}: {exc}")
-            raise
-        self.applied_at = began
-        self._chaos.record(self, "apply", began)
+        """Apply now (idempotent while it holds). ``applied_at`` is when the apply began."""
+        if not self.fault.applied:
+            self.applied_at = self._chaos.run.apply(self.name).t
         return self
 
     def heal(self) -> None:
         """Heal now (idempotent). ``healed_at`` is when the heal began, as an experiment
         times it: its first effect may be answered before the heal returns."""
-        if not self.fault.applied:
-            return
-        began = self._chaos.clock.now()
-        try:
-            self.fault.heal()
-        except Exception as exc:
-            self._chaos.record(self, "heal", began, f"{type(exc).__name__}: {exc}")
-            raise
-        self.healed_at = began
-        self._chaos.record(self, "heal", began)
+        event = self._chaos.run.heal(self.name)
+        if event is not None:
+            self.healed_at = event.t
 
     def __enter__(self) -> FaultHandle:
         return self.apply()
@@ -153,9 +140,16 @@ class Chaos:
         self.target = target
         self.clock = clock
         self.history = history if history is not None else History()
-        self.faults: list[FaultHandle] = []
-        self.events: list[FaultEvent] = []
+        # The one runner every front end applies and heals through: it times each action
+        # on this clock and records it in the history, as an experiment's run does.
+        self.run = FaultRun(self.history, clock=clock)
+        self.faults: list[FaultHandle] = []  # this test's only, in the order applied
         self._observers: list[Observer] = []
+
+    @property
+    def events(self) -> list[FaultEvent]:
+        """Every apply and heal so far (a failed heal too, with its error), in order."""
+        return self.run.events
 
     @property
     def env(self) -> Target:
@@ -173,11 +167,12 @@ class Chaos:
 
     def apply(self, fault: Fault, name: str | None = None) -> FaultHandle:
         """Apply any fault now (a partition, a flap, one of your own); healed at teardown."""
-        taken = {handle.name for handle in self.faults}
+        # Two latencies on one link: latency@redis, then latency@redis#2.
         unique, n = name or fault.name, 1
-        while unique in taken:  # two latencies on one link: latency@redis, latency@redis#2
+        while unique in self.run.faults:
             n += 1
             unique = f"{name or fault.name}#{n}"
+        self.run.add(unique, fault)
         handle = FaultHandle(unique, fault, self)
         self.faults.append(handle)
         return handle.apply()
@@ -188,13 +183,6 @@ class Chaos:
         observer.history, observer.clock = self.history, self.clock
         self._observers.append(observer)
         return observer.start()
-
-    def record(self, handle: FaultHandle, action: str, at: float, error: str | None = None) -> None:
-        """One apply or heal, as :class:`~chaoslib.experiment.Experiment` records it."""
-        wall = time.time() - (self.clock.now() - at)
-        what = handle.fault.describe()
-        self.events.append(FaultEvent(handle.name, action, at, wall, what, error))
-        self.history.add(Event(at, handle.name, "fault", error is None, action, what, wall))
 
     def heal_all(self) -> None:
         """Heal the faults this test applied, last first; the proxy's other toxics and links

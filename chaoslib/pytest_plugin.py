@@ -88,6 +88,8 @@ def chaos(chaos_stack: Stack) -> Iterator[Chaos]:
     ``chaos.apply(fault)`` return a :class:`~chaoslib.pytest_chaos.FaultHandle` with
     ``applied_at``/``healed_at`` on the clock of ``chaos.history``; a ``with`` block heals
     at its end. ``chaos.watch(observer)`` records into that history until teardown.
+    ``chaos.events`` lists every apply and heal, as an experiment's journal does (the
+    same runner, :class:`~chaoslib.experiment.FaultRun`, applies and heals them).
     Teardown heals only what this test applied."""
     helper = Chaos(Target.from_stack(chaos_stack))
     try:

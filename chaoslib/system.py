@@ -235,7 +235,7 @@ class LocalSystem(SystemBase):
     def __init__(self, profile: Profile, timing: str, stack: Stack, workdir: Path, **kwargs: Any):
         super().__init__(profile, timing, workdir, **kwargs)
         if not stack.proxy_url:
-            raise ConfigError("the stack has no proxy server; start it with invoke stack.up")
+            raise ConfigError("the stack has no proxy server; start it with chaos stack.up")
         self.stack = stack
         self.target.toxiproxy = Toxiproxy(stack.proxy_url)
         self.target.direct = direct_urls(stack)

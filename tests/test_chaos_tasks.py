@@ -9,17 +9,13 @@ import subprocess
 import pytest
 
 from chaoslib import stack as stack_mod
-from chaoslib.stack import StackConfig
 from chaoslib.toxiproxy import Toxiproxy
 from tests.helpers import REPO, run_invoke, spawn_python
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("tasks-home")
-    stack_mod.up(StackConfig(home=home))
-    yield home
-    stack_mod.down(home)
+def home(stack_home):
+    return stack_home
 
 
 def invoke(home, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -49,7 +45,8 @@ def test_db_slow_applies_latency_both_ways_and_heals(home):
 def test_redis_flap_and_bandwidth(home):
     flap = invoke(home, "chaos.redis-flap", "--period", "0.5", "--down", "0.2", "--cycles", "2")
     assert flap.returncode == 0, flap.stdout + flap.stderr
-    assert flap.stdout.count("redis link down") == 2
+    assert flap.stdout.count("redis link down") == 2 and flap.stdout.count("redis link up") == 2
+    assert "Holding the flap for 700ms…" in flap.stdout  # the last down ends at 0.7s
     bandwidth = invoke(
         home, "chaos.bandwidth", "--link", "redis", "--rate", "50", "--duration", "0.5"
     )
@@ -67,11 +64,33 @@ def test_a_target_that_does_not_recover_fails_the_task(home):
     assert "❌ redis recovered within 1s" in result.stdout
 
 
+# -- progress while a fault holds -------------------------------------------------------------
+def test_a_timed_hold_says_how_long_it_holds_between_the_apply_and_the_heal(home):
+    result = invoke(home, "chaos.redis-down", "--duration", "1500ms")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout  # a pipe: one line, not a bar redrawn into the log
+    assert "Holding the fault for 1.5s…" in out
+    assert out.index("Holding the fault") < out.index("Healed: link down: redis")
+    assert "━" not in out
+
+
+def test_on_a_terminal_a_timed_hold_shows_a_bar_counting_down(home):
+    # rich treats the pipe as a terminal, as it would a person's: the bar is drawn.
+    result = run_invoke(home, "chaos.redis-down", "--duration", "2", timeout=120,
+                        TTY_COMPATIBLE="1", TTY_INTERACTIVE="1", TERM="xterm")  # fmt: skip
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.stdout)  # colours, cursor moves
+    assert result.returncode == 0, out + result.stderr
+    assert "Holding the fault for 2s ━" in out and "Holding the fault for 2s…" not in out
+    left = set(re.findall(r"━ ([0-9.]+m?s) left", out))
+    assert len(left) >= 2, out  # redrawn while it held, the time left going down
+    assert out.index("left") < out.index("Healed: link down: redis")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["chaos.db-slow", "--latency", "slow"], "--latency='slow' is not a whole number"),
-        (["chaos.redis-down", "--duration", "-1"], "--duration='-1' is too small"),
+        (["chaos.db-slow", "--latency", "slow"], "--latency='slow' is not a duration"),
+        (["chaos.redis-down", "--duration", "-1"], "--duration='-1' is too short"),
         (["chaos.redis-flap", "--period", "1", "--down", "2"], "must be shorter than --period"),
         (["chaos.bandwidth", "--rate", "10"], "--link is required (or --service)"),
         (
@@ -90,32 +109,9 @@ def test_bad_flags_say_what_is_wrong(home, args, message):
     assert message in result.stderr
 
 
-def test_run_a_yaml_experiment_and_write_its_journal(home, tmp_path):
-    journal = tmp_path / "journal.json"
-    result = invoke(
-        home,
-        "chaos.run",
-        str(REPO / "experiments" / "redis-partition-under-load.yml"),
-        "--journal",
-        str(journal),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    data = json.loads(journal.read_text())
-    assert data["status"] == "passed"
-    assert {c["name"] for c in data["checks"]} >= {"stream: no lost or duplicated messages"}
-
-
-def test_run_rejects_a_bad_file_before_anything_runs(home, tmp_path):
-    bad = tmp_path / "bad.yml"
-    bad.write_text("name: x\nfaults:\n  - {name: a, type: down, link: nope, for: 1}\n")
-    result = invoke(home, "chaos.run", str(bad))
-    assert result.returncode == 2
-    assert f"{bad}:3: faults[0].link: unknown link 'nope'" in result.stderr
-
-
 def test_tasks_without_a_stack_say_how_to_start_one(tmp_path):
     result = invoke(tmp_path / "empty", "chaos.redis-down", "--duration", "1")
-    assert result.returncode == 2  # a ConfigError, as from chaos.run: usage errors exit 2
+    assert result.returncode == 2  # a ConfigError: usage errors exit 2
     assert "No stack is running. Start one with: invoke stack.up" in result.stderr
 
 
@@ -165,6 +161,7 @@ def test_partition_cuts_one_client_address_and_the_others_keep_working(home):
     assert "✅ redis 127.0.0.3 works answered" in out
     assert "✅ timescaledb 127.0.0.1 works answered" in out
     assert "After the heal: every probe answered" in out
+    assert "Holding the cut for 500ms…" in out
     assert all(not p.toxics for p in proxies(home).values())
 
 

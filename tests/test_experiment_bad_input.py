@@ -13,10 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from chaoslib import stack as stack_mod
 from chaoslib.errors import ConfigError
 from chaoslib.experiment_file import load_experiment, tcp_address
-from chaoslib.stack import StackConfig
 from chaoslib.target.open import open_target
 from chaoslib.yaml_lines import FileError
 from tests.helpers import run_invoke
@@ -95,11 +93,8 @@ def test_a_url_without_host_and_port_is_a_clear_error_without_its_password(url):
 
 # -- through the CLI, against a running stack --------------------------------------------
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("bad-input-home")
-    stack_mod.up(StackConfig(home=home))
-    yield home
-    stack_mod.down(home)
+def home(stack_home):
+    return stack_home
 
 
 def test_durations_take_units_as_the_task_flags_do(home, tmp_path):

@@ -125,4 +125,6 @@ def test_proxy_wide_bandwidth_is_shared_by_all_connections(client, echo_proxy):
         thread.join(20)
     assert len(done) == 4
     rate = 4 * per_connection / (max(done) - start) / 1000
-    assert rate == pytest.approx(1000, rel=0.05)
+    # Shared, 4 connections get 1000 KB/s between them; per connection they would get 4000.
+    # 15% leaves room for a busy 2-core machine and still tells the two apart.
+    assert rate == pytest.approx(1000, rel=0.15)

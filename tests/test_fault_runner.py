@@ -3,13 +3,17 @@ schedule of links down; open windows hold until stopped; recovery dispatches by 
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
 import uuid
+from pathlib import Path
 
 import psutil
 import pytest
@@ -24,18 +28,14 @@ from chaoslib.faults.ledger import HealError, LedgerEntry, register_healer
 from chaoslib.faults.network import partition
 from chaoslib.faults.recovery import heal_entry, heal_ledger
 from chaoslib.observe.history import History
-from chaoslib.stack import StackConfig
 from chaoslib.toxiproxy import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import run_invoke, spawn_python
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("runner-home")
-    stack_mod.up(StackConfig(home=home))
-    yield home
-    stack_mod.down(home)
+def home(stack_home):
+    return stack_home
 
 
 def proxies(home):
@@ -257,3 +257,47 @@ def test_a_new_fault_kind_heals_through_its_own_registration(tmp_path):
         heal_entry(LedgerEntry("nope", {}, "?"), None)
     with pytest.raises(ValueError, match="already has a healer"):
         register_healer(kind)(lambda entry, stack: "")
+
+
+# Kinds no healer undoes yet, each named with why: a new one fails the test below, not a reset.
+# t06's stale assignment lives in the system under test (only the scenario, with its
+# contract, can send the remove command): a reset reports it FAILED and drops it.
+WITHOUT_A_HEALER = {"stale_game": "chaoslib/scenarios/t06_zombie_cleanup.py"}
+
+
+def _ledger_kinds_written() -> dict[str, set[str]]:
+    """kind -> the chaoslib modules that write a LedgerEntry of that kind (read from the
+    source: every ``LedgerEntry("kind", ...)`` or ``LedgerEntry(kind="kind", ...)``)."""
+    package = Path(__file__).resolve().parent.parent / "chaoslib"
+    kinds: dict[str, set[str]] = {}
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "LedgerEntry"):
+                continue
+            given = node.args[:1] + [k.value for k in node.keywords if k.arg == "kind"]
+            for arg in given:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    kinds.setdefault(arg.value, set()).add(str(path.relative_to(package.parent)))
+    return kinds
+
+
+def test_every_ledger_kind_a_fault_writes_has_a_healer_registered_by_its_fault_module():
+    written = _ledger_kinds_written()
+    assert {"toxic", "link_down", "service", "network", "packet"} <= set(written)  # really read
+    # A fresh interpreter that imports only what calls heal_entry (chaos.reset, a compose
+    # system's restore): whatever this test process imported must not register a healer.
+    probe = (
+        "import json\nfrom chaoslib.faults import recovery\n"
+        "from chaoslib.faults.ledger import healer_for, registered_kinds\n"
+        "print(json.dumps({k: healer_for(k).__module__ for k in registered_kinds()}))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    registered = json.loads(done.stdout)
+    missing = {kind: sorted(where) for kind, where in written.items() if kind not in registered}
+    assert missing == {kind: [where] for kind, where in WITHOUT_A_HEALER.items()}
+    # recovery only dispatches: each healer sits in a fault module, next to its fault.
+    faults = "chaoslib.faults"
+    assert registered == {"link_down": f"{faults}.network", "toxic": f"{faults}.network",
+                          "network": f"{faults}.network_disconnect", "packet": f"{faults}.packet",
+                          "service": f"{faults}.service"}  # fmt: skip

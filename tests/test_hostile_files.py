@@ -22,7 +22,6 @@ from chaoslib.experiment import Experiment
 from chaoslib.experiment_file import load_experiment
 from chaoslib.faults.ledger import Ledger
 from chaoslib.profile import load_profile
-from chaoslib.stack import StackConfig
 from chaoslib.toxiproxy import Toxiproxy
 from chaoslib.yaml_lines import MAX_BYTES
 from tests.helpers import run_invoke
@@ -340,11 +339,8 @@ def test_a_key_written_over_a_merged_one_overrides_it_and_a_written_twice_key_is
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("hostile-home")
-    stack_mod.up(StackConfig(home=home))
-    yield home
-    stack_mod.down(home)
+def home(stack_home):
+    return stack_home
 
 
 def untouched(home: Path) -> bool:

@@ -85,7 +85,7 @@ FLAGS = {
     ),
     "negative_duration": (
         ("--service", "svc", "--kind", "rate", "--value", "800", "--duration", "-1"),
-        "--duration='-1' is too small",
+        "--duration='-1' is too short",
     ),
     "no_profile": (
         ("--service", "svc", "--kind", "rate", "--value", "800"),

@@ -201,6 +201,12 @@ def test_handles_are_timed_on_the_helpers_clock_and_named_apart(offline_chaos, t
         ("slow#2", "apply", 102.5),
         ("slow#2", "heal", 103.5),
     ]
+    # Through the one runner: its record is the helper's, and the history holds the same.
+    assert offline_chaos.events is offline_chaos.run.events
+    assert offline_chaos.run.applied_at("slow#2") == second.applied_at
+    marks = [(e.source, e.value, e.t) for e in offline_chaos.history.select(kind="fault")]
+    assert marks == [("slow", "apply", 100.0), ("slow#2", "apply", 102.5),
+                     ("slow#2", "heal", 103.5)]  # fmt: skip
 
 
 def test_heal_all_heals_last_first_tries_every_fault_and_raises_the_first_error(

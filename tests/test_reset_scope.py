@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoslib.faults.ledger import Ledger
+from chaoslib.faults.ledger import Ledger, LedgerError
 from chaoslib.faults.recovery import FAILED
 from chaoslib.stack import Stack
 from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
@@ -125,3 +125,17 @@ def test_the_reset_help_says_what_all_removes(stack_home):
     result = run_invoke(stack_home, "--help", "chaos.reset")
     assert result.returncode == 0, said(result)
     assert "--all" in result.stdout and "not applied by chaoslib" in said(result)
+
+
+def test_a_damaged_ledger_says_a_reset_keeps_the_users_own_unless_all(tmp_path):
+    # Before: "run invoke chaos.reset: on the embedded stack that clears every toxic and
+    # disabled link through the proxy's /reset", which only --all does now.
+    (tmp_path / "ledger.json").write_text("[]")
+    with pytest.raises(LedgerError) as caught:
+        Ledger(tmp_path).entries()
+    text = " ".join(str(caught.value).split())
+    assert "is not a ledger" in text and "chaoslib left it as it is" in text
+    assert text.endswith(
+        "then run chaos.reset (with --all it also clears every toxic and disabled link "
+        "through the proxy's /reset, a user's own included)."
+    )

@@ -9,9 +9,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from chaoslib import stack as stack_mod
 from chaoslib.faults.ledger import Ledger
-from chaoslib.stack import Stack, StackConfig
+from chaoslib.stack import Stack
 from chaoslib.toxiproxy import Toxiproxy
 from tests.helpers import REPO
 from tests.test_service_tasks import chaos
@@ -21,11 +20,8 @@ FLAP = REPO / "experiments" / "redis-flap-while-db-slow.yml"
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("run-task")
-    stack_mod.up(StackConfig(home=home))
-    yield home
-    stack_mod.down(home)
+def home(stack_home):
+    return stack_home
 
 
 def untouched(home) -> bool:

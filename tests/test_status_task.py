@@ -7,8 +7,7 @@ import signal
 
 import pytest
 
-from chaoslib import stack as stack_mod
-from chaoslib.stack import Stack, StackConfig
+from chaoslib.stack import Stack
 from chaoslib.toxiproxy import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import run_invoke, spawn_python
@@ -16,11 +15,8 @@ from tests.test_service_tasks import chaos, spawn_chaos
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("status-task")
-    stack_mod.up(StackConfig(home=home))
-    yield home
-    stack_mod.down(home)
+def home(stack_home):
+    return stack_home
 
 
 def proxy(home) -> Toxiproxy:

@@ -12,18 +12,14 @@ import pytest
 from chaoslib import stack as stack_mod
 from chaoslib.cli import measure
 from chaoslib.cli.measure_fault import matches, statement_for
-from chaoslib.stack import StackConfig
 from chaoslib.toxiproxy import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import run_invoke, spawn_python
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("measures-home")
-    stack_mod.up(StackConfig(home=home))
-    yield home
-    stack_mod.down(home)
+def home(stack_home):
+    return stack_home
 
 
 def proxies(home):

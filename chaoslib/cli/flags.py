@@ -28,6 +28,11 @@ RECOVER = (
     "2m or bare seconds (default 10s, at most 24h)."
 )
 FORCE = "Inject faults even though the profile is marked protected: true (a planned game day)."
+# In a task that also has --overlap: the two are never one another's override.
+FORCE_NOT_OVERLAP = (
+    f"{FORCE} It does not let the fault share what another running chaos task holds: "
+    "that is --overlap."
+)
 PROFILE = (
     "Where the system runs: empty for the embedded stack (invoke stack.up), or a profile "
     "with a compose section (compose) for a running docker-compose project."
@@ -36,13 +41,17 @@ LINK = (
     "Only these links (repeat the flag, or comma-separate): by default every link whose "
     "upstream is {what}, the shared proxy and each client's own; a bad name lists the accepted ones."
 )
+REPORT_DIR = (
+    "Where to write journal.json (default: $CHAOS_REPORT_DIR, else the chaos home's "
+    "reports/, in <time>-<task>/)."
+)
 CLIENT = "Only this client's links (a client of --profile's links, e.g. orchestrator)."
 # Not --force: that already means "a protected profile, on purpose", and a run must be
 # able to say one without the other.
 OVERLAP = (
     "Hold the fault even if another running chaos task holds one of its links; by default "
-    "that is refused (exit 2). Neither heal undoes the other's fault: a link comes back "
-    "when the last fault on it heals."
+    "that is refused (exit 2), naming the holder, and --force does not change that. Neither "
+    "heal undoes the other's fault: a link comes back when the last fault on it heals."
 )
 
 # The flags every fault task shares.
@@ -51,7 +60,7 @@ FAULT_HELP = {
     "recover_within": RECOVER,
     "verbose": V,
     "profile": PROFILE,
-    "force": FORCE,
+    "force": FORCE_NOT_OVERLAP,
     "client": CLIENT,
     "overlap": OVERLAP,
 }

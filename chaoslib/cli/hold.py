@@ -10,7 +10,6 @@ link down or a flap by the probe failing while it held. A fault that touched not
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from rich.markup import escape
 from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.cli import measure
 from chaoslib.cli.effect import effect_of, members
+from chaoslib.cli.hold_output import HoldProgress, say_left_down, write_journal
 from chaoslib.cli.output import console
 from chaoslib.errors import ConfigError
 from chaoslib.experiment import Experiment, RunContext
@@ -30,7 +30,6 @@ from chaoslib.journal import Journal
 from chaoslib.observe.base import Probe
 from chaoslib.observe.held import HeldRedisProbe, HeldSqlProbe
 from chaoslib.schedule import Window
-from chaoslib.state import chaos_home
 from chaoslib.target import Target
 
 STEADY_FOR = 0.6  # seconds of probing before the fault: the steady state and the baseline
@@ -123,17 +122,6 @@ def held_by_others(target: Target, links: list[str]) -> list[Claim]:
     return found
 
 
-def journal_path(task: str, report_dir: str | None) -> Path:
-    """``--report-dir``, else ``$CHAOS_REPORT_DIR``, else the chaos home's ``reports``,
-    each with ``<time>-<task>/``. Not ``./reports``: a task run from a checkout's tests
-    would write into the checkout."""
-    if report_dir:
-        return Path(report_dir) / "journal.json"
-    base = os.environ.get("CHAOS_REPORT_DIR")
-    root = Path(base) if base else chaos_home() / "reports"
-    return root / f"{time.strftime('%Y%m%d-%H%M%S')}-{task}" / "journal.json"
-
-
 class _Watch:
     """The probe's samples, read as the run goes: before, during and after the fault."""
 
@@ -219,9 +207,7 @@ def hold_and_measure(target: Target, held: Held) -> Outcome:
     said: dict[str, bool] = {}
 
     def on_phase(phase: str, seconds: float) -> None:
-        if phase == "faults" and seconds == float("inf"):
-            console.print("Holding the fault until Ctrl-C…")  # first: Ctrl-C may come soon
-        elif phase == "observing recovery":
+        if phase == "observing recovery":
             console.print(f"Waiting up to {held.recover_within:g}s for {escape(link)} to answer…")
 
     def on_fault(step: str, action: str, at: float) -> None:
@@ -236,7 +222,7 @@ def hold_and_measure(target: Target, held: Held) -> Outcome:
                 start(at)
         elif action == "heal" and not held.flapping:
             console.print(f"Healed: {escape(held.fault.describe())}")
-            _say_left_down(held.fault)
+            say_left_down(held.fault)
         if held.flapping:
             console.print(
                 f"  {escape(link)} link {'[red]down[/]' if action == 'apply' else '[green]up[/]'}"
@@ -247,57 +233,9 @@ def hold_and_measure(target: Target, held: Held) -> Outcome:
                 console.print(f"Healed: {escape(held.fault.describe())}")
 
     exp.on_phase, exp.on_fault = on_phase, on_fault
-    journal = exp.run()
+    journal = HoldProgress("the flap" if held.flapping else "the fault").run(exp)
     if held.flapping and said.get("applied") and not said.get("healed"):
         console.print(f"Healed: {escape(held.fault.describe())}")
     ctx = RunContext(exp.history, faults=list(journal.faults))
-    path = None
-    try:
-        path = journal.write(journal_path(held.task, held.report_dir))
-    except OSError as exc:
-        console.print(f"[red]Could not write the journal: {escape(str(exc))}[/]")
+    path = write_journal(journal, held.task, held.report_dir)
     return Outcome(journal, path, exp.interrupted_by, exp.failure, watch.timing(ctx))
-
-
-def _say_left_down(fault: Fault) -> None:
-    left = sorted({p for m in members(fault) if isinstance(m, LinkDown) for p in m.left_down})
-    if left:
-        console.print(
-            f"Still down for another fault that holds {'them' if len(left) > 1 else 'it'}: "
-            f"{escape(', '.join(left))} (up again when that one heals)"
-        )
-
-
-MARKS = {PASS: "[green]✅[/]", FAIL: "[red]❌[/]", UNKNOWN: "❔"}
-
-
-def report(outcome: Outcome, held: Held) -> None:
-    j = outcome.journal
-    for v in j.steady_state:
-        if v.status != PASS:
-            console.print(f"{MARKS[v.status]} {escape(v.name)}: {escape(v.evidence)}")
-    for lines in (f() for f in held.lines) if j.verdicts else ():
-        for text in lines:
-            console.print(f"   {escape(text)}")
-    for v in j.verdicts:
-        if v.name == "the fault touched its links":
-            text = {PASS: "[green]✅[/] the fault touched its links",
-                    FAIL: "[red]❌ the fault touched nothing",
-                    UNKNOWN: "❔ unknown whether the fault touched its links"}[v.status]  # fmt: skip
-            console.print(f"{text}: {escape(v.evidence)}{'[/]' if v.status == FAIL else ''}")
-        else:
-            console.print(f"{MARKS[v.status]} {escape(v.name)}: {escape(v.evidence)}")
-    t = outcome.timing
-    if t is not None and j.verdicts:
-        detect = (f"{t.detected_at:g}s (from the apply to {t.detected_by})"
-                  if t.detected_at is not None else f"– ({t.detected_by})")  # fmt: skip
-        recover = (f"{t.recovered_at:g}s (from the heal to {t.recovered_by})"
-                   if t.recovered_at is not None else f"– ({t.recovered_by})")  # fmt: skip
-        console.print(f"   time to detect: {escape(detect)}")
-        console.print(f"   time to recover: {escape(recover)}")
-    for v in j.steady_state_after:
-        console.print(f"{MARKS[v.status]} {escape(v.name)}: {escape(v.evidence)}")
-    if j.status == "aborted" and j.error:
-        console.print(f"[red]{escape(j.experiment)} aborted: {escape(j.error)}[/]")
-    if outcome.journal_path is not None:
-        console.print(f"Journal: {escape(str(outcome.journal_path))}")

@@ -38,9 +38,11 @@ class Sample:
         return self.end - self.start
 
 
-def samples(history: History, source: str) -> list[Sample]:
+def samples(history: History, source: str, kinds: tuple[str, ...] = ("probe",)) -> list[Sample]:
+    """``source``'s samples of these kinds, each from its start to its end. A sample with
+    no latency (a process's sampled state) is an instant."""
     found = []
-    for e in history.select(source=source, kind="probe"):
+    for e in (e for e in history.select(source=source) if e.kind in kinds):
         latency = float(e.value) if isinstance(e.value, int | float) else 0.0
         found.append(Sample(e.t - latency, e.t, e.ok is True, e.detail))
     return sorted(found, key=lambda s: s.start)
@@ -54,6 +56,11 @@ def baseline(steady: Sequence[Sample]) -> float | None:
 
 def slow_threshold(base: float, added: float) -> float:
     return base + max(added / 2, MIN_SLOW_MARGIN)
+
+
+def shows_fault(s: Sample, threshold: float) -> bool:
+    """A sample that failed, or waited past the threshold."""
+    return not s.ok or s.latency > threshold
 
 
 @dataclass(frozen=True)
@@ -74,9 +81,9 @@ def timing(
     detected: tuple[float, Sample] | None = None
     during = tuple(s for s in all_samples if s.end >= applied_at and s.start <= healed_at)
     for s in during:
-        slow = s.latency > threshold
-        if s.ok and not slow:
+        if not shows_fault(s, threshold):
             continue
+        slow = s.latency > threshold
         # A failure known before the threshold passed is known at its end; a slow or
         # blocked one as soon as it had waited past the threshold.
         moment = max(applied_at, s.start + threshold if slow else s.end)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from invoke.exceptions import Exit
@@ -67,12 +68,25 @@ def interrupted(reason: BaseException | str | None, what: str) -> Exit:
     return Exit(f"interrupted: {what}", code=signal_exit_code(reason))
 
 
+def program_name() -> str:
+    """``chaos`` when the installed program runs the task, else ``invoke`` (a tasks.py)."""
+    return "chaos" if Path(sys.argv[0]).name == "chaos" else "invoke"
+
+
+def as_typed(name: str) -> str:
+    """The task's name as the user typed it: ``chaos.run`` through a tasks.py, ``run``
+    through the ``chaos`` program. A hint must name what the user can type back."""
+    return next((a for a in sys.argv[1:] if a == name or a.endswith(f".{name}")), name)
+
+
 def positional(value: str, task: str, what: str) -> str:
-    """invoke hands ``chaos.run --help`` to the task as its file: say where the help is."""
+    """invoke hands ``run --help`` to the task as its file: say where the help is.
+    ``task`` is the bare name (``run``); the hint names it as the user typed it."""
     if value.startswith("-"):
+        typed, program = as_typed(task), program_name()
         raise Exit(
-            f"chaoslib: invoke {task} takes {what} first, not {value!r}. "
-            f"Help: invoke --help {task}",
+            f"chaoslib: {program} {typed} takes {what} first, not {value!r}. "
+            f"Help: {program} --help {typed}",
             code=0 if value in ("-h", "--help") else 2,
         )
     return value

@@ -13,9 +13,9 @@ from invoke.exceptions import Exit
 from rich.markup import escape
 
 from chaoslib import schedule
+from chaoslib.cli import flags
 from chaoslib.cli.flags import DAY, DURATION, FORCE, V
-from chaoslib.cli.flags import number as _number
-from chaoslib.cli.hold import journal_path
+from chaoslib.cli.hold_output import HoldProgress, write_journal
 from chaoslib.cli.output import console, fail, failed, setup
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.experiment import Experiment
@@ -97,17 +97,13 @@ def packet(
         given = f"--kind={kind!r} is not valid" if kind else "--kind is required"
         raise fail(ConfigError(f"{given}; accepted: {', '.join(KINDS)}"), 2)
     number = _value(value, kind)
-    seconds = _number(duration, "duration", 10)
+    seconds = flags.duration(duration, "duration", 10)
     target, container = _container(profile, force, service)
     fault = packet_fault(
         container, kind, number, duration=seconds or UNTIL_CTRL_C, ledger=target.ledger
     )
     exp = Experiment(f"packet-{kind}", steady_for=0, observe_after=0)
     exp.add("packet", fault, schedule.once(0, seconds) if seconds else schedule.until_stopped())
-
-    def on_phase(phase: str, total: float) -> None:
-        if phase == "faults" and not seconds:  # said first: Ctrl-C may come as soon as it shows
-            console.print("Holding the fault until Ctrl-C…")
 
     def on_fault(step: str, action: str, at: float) -> None:
         if action == "apply":
@@ -116,13 +112,11 @@ def packet(
         else:
             console.print(f"Healed: {escape(fault.describe())}")
 
-    exp.on_phase, exp.on_fault = on_phase, on_fault
-    journal = exp.run()
-    try:
-        path = journal.write(journal_path(f"packet-{kind}", report_dir))
+    exp.on_fault = on_fault
+    journal = HoldProgress().run(exp)
+    path = write_journal(journal, f"packet-{kind}", report_dir)
+    if path is not None:
         console.print(f"Journal: {escape(str(path))}")
-    except OSError as exc:
-        console.print(f"[red]Could not write the journal: {escape(str(exc))}[/]")
     unhealed = [f for f in journal.faults if f.action == "heal" and f.error]
     for f in unhealed:
         console.print(f"[red]Could not heal {escape(f.description)}: {escape(f.error or '')}; "

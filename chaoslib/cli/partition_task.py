@@ -11,9 +11,9 @@ from rich.table import Table
 
 from chaoslib import schedule
 from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
-from chaoslib.cli.flags import DURATION, FORCE, OVERLAP, PROFILE, V
-from chaoslib.cli.flags import number as _number
-from chaoslib.cli.hold import journal_path
+from chaoslib.cli import flags
+from chaoslib.cli.flags import DURATION, FORCE_NOT_OVERLAP, OVERLAP, PROFILE, V
+from chaoslib.cli.hold_output import HoldProgress, write_journal
 from chaoslib.cli.output import console, fail, failed, setup
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.experiment import Experiment
@@ -35,19 +35,23 @@ from chaoslib.target import open_target
         "duration": DURATION,
         "verbose": V,
         "profile": PROFILE,
-        "force": FORCE,
+        "force": FORCE_NOT_OVERLAP,
         "overlap": OVERLAP,
         "report_dir": "Where to write journal.json (default: $CHAOS_REPORT_DIR, else the "
         "chaos home's reports/, in <time>-partition/).",
     },
 )
 def partition(
-    c, client, service, direction="both", duration=None, verbose=0, profile=None, force=False,
-    overlap=False, report_dir=None,
+    c, client=None, service=None, direction="both", duration=None, verbose=0, profile=None,
+    force=False, overlap=False, report_dir=None,
 ):  # fmt: skip
     """Partition one client from one service; probes show what was cut and what still worked."""
+    flags.required(
+        client, "client", "a client of the profile, or an IP address or CIDR (e.g. 127.0.0.2)"
+    )
+    flags.required(service, "service", "redis, postgres, or a link name")
     setup(verbose)
-    seconds = _number(duration, "duration", 10)
+    seconds = flags.duration(duration, "duration", 10)
     try:
         from chaoslib.profile import load_profile
 
@@ -69,14 +73,12 @@ def partition(
         if action == "apply":
             console.print(f"Applied: {escape(fault.describe())}")
             during.extend(probe_all(target, cut, loaded))  # while the cut holds
-            if not seconds:
-                console.print("Holding the cut until Ctrl-C…")
         else:
             console.print(f"Healed: {escape(fault.describe())}")
 
     exp.on_fault = on_fault
     exp.checks = [lambda ctx: _verdict("the cut and the links left alone, as expected", during)]
-    journal = exp.run()
+    journal = HoldProgress("the cut").run(exp)
     if isinstance(exp.failure, LinkHeld):  # nothing was applied
         raise fail(ConfigError(f"{exp.failure}, or pass --overlap to cut it too"), 2)
     if isinstance(exp.failure, ChaosError):
@@ -92,12 +94,9 @@ def partition(
                 interrupted_by = exc.signum
             except ChaosError as exc:
                 raise failed(exc) from None
-    try:
-        console.print(
-            f"Journal: {escape(str(journal.write(journal_path('partition', report_dir))))}"
-        )
-    except OSError as exc:
-        console.print(f"[red]Could not write the journal: {escape(str(exc))}[/]")
+    path = write_journal(journal, "partition", report_dir)
+    if path is not None:
+        console.print(f"Journal: {escape(str(path))}")
     _table("During the cut", during)
     silent = [f"{r.link} from {r.source}" for r in after if not r.answered and not r.error]
     unprobed = [r for r in after if r.error]

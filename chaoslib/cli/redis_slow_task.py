@@ -4,21 +4,23 @@ Every command: a latency toxic on each link to Redis, both ways (as ``db-slow`` 
 ``--pattern``). Named commands: the ``redis_command`` toxic (chaoslib's proxy only), which
 holds each matching command ``--latency`` ms and counts what matched and what passed, so
 the task fails if no command matched while it held. The hold, the probe and the
-measurements are the fault runner's (:func:`chaoslib.cli.chaos_tasks._run_fault`).
+measurements are the fault runner's (:func:`chaoslib.cli.fault_task.run_fault`).
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
-from typing import Any
 
 from invoke import task
 
-from chaoslib.cli.flags import DAY_MS, FAULT_HELP, LINK
-from chaoslib.cli.flags import number as _number
+from chaoslib.cli import flags
+from chaoslib.cli.fault_task import Build, each_link, latency_both_ways, run_fault
+from chaoslib.cli.flags import FAULT_HELP, LINK, REPORT_DIR
+from chaoslib.cli.hold import Held
 from chaoslib.cli.output import fail
+from chaoslib.cli.task_measures import Measures, probe_delay, slow_link
 from chaoslib.errors import ConfigError
+from chaoslib.target import Target
 
 PROBE_COMMAND = "PING"  # what the task's probe sends through the link
 
@@ -35,52 +37,26 @@ def command_names(commands: object) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def probe_delay(names: list[str], ms: int, jitter: int) -> Callable[[Any, Any], Any]:
-    """The runner's measure for this task: the probe's PING latency while it held, against
-    what was injected on it (every command pays the latency both ways; a named command
-    once; PING not named: not delayed at all)."""
-    from chaoslib.cli import measure
-    from chaoslib.cli.hold import probe_link
-    from chaoslib.cli.task_measures import Measures, _delay_verdict, _during
-
-    delayed = not names or PROBE_COMMAND in names
-    expected = (ms if names else 2 * ms) / 1000
-
-    def add(held: Any, target: Any) -> Any:
-        source = f"{probe_link(target, held.links)} probe"
-        name = f"the probe's {PROBE_COMMAND}: {'delayed' if delayed else 'not delayed'}"
-        got: dict[str, list[float]] = {}
-
-        def check(ctx: Any) -> Any:
-            got["took"] = [s.latency for s in _during(held, ctx, source) if s.ok]
-            return _delay_verdict(name, got["took"], expected, delayed)
-
-        def lines() -> list[str]:
-            took = got.get("took") or []
-            said = (f"median {measure.ms(statistics.median(took))} over {len(took)}"
-                    if took else "no answer finished while it held")  # fmt: skip
-            jit = f" ± {jitter} ms" if jitter else ""
-            injected = (f"{ms} ms on each {', '.join(names)}" if names
-                        else f"{ms} ms{jit} each way: {measure.ms(expected)} per round trip")  # fmt: skip
-            return [f"Probe command {PROBE_COMMAND} while it held: {said} (injected {injected})"]
-
-        held.checks.append(check)
-        held.lines.append(lines)
-        return Measures()
-
-    return add
+def probe_measure(names: list[str], ms: int, jitter: int) -> Callable[[Held, Target], Measures]:
+    """The probe's PING latency while it held, against what was injected on it (every
+    command pays the latency both ways; a named command once; PING not named: nothing)."""
+    probe = f"command {PROBE_COMMAND}"
+    if not names:
+        return slow_link(ms, jitter, probe)
+    injected = f"{ms} ms on each {', '.join(names)}"
+    return probe_delay(probe, ms / 1000, PROBE_COMMAND in names, injected)
 
 
 @task(
     incrementable=["verbose"],
     iterable=["link"],
     help={
-        "latency": "Added delay in ms (default 1000): per chunk both ways, or per matching command.",
-        "jitter": "Random ± jitter in ms (default 0; not with --commands).",
+        "latency": "Added delay (default 1000 ms): bare ms, or 250ms, 1s; per chunk both ways, "
+        "or per matching command.",
+        "jitter": "Random ± jitter (default 0 ms; bare ms or with a unit; not with --commands).",
         "commands": "Slow only these commands, comma-separated, e.g. GET,SET; needs chaoslib's "
         "proxy (redis_command toxic). Fails (exit 1) if no command matched while it held.",
-        "report_dir": "Where to write journal.json (default $CHAOS_REPORT_DIR or reports, "
-        "/<time>-<task>/).",
+        "report_dir": REPORT_DIR,
         **FAULT_HELP,
         "link": LINK.format(what="the stack's Redis"),
     },
@@ -101,23 +77,22 @@ def redis_slow(
     report_dir=None,
 ):
     """Make Redis slow on every link to it (every command, or only --commands), then measure recovery."""
-    from chaoslib.cli import chaos_tasks
-
-    ms = int(_number(latency, "latency", 1000, maximum=DAY_MS, integer=True))
-    jit = int(_number(jitter, "jitter", 0, maximum=DAY_MS, integer=True))
+    ms = flags.milliseconds(latency, "latency", 1000)
+    jit = flags.milliseconds(jitter, "jitter", 0)
     names = command_names(commands)
     if names and jit:
         raise fail(ConfigError("--jitter is for every command; with --commands the delay is "
                                "exact: drop --jitter"), 2)  # fmt: skip
     if names:
-        make = lambda one: one.redis_command(names, delay_ms=ms)  # noqa: E731
+        build: Build = lambda target, links: each_link(  # noqa: E731
+            target, links, lambda one: one.redis_command(names, delay_ms=ms)
+        )
         added = ms / 1000 if PROBE_COMMAND in names else 0.0
     else:
-        make = lambda one: one.latency(ms, jit, direction="both")  # noqa: E731
-        added = 2 * ms / 1000  # each way: a command's round trip pays it twice
-    chaos_tasks._run_fault(
+        build, added = latency_both_ways(ms, jit)
+    run_fault(
         task_name="redis-slow",
-        build=lambda target, links: chaos_tasks._each(target, links, make),
+        build=build,
         service="redis",
         duration=duration,
         recover_within=recover_within,
@@ -129,7 +104,7 @@ def redis_slow(
         overlap=overlap,
         report_dir=report_dir,
         added=added,
-        measures=probe_delay(names, ms, jit),
+        measures=probe_measure(names, ms, jit),
     )
 
 

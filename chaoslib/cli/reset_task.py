@@ -6,7 +6,7 @@ from invoke import task
 from invoke.exceptions import Exit
 from rich.markup import escape
 
-from chaoslib.cli.chaos_tasks import PROFILE, V
+from chaoslib.cli.flags import PROFILE, V
 from chaoslib.cli.output import console, fail, setup
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.faults.recovery import FAILED

@@ -115,11 +115,11 @@ def up(
         print_json(stack.status())
         return
     if already:
-        console.print("[yellow]The stack is already running.[/] Stop it with: invoke stack.down")
+        console.print("[yellow]The stack is already running.[/] Stop it with: chaos stack.down")
     _show(stack)
     if not already:
         console.print(f"State: {stack.state_path}")
-        console.print("Stop everything with: invoke stack.down")
+        console.print("Stop everything with: chaos stack.down")
 
 
 @task(
@@ -147,7 +147,7 @@ def status(c, json=False, verbose=0):
 def down(c, verbose=0):
     """Stop every service of the stack, even after a crash (uses .chaos/stack.json)."""
     setup(verbose)
-    with _clean_exit("run invoke stack.down again to stop what is left"):
+    with _clean_exit("run chaos stack.down again to stop what is left"):
         result = stack_mod.take_down()
     if result is None:
         console.print(escape(stack_mod.no_stack(then="Nothing to stop")))

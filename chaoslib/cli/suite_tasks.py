@@ -180,5 +180,5 @@ def scenario(
     allow_reset_data=False,
 ):
     """Run one of the guide's scenarios (with the steady-state check first) and write its reports."""
-    positional(name, "chaos.scenario", "the scenario's name")
+    positional(name, "scenario", "the scenario's name")
     _run(name, profile, timing, report_dir, fragile, verbose, force, allow_reset_data)

@@ -40,7 +40,7 @@ class Measures:
             step()
 
 
-def _during(held: Held, ctx: RunContext, source: str) -> list[measure.Sample]:
+def samples_during(held: Held, ctx: RunContext, source: str) -> list[measure.Sample]:
     """The probe's answers that began once the fault was in place and ended before the heal."""
     applied, healed = held.in_place_at, ctx.healed_at(STEP)
     if applied is None or healed is None:
@@ -50,7 +50,7 @@ def _during(held: Held, ctx: RunContext, source: str) -> list[measure.Sample]:
     ]
 
 
-def _delay_verdict(name: str, took: list[float], expected: float, matched: bool) -> Verdict:
+def delay_verdict(name: str, took: list[float], expected: float, matched: bool) -> Verdict:
     """Delayed by about ``expected`` (matched) or not delayed (not matched)."""
     if not took:
         return Verdict(name, UNKNOWN, evidence="no answer finished while it held")
@@ -64,35 +64,43 @@ def _delay_verdict(name: str, took: list[float], expected: float, matched: bool)
     return Verdict(name, status, round(median, 4), round(expected, 4), "s", evidence)
 
 
-def slow_link(ms: int, jitter: int) -> Callable[[Held, Target], Measures]:
-    """``db-slow`` without a pattern: every statement pays the latency both ways."""
-    expected = 2 * ms / 1000
+def probe_delay(
+    probe: str, expected: float, delayed: bool, injected: str
+) -> Callable[[Held, Target], Measures]:
+    """The task's probe (``probe``: e.g. ``statement 'SELECT 1'``) timed while it held:
+    delayed by about ``expected`` seconds, or (``delayed`` false) not delayed at all."""
 
     def add(held: Held, target: Target) -> Measures:
         source = f"{probe_link(target, held.links)} probe"
-        name = f"the probe's {PROBE_SQL!r} was delayed"
-        jit = f" ± {jitter} ms" if jitter else ""
+        name = f"the probe's {probe}: {'delayed' if delayed else 'not delayed'}"
         got: dict[str, list[float]] = {}
 
         def check(ctx: RunContext) -> Verdict:
-            got["took"] = [s.latency for s in _during(held, ctx, source) if s.ok]
-            return _delay_verdict(name, got["took"], expected, matched=True)
+            got["took"] = [s.latency for s in samples_during(held, ctx, source) if s.ok]
+            return delay_verdict(name, got["took"], expected, delayed)
 
         def lines() -> list[str]:
             took = got.get("took") or []
-            said = (
-                f"median {measure.ms(statistics.median(took))} over {len(took)}"
-                if took
-                else "no answer finished"
-            )
-            return [f"Probe statement {PROBE_SQL!r} while it held: {said} (injected {ms} ms{jit} "
-                    f"each way: {measure.ms(expected)} per round trip)"]  # fmt: skip
+            said = (f"median {measure.ms(statistics.median(took))} over {len(took)}"
+                    if took else "no answer finished while it held")  # fmt: skip
+            return [f"Probe {probe} while it held: {said} (injected {injected})"]
 
         held.checks.append(check)
         held.lines.append(lines)
         return Measures()
 
     return add
+
+
+def slow_link(
+    ms: int, jitter: int, probe: str = f"statement {PROBE_SQL!r}"
+) -> Callable[[Held, Target], Measures]:
+    """Latency on the whole link (``db-slow`` without a pattern, ``redis-slow`` without
+    commands): the probe pays it both ways."""
+    jit = f" ± {jitter} ms" if jitter else ""
+    expected = 2 * ms / 1000
+    injected = f"{ms} ms{jit} each way: {measure.ms(expected)} per round trip"
+    return probe_delay(probe, expected, True, injected)
 
 
 def slow_statements(pattern: str, ms: int) -> Callable[[Held, Target], Measures]:
@@ -116,15 +124,15 @@ def slow_statements(pattern: str, ms: int) -> Callable[[Held, Target], Measures]
         got: dict[str, list[float]] = {}
 
         def check_probe(ctx: RunContext) -> Verdict:
-            got["probe"] = [s.latency for s in _during(held, ctx, source) if s.ok]
-            return _delay_verdict(f"{probe_name}: {'delayed' if probe_matches else 'not delayed'}",
+            got["probe"] = [s.latency for s in samples_during(held, ctx, source) if s.ok]
+            return delay_verdict(f"{probe_name}: {'delayed' if probe_matches else 'not delayed'}",
                                   got["probe"], expected, probe_matches)  # fmt: skip
 
         def check_timer(ctx: RunContext) -> Verdict:
             assert timer is not None
             timer.finish(timeout=held.recover_within + 5)
             took = [s.latency for s in timer.results]
-            return _delay_verdict(f"{timer.label} {other!r}: "
+            return delay_verdict(f"{timer.label} {other!r}: "
                                   f"{'not delayed' if probe_matches else 'delayed'}",
                                   took, expected, not probe_matches)  # fmt: skip
 

@@ -29,7 +29,7 @@ from chaoslib.state import StateFileError, chaos_home, locked, read_json, write_
 class LedgerEntry:
     """How to heal one applied fault: ``kind`` picks the healer, ``target`` says what."""
 
-    kind: str  # "toxic", "link_down", "service"
+    kind: str  # "toxic", "link_down", "service", "network", "packet": picks its healer
     target: dict[str, Any]
     description: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -109,8 +109,8 @@ class Ledger:
             raise LedgerError(
                 f'{self.path} is not a ledger (it must be an object whose "faults" is a '
                 "list). chaoslib left it as it is. Fix or delete it by hand, then run "
-                "invoke chaos.reset: on the embedded stack that clears every toxic and "
-                "disabled link through the proxy's /reset."
+                "chaos.reset (with --all it also clears every toxic and disabled link "
+                "through the proxy's /reset, a user's own included)."
             )
         return list(faults)
 
@@ -121,7 +121,7 @@ class Ledger:
         return LedgerError(
             f"{self.path}: entry {index + 1} {problem}. chaoslib cannot tell what it recorded, "
             "so it left it in the file. Fix or delete that entry by hand, then run "
-            "invoke chaos.reset again."
+            "chaos.reset again."
         )
 
     def add(self, entry: LedgerEntry) -> LedgerEntry:

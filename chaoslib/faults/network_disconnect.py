@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chaoslib.faults.base import Fault
-from chaoslib.faults.ledger import Ledger, LedgerEntry
+from chaoslib.faults.containers import container_of
+from chaoslib.faults.ledger import Ledger, LedgerEntry, register_healer
 from chaoslib.services.docker import DockerService
 
 
@@ -31,3 +34,13 @@ class NetworkDisconnect(Fault):
     def _heal(self) -> None:
         if self.network not in self.service.networks():
             self.service.connect(self.network)
+
+
+@register_healer("network")
+def heal_network_entry(entry: LedgerEntry, stack: Any = None) -> str:
+    """A container a dead run disconnected: on its network again, under its service alias."""
+    target = entry.target
+    service = container_of(entry)
+    if target["network"] not in service.networks():
+        service.connect(target["network"], aliases=[target.get("alias", service.name)])
+    return f"reconnected {target['container']} to {target['network']}"

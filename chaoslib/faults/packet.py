@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
-from chaoslib.faults.ledger import Ledger, LedgerEntry
+from chaoslib.faults.containers import container_of
+from chaoslib.faults.ledger import Ledger, LedgerEntry, register_healer
 from chaoslib.faults.netns import PacketFaultError, interface_of, netns, pid_of, root_qdisc, rules
 from chaoslib.faults.network_disconnect import NetworkDisconnect
 from chaoslib.faults.packet_marks import (
@@ -187,3 +189,23 @@ class PacketFault(Fault):
     def _heal(self) -> None:
         if self.service.is_running() and self.interface:
             clear(pid_of(self.service), self.interface, (self.kind,))
+
+
+@register_healer("packet")  # written by PacketFault and PumbaNetem
+def heal_packet_entry(entry: LedgerEntry, stack: Any = None) -> str:
+    """What a dead run added to a container's namespace removed: only what the entry says
+    chaoslib added (its marks), nothing else there."""
+    target = entry.target
+    service = container_of(entry)
+    if not service.is_running() or not service.pid:
+        return f"container {target['container']} is not running; its namespace is gone"
+    # A root qdisc of that kind with that handle only (an entry from before handles were
+    # recorded matches none, so a qdisc is left alone).
+    cleared = clear(
+        service.pid,
+        target.get("interface") or interface_of(service.pid),
+        tuple(target.get("kinds") or ("rate", "loss")),
+        qdisc=target.get("qdisc", "tbf"),
+        handle=target.get("handle", HANDLE if "kinds" in target else ""),
+    )
+    return cleared.summary(target["container"])

@@ -1,7 +1,9 @@
-"""Healing faults left by a run that died: the healers ``invoke chaos.reset`` runs
-(:mod:`chaoslib.target.reset` puts them together over the stacks and projects it finds).
+"""Healing faults left by a run that died, as ``chaos.reset`` does it
+(:mod:`chaoslib.target.reset` puts it together over the stacks and projects it finds).
 
-They act on the ledger only (what chaoslib applied), never on anything else. Every
+This module only dispatches: each fault module registers how to heal the ledger entries
+its faults write (:func:`chaoslib.faults.ledger.register_healer`), and
+:func:`heal_entry` calls the healer of the entry's kind. The healers act on the ledger only (what chaoslib applied), never on anything else. Every
 line they return says what they did; a line starting with :data:`FAILED` is
 something they could not heal (the task then exits non-zero).
 
@@ -27,18 +29,21 @@ from urllib.parse import urlsplit
 
 from loguru import logger
 
-# Imported for what it registers: the healers of toxics and links down.
-import chaoslib.faults.network  # noqa: F401
-from chaoslib.errors import ChaosError, ServiceError
+# Imported for what they register: each fault module registers the healer of the ledger
+# entries its faults write, so that every kind is known wherever heal_entry is called.
+import chaoslib.faults.network  # noqa: F401  toxic, link_down
+import chaoslib.faults.network_disconnect  # noqa: F401  network
+import chaoslib.faults.packet  # noqa: F401  packet
+from chaoslib.errors import ChaosError
 from chaoslib.faults.ledger import (
     HealError,
     Ledger,
     LedgerEntry,
     LedgerError,
     healer_for,
-    register_healer,
     registered_kinds,
 )
+from chaoslib.faults.service import restore_service  # also registers: service
 
 FAILED = "FAILED"
 MAX_FAILED_RESETS = 3
@@ -68,66 +73,6 @@ def heal_entry(entry: LedgerEntry, stack: RunningStack | None) -> str:
             unhealable=True,
         )
     return healer(entry, stack)
-
-
-# -- healers of the kinds whose fault modules do not register one themselves yet -------
-@register_healer("service")
-def _heal_service(entry: LedgerEntry, stack: RunningStack | None) -> str:
-    target = entry.target
-    if target.get("container"):
-        return restore_service(_container(target["container"], entry))
-    service = stack.services.get(target["service"]) if stack else None
-    if service is None:
-        return f"service {target['service']} is not in the running stack; nothing to restore"
-    return restore_service(service)
-
-
-def _container(name: str, entry: LedgerEntry) -> Any:
-    from chaoslib.services.docker import DockerService
-
-    try:
-        found = DockerService.find(name=name)
-    except ServiceError as exc:
-        raise HealError(f"{entry.description}: no Docker engine to heal it ({exc})") from None
-    if not found:
-        raise HealError(f"container {name} is gone; {entry.description} cannot be undone",
-                        gone=True)  # fmt: skip
-    return found[0]
-
-
-@register_healer("packet")
-@register_healer("network")
-def _heal_container(entry: LedgerEntry, stack: RunningStack | None = None) -> str:
-    target = entry.target
-    service = _container(target["container"], entry)
-    if entry.kind == "network":
-        if target["network"] not in service.networks():
-            service.connect(target["network"], aliases=[target.get("alias", service.name)])
-        return f"reconnected {target['container']} to {target['network']}"
-    from chaoslib.faults.packet import HANDLE, clear, interface_of
-
-    if not service.is_running() or not service.pid:
-        return f"container {target['container']} is not running; its namespace is gone"
-    # Only what the entry says chaoslib added: a root qdisc of that kind with that handle
-    # (an entry from before handles were recorded matches none, so a qdisc is left alone).
-    cleared = clear(
-        service.pid,
-        target.get("interface") or interface_of(service.pid),
-        tuple(target.get("kinds") or ("rate", "loss")),
-        qdisc=target.get("qdisc", "tbf"),
-        handle=target.get("handle", HANDLE if "kinds" in target else ""),
-    )
-    return cleared.summary(target["container"])
-
-
-def restore_service(service) -> str:  # noqa: ANN001 - any ManagedServer or DockerService
-    if service.is_paused():
-        service.resume()
-        return f"resumed {service.name}"
-    if not service.is_running():
-        service.start()
-        return f"started {service.name}"
-    return f"{service.name} was running"
 
 
 def heal_ledger(ledger: Ledger, stack: RunningStack | None, label: str = "") -> list[str]:

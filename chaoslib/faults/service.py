@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import signal as signals
+from typing import TYPE_CHECKING, Any
 
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
-from chaoslib.faults.ledger import Ledger, LedgerEntry
+from chaoslib.faults.containers import container_of
+from chaoslib.faults.ledger import Ledger, LedgerEntry, register_healer
 from chaoslib.services.base import Service
 from chaoslib.wait import WaitTimeout, wait_until
+
+if TYPE_CHECKING:
+    from chaoslib.faults.recovery import RunningStack
 
 ACTIONS = ("stop", "kill", "pause")
 # The signals ``kill`` may send: the ones that end (or are meant to end) a server.
@@ -169,3 +174,27 @@ class Restart(Fault):
     def _heal(self) -> None:
         _finish_and_start(self.service, "stop" if self._stopping else None, was_running=True)
         self._stopping = False
+
+
+@register_healer("service")  # written by ServiceFault and Restart
+def heal_service_entry(entry: LedgerEntry, stack: RunningStack | None) -> str:
+    """A stopped, killed or paused service left by a dead run: running and unpaused again
+    (a container found by name, a local server in the running stack)."""
+    target = entry.target
+    if target.get("container"):
+        return restore_service(container_of(entry))
+    service = stack.services.get(target["service"]) if stack else None
+    if service is None:
+        return f"service {target['service']} is not in the running stack; nothing to restore"
+    return restore_service(service)
+
+
+def restore_service(service: Any) -> str:  # any ManagedServer or DockerService
+    """Resumed if paused, else started if not running; says which (or that it ran)."""
+    if service.is_paused():
+        service.resume()
+        return f"resumed {service.name}"
+    if not service.is_running():
+        service.start()
+        return f"started {service.name}"
+    return f"{service.name} was running"

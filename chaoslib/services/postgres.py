@@ -16,10 +16,10 @@ import psycopg
 
 from chaoslib.errors import ServiceError
 from chaoslib.services.binaries import Binary, find_postgres_bindir, shareable_wheel_bindir
+from chaoslib.services.freeze import FreezesProcessTree
 from chaoslib.services.managed import ManagedServer, log_tail
 from chaoslib.services.process import ProcessSpec
 from chaoslib.state import mark_created, remove_created
-from chaoslib.wait import wait_until
 
 PGDATA_PREFIX = "chaoslib-pgdata-"
 
@@ -88,15 +88,11 @@ def _drop_stale_lock(data: Path) -> None:
         lock.unlink(missing_ok=True)
 
 
-def _stopped_or_gone(proc: psutil.Process) -> bool:
-    try:
-        return proc.status() in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return True
-
-
-class PostgresServer(ManagedServer):
+class PostgresServer(FreezesProcessTree, ManagedServer):
     """postgres on a free port, TCP only, trust auth for the local user ``chaos``.
+
+    Pausing it freezes the postmaster and every backend (:mod:`chaoslib.services.freeze`):
+    each backend leads a session of its own, out of reach of a signal to the group.
 
     ``fsync=off`` skips flushing to disk, but every commit is still written to
     the OS before it returns (``synchronous_commit`` stays on). So killing the
@@ -256,57 +252,6 @@ class PostgresServer(ManagedServer):
         if self.extra.get("timescaledb"):
             with psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=5) as conn:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-
-    # -- pause freezes the whole server ---------------------------------------
-    # Every child of the postmaster calls setsid(), so it leads its own session: a signal
-    # to the postmaster's process group reaches no backend, and a "paused" server kept
-    # answering on every open connection. Each process is signalled by pid instead.
-    def _children(self) -> list[psutil.Process]:
-        pid = self.pid
-        if pid is None:
-            return []
-        try:
-            return psutil.Process(pid).children(recursive=True)
-        except psutil.Error:
-            return []
-
-    def _signal_children(self, sig: int) -> list[psutil.Process]:
-        reached = []
-        for child in self._children():
-            try:
-                child.send_signal(sig)
-                reached.append(child)
-            except psutil.Error:  # exited meanwhile: nothing left to freeze or thaw
-                continue
-        return reached
-
-    def pause(self) -> None:
-        """SIGSTOP to the postmaster first (so it forks no new backend), then to every
-        process under it; returns once all of them are stopped."""
-        super().pause()
-        frozen = self._signal_children(signal.SIGSTOP)
-        wait_until(
-            lambda: all(_stopped_or_gone(p) for p in frozen),
-            timeout=5.0,
-            what=f"every process of {self.name} to stop running",
-        )
-
-    def resume(self) -> None:
-        """SIGCONT to every backend, then to the postmaster: while the postmaster is still
-        stopped :meth:`is_paused` stays true, so a resume cut short is finished by a reset."""
-        self._signal_children(signal.SIGCONT)
-        super().resume()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        # A frozen backend would not act on the postmaster's shutdown request.
-        self._signal_children(signal.SIGCONT)
-        super().stop(timeout)
-
-    def kill(self) -> None:
-        # Backends outlive a killed postmaster until they notice it is gone; a frozen one
-        # never would, and would keep the port and the shared memory from a restart.
-        self._signal_children(signal.SIGCONT)
-        super().kill()
 
     def connect(self, **kwargs: Any) -> psycopg.Connection:
         kwargs.setdefault("connect_timeout", 5)

@@ -52,7 +52,7 @@ class Target:
         its Redis or PostgreSQL: the stack's own links and any per-client proxy a system
         created. ``profile_links`` (a profile's ``links``) says which client uses which."""
         if not stack.proxy_url:
-            raise ConfigError("the stack has no proxy server; start it with invoke stack.up")
+            raise ConfigError("the stack has no proxy server; start it with chaos stack.up")
         target = cls(
             toxiproxy=Toxiproxy(stack.proxy_url),
             services=dict(stack.services),

@@ -18,7 +18,7 @@ def running_stack(home: Path | None = None) -> Stack:
         down = [name for name, s in stack.services.items() if not s.is_running()]
         raise ConfigError(
             f"the stack is not healthy ({', '.join(down)} not running). "
-            "Run invoke chaos.reset, or invoke stack.down and stack.up"
+            "Run chaos reset, or chaos stack.down and stack.up"
         )
     return stack
 
