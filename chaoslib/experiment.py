@@ -105,7 +105,8 @@ class FaultRun:
         began = self.clock.now()
         try:
             self.faults[name].apply()
-        except Exception as exc:  # Fault.apply healed what it had done before raising
+        except BaseException as exc:  # Fault.apply healed what it had done before raising
+            # A signal mid-apply too: the journal must show the fault was tried.
             self._record(name, "apply", began, f"{type(exc).__name__}: {exc}")
             raise
         return self._record(name, "apply", began)
@@ -240,7 +241,11 @@ class Experiment:
                     logger.exception("experiment {} aborted", self.name)
             finally:
                 try:
-                    faults.heal_all()
+                    unhealed = faults.heal_all()
+                    if unhealed and status == "passed":
+                        # A fault left in place is never a pass, whatever the checks say.
+                        names = ", ".join(f"{name} ({exc})" for name, exc in unhealed)
+                        status, error = "aborted", f"could not heal: {names}"
                 except KeyboardInterrupt as exc:  # arrived while healing
                     status, error = "interrupted", str(exc) or type(exc).__name__
                     self.interrupted_by = signal.SIGINT

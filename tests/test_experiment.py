@@ -102,6 +102,33 @@ def test_an_error_mid_timeline_still_heals_every_fault(redis_url, toxiproxy):
     assert all(p.enabled for p in toxiproxy.proxies().values())
 
 
+class _Stuck(Fault):
+    """Applies, then cannot be healed: what a proxy that went away leaves."""
+
+    name = "stuck"
+
+    def ledger_entry(self) -> LedgerEntry:
+        return LedgerEntry("toxic", {"api": "", "proxy": "", "toxics": []}, "stuck")
+
+    def _apply(self) -> None:
+        pass
+
+    def _heal(self) -> None:
+        raise RuntimeError("the proxy is gone")
+
+
+def test_a_fault_that_could_not_be_healed_is_never_a_pass(redis_url, toxiproxy):
+    # Before: heal_all's failures were dropped, and every check passing made it "passed".
+    # Held until stopped: the heal comes from the final heal_all, not from the timeline.
+    exp = build(redis_url, toxiproxy)
+    exp.add("stuck", _Stuck(), schedule.until_stopped())
+    exp.on_fault = lambda name, action, at: exp.stop() if name == "stuck" else None
+    journal = exp.run()
+    assert journal.status == "aborted", journal.status
+    assert "could not heal: stuck" in journal.error and "the proxy is gone" in journal.error
+    assert any(f.fault == "stuck" and f.action == "heal" and f.error for f in journal.faults)
+
+
 def test_run_context_reports_fault_times():
     from chaoslib.journal import FaultEvent
 
