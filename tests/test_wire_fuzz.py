@@ -1,7 +1,7 @@
 """Fuzz the wire parsers: valid frames, garbage and truncation, cut anywhere.
 
-Each parser is driven for ``CHAOS_FUZZ_SECONDS`` (default 8 s per direction, so
-16 s per protocol) through hypothesis's ``fuzz_one_input`` with random buffers.
+Each parser is driven for ``CHAOS_FUZZ_SECONDS`` (default 5 s per direction, so
+10 s per protocol) through hypothesis's ``fuzz_one_input`` with random buffers.
 Invariants: no exception ever escapes, and the frames plus the bytes still held
 back are exactly the input, in order.
 """
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from chaoslib.proxy.wire import pg, resp
 
-SECONDS = float(os.environ.get("CHAOS_FUZZ_SECONDS", "8"))
+SECONDS = float(os.environ.get("CHAOS_FUZZ_SECONDS", "5"))
 
 garbage = st.binary(max_size=24)
 resp_commands = st.lists(st.binary(max_size=10), min_size=1, max_size=4).map(
