@@ -224,6 +224,10 @@ class ComposeSystem(SystemBase):
         if attach:
             check_timings(self)
         wait_until(self.toxiproxy.is_running, timeout=60, what="the toxiproxy container's API")
+        # A created project's PostgreSQL restarts once after its first init: until both
+        # servers answer, a fault task's steady state would fail on a system still starting.
+        wait_until(self._redis_answers, timeout=60, interval=0.2, what="redis to answer")
+        wait_until(self._postgres_answers, timeout=60, interval=0.2, what="postgres to answer")
         for name in self.profile.services:
             self.followers[name] = LogFollower(self.service(name), self.log_path(name)).start()
         self.mark_alerts()
@@ -333,6 +337,15 @@ class ComposeSystem(SystemBase):
                 keys = list(r.scan_iter(match=pattern, count=500))
                 if keys:
                     r.delete(*keys)
+
+    def _postgres_answers(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.direct["postgres"], connect_timeout=2) as conn:
+                return conn.execute("SELECT 1").fetchone() == (1,)
+        except psycopg.Error:
+            return False
 
     def _redis_answers(self) -> bool:
         import redis

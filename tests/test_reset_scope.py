@@ -30,7 +30,7 @@ target = open_target(None)
 target.link("redis").latency(200).apply()
 target.link("timescaledb").down().apply()
 print("APPLIED", flush=True)
-time.sleep(600)
+time.sleep(600)  # ok: held until the test SIGKILLs this process
 """
 
 

@@ -10,9 +10,8 @@ import sys
 
 import pytest
 
-from chaoslib import stack as stack_mod
 from chaoslib.faults.ledger import Ledger
-from chaoslib.stack import Stack, StackConfig
+from chaoslib.stack import Stack
 from chaoslib.wait import wait_until
 from tests.helpers import REPO, subprocess_env
 
@@ -52,11 +51,8 @@ def spawn_chaos(home, *args: str) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("service-tasks")
-    stack_mod.up(StackConfig(home=home))
-    yield home
-    stack_mod.down(home)
+def home(stack_home):
+    return stack_home
 
 
 def service(home, name: str):
