@@ -55,7 +55,7 @@ TOXICS = {
         lambda size: st.fixed_dictionaries(
             {
                 "average_size": st.just(size),
-                "size_variation": st.integers(0, size - 1),  # the server refuses more
+                "size_variation": st.integers(0, size),  # the server refuses more
                 "delay": st.integers(0, 500),
             }
         )

@@ -218,12 +218,12 @@ def test_an_update_is_judged_on_the_merged_values_by_the_server_and_the_client()
     collection = ToxicCollection(lambda *_: None)
     toxic = collection.add({"type": "slicer", "attributes": {"average_size": 10}})
     with pytest.raises(ApiError) as server:
-        collection.update(toxic.name, {"attributes": {"size_variation": 10}})
+        collection.update(toxic.name, {"attributes": {"size_variation": 11}})
     fault = Link("db", CLIENT).slicer(10)
     with pytest.raises(ConfigError) as client:
-        fault.update(size_variation=10)
+        fault.update(size_variation=11)
     assert str(client.value) == server.value.message
-    assert "accepted: 0 to average_size - 1 (9) bytes" in server.value.message
+    assert "accepted: 0 to average_size (10) bytes" in server.value.message
 
 
 def test_a_client_typo_is_refused_though_the_server_would_ignore_it():

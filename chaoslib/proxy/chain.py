@@ -53,13 +53,15 @@ async def run_chain(
             await out(chunk.data)
         return
     entry = entries[first]
-    # (index of the toxic, its generator for the piece it was given), outermost first.
-    stack: list[tuple[int, AsyncIterator[bytes]]] = [
-        (first, entry.toxic.pipe(chunk, ctx, entry.state))
+    # (index of the toxic, its generator, the chunk it was given), outermost first.
+    # The chunk stays with its generator: a toxic that held it back moves its
+    # ``read_at`` on (latency does), and the pieces it makes carry that time deeper.
+    stack: list[tuple[int, AsyncIterator[bytes], Chunk]] = [
+        (first, entry.toxic.pipe(chunk, ctx, entry.state), chunk)
     ]
     try:
         while stack and not closed():
-            index, pieces = stack[-1]
+            index, pieces, given = stack[-1]
             try:
                 piece = await anext(pieces)
             except StopAsyncIteration:
@@ -72,8 +74,8 @@ async def run_chain(
                 await out(piece)
                 continue
             entry = entries[deeper]
-            generator = entry.toxic.pipe(Chunk(piece, chunk.read_at), ctx, entry.state)
-            stack.append((deeper, generator))
+            piece_chunk = Chunk(piece, given.read_at)
+            stack.append((deeper, entry.toxic.pipe(piece_chunk, ctx, entry.state), piece_chunk))
     finally:
         while stack:
             close = getattr(stack.pop()[1], "aclose", None)  # (any async iterator will do)

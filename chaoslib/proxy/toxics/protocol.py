@@ -163,6 +163,7 @@ class ProtocolToxic(Toxic):
 
     async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Session) -> AsyncIterator[bytes]:
         out = bytearray()
+        read_at = chunk.read_at
         frames = chunk.frames if chunk.frames is not None else state.requests.feed(chunk.data)
         index = self._sift(frames, 0, state, out)
         while index is not None:
@@ -184,8 +185,11 @@ class ProtocolToxic(Toxic):
                 index = self._sift(frames, index, state, out)  # the same frame, now known
                 continue
             self.matched += 1
-            due = chunk.read_at + self.attributes.delay_ms / 1000
-            await self.sleep(ctx, due - ctx.loop.time())
+            # Every matching frame of one read is due at the same time (pipelined
+            # commands are not delayed in turn); what leaves after carries that time on.
+            due = read_at + self.attributes.delay_ms / 1000
+            if await self.sleep(ctx, due - ctx.loop.time()):
+                chunk.read_at = due
             if self.forward(frame, state):
                 out += frame.raw
             index = self._sift(frames, index + 1, state, out)

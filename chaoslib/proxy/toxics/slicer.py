@@ -17,7 +17,8 @@ class Slicer(Toxic):
         while data:
             size = attrs.average_size
             if attrs.size_variation:
-                size += ctx.rng.randint(-attrs.size_variation, attrs.size_variation)
+                # At a variation equal to the average a draw can be 0: a piece is 1 byte at least.
+                size = max(1, size + ctx.rng.randint(-attrs.size_variation, attrs.size_variation))
             piece, data = data[:size], data[size:]
             yield bytes(piece)
             if data and not await self.sleep(ctx, attrs.delay / 1_000_000):

@@ -1,0 +1,170 @@
+"""Toxics on one stream compose as in Toxiproxy: delays add up, pacing and slicing do not.
+
+Toxiproxy's latency toxic moves a chunk's timestamp on by the time it held it, so
+the next latency toxic counts from there; its clients' suites assert 200 ms for
+two 100 ms toxics. Real sockets through the embedded proxy to an echo server, and
+a real redis-server for the protocol toxic.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import time
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from chaoslib.toxiproxy import ToxiproxyError
+
+# A median of round trips: one slow wake on a busy 2-core machine does not decide it.
+ROUND_TRIPS = 5
+
+
+@pytest.fixture
+def echo_proxy(client, echo_server):
+    return client.create_proxy("echo", upstream=echo_server.address)
+
+
+def connect(proxy) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def round_trip(sock: socket.socket, payload: bytes = b"ping") -> float:
+    start = time.monotonic()
+    sock.sendall(payload)
+    received = b""
+    while len(received) < len(payload):
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        received += chunk
+    return time.monotonic() - start
+
+
+def added_delay(sock: socket.socket, baseline: float) -> float:
+    return statistics.median(round_trip(sock) - baseline for _ in range(ROUND_TRIPS))
+
+
+@pytest.mark.parametrize(
+    "streams",
+    [("downstream", "downstream"), ("upstream", "upstream"), ("upstream", "downstream")],
+)
+def test_two_100ms_latency_toxics_add_up_to_200ms(client, echo_proxy, streams):
+    with connect(echo_proxy) as sock:
+        baseline = min(round_trip(sock) for _ in range(3))
+        for index, stream in enumerate(streams):
+            client.add_toxic(
+                "echo", "latency", name=f"l{index}", stream=stream, attributes={"latency": 100}
+            )
+        delay = added_delay(sock, baseline)
+    assert 0.195 <= delay <= 0.205, f"{delay * 1000:.1f} ms"
+
+
+def test_three_latency_toxics_add_up(client, echo_proxy):
+    with connect(echo_proxy) as sock:
+        baseline = min(round_trip(sock) for _ in range(3))
+        for index, ms in enumerate((30, 50, 70)):
+            client.add_toxic("echo", "latency", name=f"l{index}", attributes={"latency": ms})
+        delay = added_delay(sock, baseline)
+    assert 0.145 <= delay <= 0.155, f"{delay * 1000:.1f} ms"
+
+
+def test_a_chunk_queued_behind_a_held_one_is_not_delayed_twice(client, echo_proxy):
+    # Stacking adds delay, not a throughput cap: a second write 50 ms after the first
+    # still arrives 200 ms after it was sent, not 200 ms after the first left.
+    client.add_toxic("echo", "latency", name="a", attributes={"latency": 100})
+    client.add_toxic("echo", "latency", name="b", attributes={"latency": 100})
+    with connect(echo_proxy) as sock:
+        first_sent = time.monotonic()
+        sock.sendall(b"one")
+        while time.monotonic() < first_sent + 0.05:
+            pass  # the second write must be a separate read for the proxy
+        second_sent = time.monotonic()
+        sock.sendall(b"two")
+        received = b""
+        arrivals = []
+        while len(received) < 6:
+            chunk = sock.recv(64)
+            assert chunk
+            received += chunk
+            arrivals.append((len(received), time.monotonic()))
+    assert received == b"onetwo"
+    second_at = next(at for size, at in arrivals if size == 6)
+    assert 0.195 <= second_at - second_sent <= 0.23, f"{(second_at - second_sent) * 1000:.1f} ms"
+
+
+def test_a_latency_toxic_removed_mid_hold_releases_into_the_next(client, echo_proxy):
+    # The first toxic's hold is cut short; the chunk keeps the time it was read at,
+    # so the second toxic's 100 ms counts from the read, as in Toxiproxy.
+    client.add_toxic("echo", "latency", name="long", attributes={"latency": 10_000})
+    client.add_toxic("echo", "latency", name="short", attributes={"latency": 100})
+    with connect(echo_proxy) as sock:
+        start = time.monotonic()
+        sock.sendall(b"held")
+        client.remove_toxic("echo", "long")
+        assert sock.recv(10) == b"held"
+    assert time.monotonic() - start < 1.0
+
+
+def test_bandwidth_after_latency_adds_its_transfer_time(client, echo_proxy):
+    # 100 ms of latency, then 20 KB at 100 KB/s (0.2 s): both, one after the other
+    # (less the 20 ms the pacing lets a late timer catch up).
+    client.add_toxic("echo", "latency", name="l", attributes={"latency": 100})
+    client.add_toxic("echo", "bandwidth", name="b", attributes={"rate": 100})
+    payload = b"x" * 20_000
+    with connect(echo_proxy) as sock:
+        took = round_trip(sock, payload)
+    assert 0.275 <= took <= 0.4, f"{took * 1000:.0f} ms"
+
+
+def test_a_redis_command_delay_and_a_latency_toxic_add_up(client, redis_session):
+    proxy = client.create_proxy("redis", upstream=f"127.0.0.1:{redis_session.port}")
+    with redis.Redis(port=proxy.listen_port, socket_timeout=5, retry=Retry(NoBackoff(), 0)) as r:
+        r.ping()
+        baseline = min(_timed(r.ping) for _ in range(3))
+        client.add_toxic(
+            "redis", "redis_command", name="d", attributes={"commands": ["PING"], "delay_ms": 100}
+        )
+        client.add_toxic(
+            "redis", "latency", name="l", stream="upstream", attributes={"latency": 100}
+        )
+        delay = statistics.median(_timed(r.ping) - baseline for _ in range(ROUND_TRIPS))
+    assert 0.195 <= delay <= 0.205, f"{delay * 1000:.1f} ms"
+
+
+def _timed(fn) -> float:
+    start = time.monotonic()
+    fn()
+    return time.monotonic() - start
+
+
+# -- slicer: what Toxiproxy honours is accepted --------------------------------------
+
+
+def test_slicer_with_variation_equal_to_the_average_is_accepted_and_intact(client, echo_proxy):
+    # The exact toxic a Toxiproxy client suite creates.
+    client.add_toxic(
+        "echo",
+        "slicer",
+        attributes={"average_size": 1000, "size_variation": 1000, "delay": 1000},
+    )
+    payload = bytes(range(256)) * 800  # 200 KB
+    with connect(echo_proxy) as sock:
+        sock.sendall(payload)
+        received = bytearray()
+        while len(received) < len(payload):
+            chunk = sock.recv(65536)
+            assert chunk
+            received += chunk
+    assert bytes(received) == payload
+
+
+def test_slicer_with_variation_above_the_average_is_refused_with_the_reason(client, echo_proxy):
+    with pytest.raises(ToxiproxyError) as refused:
+        client.add_toxic("echo", "slicer", attributes={"average_size": 2, "size_variation": 10})
+    assert refused.value.status == 400
+    assert "accepted: 0 to average_size (2) bytes" in str(refused.value)
