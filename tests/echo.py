@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+import time
 
 
 class _Echo(socketserver.BaseRequestHandler):
@@ -36,3 +37,23 @@ class EchoServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def connect(proxy, timeout: float = 5.0) -> socket.socket:
+    """A client socket to ``proxy``'s listen port, Nagle off so each write is a chunk."""
+    sock = socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def round_trip(sock: socket.socket, payload: bytes = b"ping") -> float:
+    """Seconds for ``payload`` to come back whole through the echo."""
+    start = time.monotonic()
+    sock.sendall(payload)
+    received = b""
+    while len(received) < len(payload):
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        received += chunk
+    assert received == payload
+    return time.monotonic() - start

@@ -18,6 +18,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from chaoslib.toxiproxy import ToxiproxyError
+from tests.echo import connect, round_trip
 
 # A median of round trips: one slow wake on a busy 2-core machine does not decide it.
 ROUND_TRIPS = 5
@@ -26,23 +27,6 @@ ROUND_TRIPS = 5
 @pytest.fixture
 def echo_proxy(client, echo_server):
     return client.create_proxy("echo", upstream=echo_server.address)
-
-
-def connect(proxy) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def round_trip(sock: socket.socket, payload: bytes = b"ping") -> float:
-    start = time.monotonic()
-    sock.sendall(payload)
-    received = b""
-    while len(received) < len(payload):
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed"
-        received += chunk
-    return time.monotonic() - start
 
 
 def added_delay(sock: socket.socket, baseline: float) -> float:

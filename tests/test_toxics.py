@@ -11,29 +11,12 @@ import time
 import pytest
 
 from chaoslib.wait import wait_until
+from tests.echo import connect, round_trip
 
 
 @pytest.fixture
 def echo_proxy(client, echo_server):
     return client.create_proxy("echo", upstream=echo_server.address)
-
-
-def connect(proxy, timeout: float = 5.0) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=timeout)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def round_trip(sock: socket.socket, payload: bytes = b"ping") -> float:
-    start = time.monotonic()
-    sock.sendall(payload)
-    received = b""
-    while len(received) < len(payload):
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed"
-        received += chunk
-    assert received == payload
-    return time.monotonic() - start
 
 
 def recv_all(sock: socket.socket, limit: float = 5.0) -> bytes:
