@@ -117,7 +117,9 @@ def test_a_redis_command_delay_and_a_latency_toxic_add_up(client, redis_session)
             "redis", "latency", name="l", stream="upstream", attributes={"latency": 100}
         )
         delay = statistics.median(_timed(r.ping) - baseline for _ in range(ROUND_TRIPS))
-    assert 0.195 <= delay <= 0.205, f"{delay * 1000:.1f} ms"
+    # The protocol toxic runs on the pump with its reply tap: a little more than the
+    # echo's 1-2 ms over, so 10 ms of room, still far from either toxic alone (100).
+    assert 0.195 <= delay <= 0.210, f"{delay * 1000:.1f} ms"
 
 
 def _timed(fn) -> float:

@@ -23,6 +23,7 @@ from chaoslib.proxy.strings import check_strings, may_hold_surrogates, utf8
 TOXIPROXY_VERSION = "2.12.0"
 OPENAPI = Path(__file__).with_name("openapi.yaml")
 LIMITS = web.AppKey("limits", Limits)
+CHANGES = frozenset({"POST", "PATCH", "DELETE"})
 OPEN_PATHS = frozenset({"/version"})  # answered without a token: how a client finds a proxy
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -83,6 +84,11 @@ async def toxiproxy_conventions(request: web.Request, handler: Handler) -> web.S
     else:
         try:
             response = await handler(request)
+            if request.method in CHANGES:
+                # Let the connections a change woke (a removed toxic's held chunks) act on
+                # it before the answer goes: a fault's "applied at" or "healed at" is the
+                # API's return, and every recovery figure is measured from it.
+                await asyncio.sleep(0)
         except PopulateError as exc:
             proxies = None if exc.proxies is None else [p.to_json() for p in exc.proxies]
             response = _json(

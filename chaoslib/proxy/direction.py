@@ -65,7 +65,9 @@ class Direction:
         self.stream = stream
         self.version = -1  # the proxy's toxics_version this direction's entries match
         self.src: asyncio.Transport | None = None
-        self.dst: asyncio.Transport | None = None
+        self._dst: asyncio.Transport | None = None
+        self.inline: Entry | None = None  # a protocol toxic run synchronously on the fast path
+        self.taps: list[Tap] = []
         self.entries: list[Entry] = []
         self.queue: collections.deque[Chunk | None] = collections.deque()
         self.queued_bytes = 0
@@ -74,19 +76,43 @@ class Direction:
         # it resumes.
         self.high_water = link.max_buffered
         self.low_water = link.max_buffered // 4
-        self.fast = not link.proxy.general_path
-        self.fast_ok = self.fast  # whether the chain allows the fast path (see _update_mode)
-        self.inline: Entry | None = None  # a protocol toxic run synchronously on the fast path
+        self._fast = not link.proxy.general_path
+        self.fast_ok = self._fast  # whether the chain allows the fast path (see _update_mode)
         self.pump_task: asyncio.Task[None] | None = None
         self.wakeup: asyncio.Future[None] | None = None
         self.dst_paused = False
         self.src_paused_by_queue = False
         self.drained: asyncio.Future[None] | None = None
-        # Nearest the destination last: the newest protocol toxic sits nearest the
-        # server on the other direction, so it must see the replies first.
-        self.taps: list[Tap] = []
         self.counters = link.proxy.counters[stream]
         self.seen = 0  # bytes read from the source on this connection
+        # The destination while nothing but a write is due: the fast path with no
+        # inline toxic and no tap (see feed). None whenever any of that changes.
+        self.plain: asyncio.Transport | None = None
+
+    # -- what the fast path depends on -----------------------------------------
+    @property
+    def fast(self) -> bool:
+        return self._fast
+
+    @fast.setter
+    def fast(self, value: bool) -> None:
+        self._fast = value
+        self.replain()
+
+    @property
+    def dst(self) -> asyncio.Transport | None:
+        return self._dst
+
+    @dst.setter
+    def dst(self, transport: asyncio.Transport | None) -> None:
+        self._dst = transport
+        self.replain()
+
+    def replain(self) -> None:
+        """Recompute ``plain``: call after a change to the fast path, inline toxic, taps or dst."""
+        dst = self._dst
+        simple = self._fast and self.inline is None and not self.taps and not self.link.closed
+        self.plain = dst if simple and dst is not None and not dst.is_closing() else None
 
     # -- the chain ---------------------------------------------------------
     def sync(self) -> None:
@@ -142,6 +168,7 @@ class Direction:
             return False
         active = [e for e in self.entries if e.active]
         self.inline = active[0] if len(active) == 1 and active[0].toxic.inline else None
+        self.replain()
         return not active or self.inline is not None
 
     def _update_mode(self) -> None:
@@ -155,20 +182,25 @@ class Direction:
 
     # -- input -------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
+        plain = self.plain
+        if plain is not None and self.version == self.proxy.toxics_version:
+            # The common case (no toxic, no tap), as few steps as a bare forwarder's
+            # but the counters: every read of every connection costs here.
+            n = len(data)
+            self.seen += n
+            counters = self.counters
+            counters.received += n
+            plain.write(data)
+            counters.sent += n
+            return
         if self.version != self.proxy.toxics_version:
             self.sync()
         n = len(data)
         self.seen += n
         self.counters.received += n
-        if self.fast:
+        if self._fast:
             if self.inline is None:
-                dst = self.dst
-                if not self.taps and dst is not None and not dst.is_closing():
-                    # The common case inlined (no toxic, no tap): every call costs here.
-                    dst.write(data)
-                    self.counters.sent += n
-                else:
-                    self._write(data)
+                self._write(data)
                 return
             data, later = self.inline.toxic.run_inline(data, self.link, self.inline.state)
             self._write(data)

@@ -106,11 +106,15 @@ class Link:
         return self.up.seen > 0
 
     def add_reply_tap(self, tap: Tap) -> None:
+        # Nearest the destination last: the newest protocol toxic sits nearest the
+        # server on the other direction, so it must see the replies first.
         self.down.taps.insert(0, tap)
+        self.down.replain()
 
     def remove_reply_tap(self, tap: Tap) -> None:
         if tap in self.down.taps:
             self.down.taps.remove(tap)
+            self.down.replain()
 
     def reply(self, tap: Tap, data: bytes) -> None:
         """Send the client an answer the proxy made up, as if from past ``tap``."""
@@ -121,6 +125,7 @@ class Link:
         if self.closed:
             return
         self.closed = True
+        self.up.plain = self.down.plain = None
         for transport in (self.client, self.upstream):
             if transport is None:
                 continue

@@ -86,6 +86,11 @@ class ClientSide(asyncio.Protocol):
         else:
             link.up.feed(data)  # type: ignore[union-attr]
 
+    def connected(self, link: Link) -> None:
+        """The upstream is open: from now on the client's reads go straight to the direction."""
+        self.data_received = link.up.feed  # type: ignore[method-assign]
+        link.client.set_protocol(self)  # (uvloop looks data_received up again here)
+
     def eof_received(self) -> bool:
         link = self.link
         assert link is not None
@@ -111,12 +116,18 @@ class UpstreamSide(asyncio.Protocol):
 
     def __init__(self, link: Link) -> None:
         self.link = link
+        # The transport calls the direction itself: uvloop looks data_received up once,
+        # when the protocol is set, and a frame less per read is ~5 % of the proxy's CPU.
+        self.data_received = link.down.feed  # type: ignore[method-assign]
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if self.link.closed:
             transport.abort()
             return
         self.link.upstream_connected(transport)
+        client_side = self.link.client.get_protocol()
+        if isinstance(client_side, ClientSide):
+            client_side.connected(self.link)
 
     def data_received(self, data: bytes) -> None:
         self.link.down.feed(data)
