@@ -188,6 +188,45 @@ class Echo(Listener):
                 pass
 
 
+_ECHO_PROCESS = """
+import asyncio, sys
+class Echo(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+    def data_received(self, data):
+        self.transport.write(data)
+async def main():
+    server = await asyncio.get_running_loop().create_server(Echo, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+class EchoProcess:
+    """A TCP echo upstream in a process of its own (asyncio, one thread).
+
+    The threaded :class:`Echo` shares the GIL with the process that measures: a
+    connection closing wakes its thread just as the client times the close, and
+    that thread's turn at the GIL lands in the sample. Timings of a few tens of
+    microseconds (fault activation, toxic accuracy) use this one instead.
+    """
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _ECHO_PROCESS], stdout=subprocess.PIPE, text=True
+        )
+        line = self.proc.stdout.readline().strip()  # type: ignore[union-attr]
+        if not line.isdigit():
+            self.close()
+            raise RuntimeError(f"the echo process did not start (said {line!r})")
+        self.port = int(line)
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    Echo,
+    EchoProcess,
     Figure,
     Goal,
     ProxyUnderTest,
@@ -82,7 +82,7 @@ def _rate_text(kbps: int) -> str:
 
 
 def measure(servers: list[ProxyUnderTest], args: argparse.Namespace) -> list[Figure]:
-    echo = Echo()
+    echo = EchoProcess()
     figures = []
     try:
         for server in servers:
