@@ -65,7 +65,9 @@ def test_pg_query_delays_matching_insert_only(client, pg):
         attributes={"pattern": "insert into toxic_rows", "delay_ms": 300},
     )
     took = timed(lambda: pg.execute("INSERT INTO toxic_rows (v) VALUES (%s)", ("b",)))
-    assert abs((took - baseline) - 0.300) <= 0.015, f"{took:.3f}s vs baseline {baseline:.3f}s"
+    # Never less than the delay, and far from twice it: a timer on a busy 2-core VM
+    # wakes up to tens of ms late (0.316 and 0.327 s were seen, before and after issue 21).
+    assert 0.295 <= took - baseline <= 0.4, f"{took:.3f}s vs baseline {baseline:.3f}s"
     select = timed(lambda: pg.execute("SELECT count(*) FROM toxic_rows").fetchone())
     assert select < 0.1, f"an unmatched SELECT took {select:.3f}s"
     stats = client.get_toxic("pg", "slow_insert").stats
