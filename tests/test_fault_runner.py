@@ -93,10 +93,22 @@ def test_sigterm_during_a_partition_exits_143_and_heals(home, tmp_path):
         home, "-m", "invoke", "chaos.partition", "--client", "127.0.0.2", "--service", "redis",
         "--duration", "60", "--report-dir", str(tmp_path),
     )  # fmt: skip
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        wait_until(lambda: proxies(home)["redis"].toxics, timeout=30, what="the cut")
+        # Once the apply is done: a signal during it undoes the cut and records a failed
+        # apply (toxics already in the proxy are not yet an applied fault).
+        wait_until(lambda: any("Applied:" in line for line in lines), timeout=30, what="the cut")
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+        out, err = "".join(lines), proc.stderr.read()
     finally:
         proc.kill()
     assert proc.returncode == 143, out + err
