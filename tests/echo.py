@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import socketserver
 import threading
@@ -57,3 +58,14 @@ def round_trip(sock: socket.socket, payload: bytes = b"ping") -> float:
         received += chunk
     assert received == payload
     return time.monotonic() - start
+
+
+def counted(client, proxy: str, direction: str, kind: str = "received") -> int:
+    """Bytes the proxy ``proxy`` has counted (Toxiproxy's /metrics) for one direction."""
+    pattern = (
+        rf'toxiproxy_proxy_{kind}_bytes_total{{direction="{direction}"[^}}]*'
+        rf'proxy="{re.escape(proxy)}"[^}}]*}} (\d+)'
+    )
+    found = re.search(pattern, client.metrics())
+    assert found, f"no {kind} counter for {proxy} {direction}"
+    return int(found.group(1))

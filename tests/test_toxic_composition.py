@@ -18,7 +18,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from chaoslib.toxiproxy import ToxiproxyError
-from tests.echo import connect, round_trip
+from chaoslib.wait import wait_until
+from tests.echo import connect, counted, round_trip
 
 # A median of round trips: one slow wake on a busy 2-core machine does not decide it.
 ROUND_TRIPS = 5
@@ -77,15 +78,18 @@ def assert_adds_up(first: float, stacked: float, first_ms: float, stacked_ms: fl
 
 
 def test_a_chunk_queued_behind_a_held_one_is_not_delayed_twice(client, echo_proxy):
-    # Stacking adds delay, not a throughput cap: a second write 50 ms after the first
-    # still arrives 200 ms after it was sent, not 200 ms after the first left.
+    # Stacking adds delay, not a throughput cap: a second write made while the first
+    # is held still arrives 200 ms after it was sent, not 200 ms after the first left.
     client.add_toxic("echo", "latency", name="a", attributes={"latency": 100})
     client.add_toxic("echo", "latency", name="b", attributes={"latency": 100})
     with connect(echo_proxy) as sock:
-        first_sent = time.monotonic()
         sock.sendall(b"one")
-        while time.monotonic() < first_sent + 0.05:
-            pass  # the second write must be a separate read for the proxy
+        # The second reply must be a read of its own, queued while the first sleeps.
+        wait_until(
+            lambda: counted(client, "echo", "downstream") >= 3,
+            timeout=5,
+            what="the first reply to be held",
+        )
         second_sent = time.monotonic()
         sock.sendall(b"two")
         received = b""

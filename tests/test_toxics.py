@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import re
 import socket
 import statistics
 import time
@@ -12,7 +11,7 @@ import time
 import pytest
 
 from chaoslib.wait import wait_until
-from tests.echo import connect, round_trip
+from tests.echo import connect, counted, round_trip
 
 
 @pytest.fixture
@@ -197,21 +196,16 @@ def test_a_removed_toxic_has_released_its_held_chunk_when_the_api_answers(client
     for _ in range(30):
         client.add_toxic("echo", "latency", name="slow", attributes={"latency": 10_000})
         with connect(echo_proxy) as sock:
-            before = _downstream(client, "received")
+            before = counted(client, "echo", "downstream")
             sock.sendall(b"held")
             wait_until(
-                lambda b=before: _downstream(client, "received") >= b + 4,
+                lambda b=before: counted(client, "echo", "downstream") >= b + 4,
                 timeout=5,
                 what="the echo's reply to be held in the toxic",
             )
             client.remove_toxic("echo", "slow")
             sock.setblocking(False)
             assert sock.recv(10) == b"held"  # BlockingIOError: not there yet
-
-
-def _downstream(client, kind: str) -> int:
-    pattern = rf'toxiproxy_proxy_{kind}_bytes_total{{direction="downstream"[^}}]*proxy="echo"[^}}]*}} (\d+)'
-    return int(re.search(pattern, client.metrics()).group(1))
 
 
 def test_update_changes_a_live_connection(client, echo_proxy):
