@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chaoslib.services.managed import pick_free_port  # noqa: E402
-from chaoslib.toxiproxy import Proxy, Toxiproxy  # noqa: E402
+from chaoslib.toxiproxy.client import Proxy, Toxiproxy  # noqa: E402
 from chaoslib.wait import wait_until  # noqa: E402
 
 

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import psutil
 
-from chaoslib import stack as stack_mod
+from chaoslib.services import stack as stack_mod
 from chaoslib.faults.ledger import Ledger
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import WaitTimeout, wait_until
 
 REPO = Path(__file__).resolve().parent.parent

@@ -33,7 +33,7 @@ from chaoslib.services.binaries import find_postgres_bindir  # noqa: E402
 from chaoslib.services.managed import pick_free_port  # noqa: E402
 from chaoslib.services.postgres import PostgresServer  # noqa: E402
 from chaoslib.services.redis import RedisServer  # noqa: E402
-from chaoslib.toxiproxy import Toxiproxy  # noqa: E402
+from chaoslib.toxiproxy.client import Toxiproxy  # noqa: E402
 
 REDIS_LOADS = {"-c 50": ["-c", "50"], "-c 50 -P 16": ["-c", "50", "-P", "16"]}
 NOTHING_REDIS = {"commands": ["PUBLISH"], "action": "error"}

@@ -8,7 +8,7 @@ runs it), then for ``--minutes``:
 
 - **load**: a Redis stream writer/consumer and a PostgreSQL writer, each
   through the proxy, every acknowledged write to be read back (the loss
-  checker of :func:`chaoslib.checks.no_loss`); the reference system's own
+  checker of :func:`chaoslib.experiment.checks.no_loss`); the reference system's own
   traffic runs through its per-client proxies;
 - **faults**: one random fault at a time on a random link, held 0.2-2 s with
   0.2-2 s between: link down, latency, a bandwidth squeeze, reset_peer, slicer;
@@ -41,15 +41,15 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chaoslib.checks import no_loss  # noqa: E402
+from chaoslib.experiment.checks import no_loss  # noqa: E402
 from chaoslib.faults.ledger import Ledger  # noqa: E402
 from chaoslib.faults.network import Link  # noqa: E402
 from chaoslib.log import configure_logging  # noqa: E402
 from chaoslib.observe.history import History  # noqa: E402
 from chaoslib.observe.workloads import PostgresWorkload, StreamWorkload  # noqa: E402
-from chaoslib.profile import load_profile  # noqa: E402
-from chaoslib.stack import Stack, StackConfig  # noqa: E402
-from chaoslib.system import LocalSystem  # noqa: E402
+from chaoslib.profiles.profile import load_profile  # noqa: E402
+from chaoslib.services.stack import Stack, StackConfig  # noqa: E402
+from chaoslib.target.system import LocalSystem  # noqa: E402
 
 # Allowed growth from the warm-up sample to the last: (relative, absolute floor).
 SLACK = {

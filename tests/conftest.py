@@ -32,8 +32,8 @@ def _isolated_chaos_home(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def stack_home(tmp_path_factory):
     """A chaos home with the embedded stack up, shared by one test module's task runs."""
-    from chaoslib import stack as stack_mod
-    from chaoslib.stack import StackConfig
+    from chaoslib.services import stack as stack_mod
+    from chaoslib.services.stack import StackConfig
 
     home = tmp_path_factory.mktemp("stack-home")
     stack_mod.up(StackConfig(home=home))
@@ -103,7 +103,7 @@ def api(proxy_server):
 
 @pytest.fixture
 def client(proxy_server):
-    from chaoslib.toxiproxy import Toxiproxy
+    from chaoslib.toxiproxy.client import Toxiproxy
 
     with Toxiproxy(proxy_server.url) as tp:
         yield tp

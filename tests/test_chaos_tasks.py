@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from chaoslib import stack as stack_mod
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.services import stack as stack_mod
+from chaoslib.toxiproxy.client import Toxiproxy
 from tests.helpers import REPO, run_invoke, spawn_python
 
 
@@ -237,7 +237,7 @@ def test_force_runs_the_fault_on_a_protected_profile_and_says_so(home, protected
 
 def test_the_library_refuses_too_unless_forced(home, protected_profile):
     from chaoslib.errors import ProtectedError
-    from chaoslib.suite import Suite, SuiteConfig
+    from chaoslib.scenarios.suite import Suite, SuiteConfig
     from chaoslib.target import open_target
 
     with pytest.raises(ProtectedError, match="protected: true"):

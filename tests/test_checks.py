@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chaoslib import checks
+from chaoslib.experiment import checks
 from chaoslib.observe.history import Event, History
 from chaoslib.observe.workloads import WorkloadResult
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from chaoslib.experiment import RunContext
-from chaoslib.journal import FaultEvent
+from chaoslib.experiment.runner import RunContext
+from chaoslib.experiment.journal import FaultEvent
 from chaoslib.observe.history import Event, History
-from chaoslib.profile import load_profile
-from chaoslib.profile_contract import (
+from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles.contract import (
     ALERTS,
     METRICS,
     AlertSinks,
@@ -24,10 +24,10 @@ from chaoslib.profile_contract import (
     HeartbeatDef,
     Roles,
 )
-from chaoslib.profile_timings import SETTINGS, UNITS
+from chaoslib.profiles.timings import SETTINGS, UNITS
 from chaoslib.scenarios.base import ScenarioRun
 from chaoslib.scenarios.common import backoff, jitter_spread
-from chaoslib.system import SystemBase
+from chaoslib.target.system import SystemBase
 from chaoslib.yaml_lines import FileError
 
 

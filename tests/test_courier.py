@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoslib.suite import Suite, SuiteConfig
+from chaoslib.scenarios.suite import Suite, SuiteConfig
 
 COURIER = Path(__file__).resolve().parent.parent / "examples" / "courier"
 PROFILE = str(COURIER / "courier.yml")
@@ -111,7 +111,7 @@ def test_every_flaw_is_run_once_with_flaws_that_leave_its_scenarios_alone():
 
 
 def test_every_flaw_the_profile_names_is_one_the_fleet_accepts(node):
-    from chaoslib.profile import load_profile
+    from chaoslib.profiles.profile import load_profile
 
     flaws = load_profile(PROFILE).fragile
     proc = subprocess.run(

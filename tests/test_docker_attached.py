@@ -17,10 +17,10 @@ import psycopg
 import pytest
 import redis
 
-from chaoslib.compose_projects import compose_command
-from chaoslib.profile import load_profile
+from chaoslib.services.compose_projects import compose_command
+from chaoslib.profiles.profile import load_profile
 from chaoslib.services.managed import pick_free_port
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.docker_helpers import engine, needs_docker, wait_for_data_stores
 from tests.helpers import REPO
@@ -117,7 +117,7 @@ def user(tmp_path_factory):
 
 
 def test_the_suite_attached_to_a_users_project_passes_and_keeps_their_data(user, tmp_path):
-    from chaoslib.suite import Suite, SuiteConfig
+    from chaoslib.scenarios.suite import Suite, SuiteConfig
 
     project, client, r_url, pg_url = user
     before = {name: c.id for name, c in project.containers(client).items()}
@@ -261,7 +261,7 @@ def test_chaos_reset_after_a_sigkill_during_a_tbf_fault_removes_the_qdisc(user, 
 
 @pytest.mark.parametrize("containers", [(), ("0" * 64,)], ids=["cut-short-up", "other-ids"])
 def test_a_forged_created_record_never_takes_the_users_project_down(user, tmp_path, containers):
-    from chaoslib.compose_projects import CreatedProject, CreatedProjects
+    from chaoslib.services.compose_projects import CreatedProject, CreatedProjects
     from tests.helpers import run_invoke
 
     project, client, r_url, _ = user
@@ -280,7 +280,7 @@ def test_a_forged_created_record_never_takes_the_users_project_down(user, tmp_pa
 
 
 def test_attaching_with_timings_the_project_does_not_run_is_refused(user, tmp_path):
-    from chaoslib.compose_system import ComposeSystem
+    from chaoslib.target.compose_system import ComposeSystem
     from chaoslib.errors import ConfigError
 
     project, _, _, _ = user

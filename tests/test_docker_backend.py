@@ -194,8 +194,8 @@ def test_a_container_left_stopped_or_paused_by_a_crash_is_restored_by_reset(box,
 DOCKER_HOLDER = """
 import sys
 from pathlib import Path
-from chaoslib import schedule
-from chaoslib.experiment import Experiment
+from chaoslib.faults import schedule
+from chaoslib.experiment.runner import Experiment
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.packet import NetworkDisconnect, PacketFault
 from chaoslib.faults.service import ServiceFault

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from chaoslib.compose_system import compose_command
-from chaoslib.profile import load_profile
-from chaoslib.suite import Suite, SuiteConfig
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.target.compose_system import compose_command
+from chaoslib.profiles.profile import load_profile
+from chaoslib.scenarios.suite import Suite, SuiteConfig
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.docker_helpers import engine, needs_docker
 from tests.helpers import REPO
@@ -117,7 +117,7 @@ def test_a_project_chaoslib_creates_passes_and_is_taken_down_again(client, tmp_p
     assert not client.containers.list(
         all=True, filters={"label": "com.docker.compose.project=chaos-arbees"}
     )  # the project is down again
-    from chaoslib.compose_projects import CreatedProjects
+    from chaoslib.services.compose_projects import CreatedProjects
 
     assert CreatedProjects(tmp_path / "suite").all() == []  # and its record gone
 
@@ -135,7 +135,7 @@ def test_a_fragile_flag_fails_its_scenario_in_compose_too(client, tmp_path):
 
 
 def test_fault_tasks_work_against_a_running_compose_project(client, tmp_path):
-    from chaoslib.compose_system import ComposeSystem
+    from chaoslib.target.compose_system import ComposeSystem
     from tests.helpers import run_invoke
 
     system = ComposeSystem(load_profile("compose"), "fast", tmp_path / "work", home=tmp_path)

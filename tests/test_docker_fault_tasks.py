@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from chaoslib.profile import load_profile
+from chaoslib.profiles.profile import load_profile
 from chaoslib.wait import WaitTimeout, wait_until
 from tests.docker_helpers import engine, needs_docker
 from tests.helpers import run_invoke
@@ -27,7 +27,7 @@ DB_DOWN_SEEN = ("db_health_failed", "db_retry")  # either shows the service lost
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
-    from chaoslib.compose_system import ComposeSystem
+    from chaoslib.target.compose_system import ComposeSystem
 
     engine()
     root = tmp_path_factory.mktemp("compose-faults")

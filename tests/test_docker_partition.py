@@ -20,7 +20,7 @@ import pytest
 
 from chaoslib.faults.client_partition import ProbeResult
 from chaoslib.faults.netns_probe import probe, probe_in_namespace
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.docker_helpers import engine, needs_docker
 from tests.helpers import REPO, run_invoke
@@ -85,7 +85,7 @@ def _compose(base: list[str], *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    from chaoslib.compose_system import compose_command
+    from chaoslib.target.compose_system import compose_command
     from chaoslib.services.docker import DockerService
 
     client = engine()

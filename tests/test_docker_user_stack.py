@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chaoslib.compose_projects import compose_command
+from chaoslib.services.compose_projects import compose_command
 from tests.docker_helpers import engine, needs_docker, shop_system, wait_for_data_stores
 from tests.helpers import REPO
 
@@ -155,7 +155,7 @@ def test_attaching_refuses_observer_ports_that_move_at_every_restart(client, pro
 
 @needs_docker
 def test_creating_a_project_without_its_proxy_config_fails_before_up(client, tmp_path):
-    from chaoslib.compose_projects import CreatedProjects
+    from chaoslib.services.compose_projects import CreatedProjects
     from chaoslib.errors import ConfigError
 
     missing = tmp_path / "proxies" / "toxiproxy.json"
@@ -170,7 +170,7 @@ def test_creating_a_project_without_its_proxy_config_fails_before_up(client, tmp
 
 @needs_docker
 def test_a_stopped_project_of_the_users_is_never_created_over(client, project, tmp_path):
-    from chaoslib.compose_projects import CreatedProjects
+    from chaoslib.services.compose_projects import CreatedProjects
     from chaoslib.errors import ConfigError
 
     name, files, env = project

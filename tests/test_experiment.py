@@ -8,8 +8,9 @@ import signal
 
 import pytest
 
-from chaoslib import checks, schedule
-from chaoslib.experiment import Experiment, RunContext
+from chaoslib.experiment import checks
+from chaoslib.faults import schedule
+from chaoslib.experiment.runner import Experiment, RunContext
 from chaoslib.faults import Link
 from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import LedgerEntry
@@ -130,7 +131,7 @@ def test_a_fault_that_could_not_be_healed_is_never_a_pass(redis_url, toxiproxy):
 
 
 def test_run_context_reports_fault_times():
-    from chaoslib.journal import FaultEvent
+    from chaoslib.experiment.journal import FaultEvent
 
     ctx = RunContext(
         history=None,

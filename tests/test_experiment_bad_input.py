@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from chaoslib.errors import ConfigError
-from chaoslib.experiment_file import load_experiment, tcp_address
+from chaoslib.experiment.file import load_experiment, tcp_address
 from chaoslib.target.open import open_target
 from chaoslib.yaml_lines import FileError
 from tests.helpers import run_invoke

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from chaoslib.experiment_file import load_experiment
+from chaoslib.experiment.file import load_experiment
 from chaoslib.yaml_lines import FileError
 from tests.helpers import REPO
 
@@ -64,7 +64,7 @@ def test_packet_errors_say_what_is_accepted(tmp_path):
 def test_a_packet_fault_without_containers_names_its_line_and_the_fix(tmp_path):
     from chaoslib.faults.ledger import Ledger
     from chaoslib.target import Target
-    from chaoslib.toxiproxy import Toxiproxy
+    from chaoslib.toxiproxy.client import Toxiproxy
 
     # The embedded stack's shape: no containers, so nowhere for a packet fault to live.
     local = Target(Toxiproxy("http://127.0.0.1:9"), ledger=Ledger(tmp_path), kind="local")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from chaoslib.toxiproxy import ToxiproxyError
+from chaoslib.toxiproxy.client import ToxiproxyError
 
 
 @pytest.fixture

@@ -28,18 +28,18 @@ import uuid
 import psutil
 import pytest
 
-from chaoslib import stack as stack_mod
+from chaoslib.services import stack as stack_mod
 from chaoslib.faults.ledger import Ledger
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import WaitTimeout, wait_until
 from tests.helpers import REPO, run_invoke, subprocess_env
 
 HOLDER = textwrap.dedent(
     """
     import sys
-    from chaoslib import schedule
+    from chaoslib.faults import schedule
     from chaoslib.target import open_target
-    from chaoslib.experiment import Experiment
+    from chaoslib.experiment.runner import Experiment
     from chaoslib.faults import ServiceFault
     from chaoslib.faults.base import Fault
     from chaoslib.faults.ledger import LedgerEntry

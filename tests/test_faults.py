@@ -15,7 +15,7 @@ from chaoslib.errors import ConfigError
 from chaoslib.faults import Ledger, Link, Restart, ServiceFault, partition
 from chaoslib.observe import History, redis_ping
 from chaoslib.services.redis import RedisServer
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 
 

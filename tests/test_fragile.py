@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from chaoslib.profile import load_profile
+from chaoslib.profiles.profile import load_profile
 from chaoslib.scenarios import SCENARIOS
-from chaoslib.suite import Suite, SuiteConfig
+from chaoslib.scenarios.suite import Suite, SuiteConfig
 
 # flag -> {scenario: (the check that must fail, words its evidence must contain)}, control
 CASES = {

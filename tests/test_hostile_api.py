@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from chaoslib.errors import ChaosError
 from chaoslib.proxy import ProxyServer
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.toxiproxy.client import Toxiproxy, ToxiproxyError
 
 UP = "127.0.0.1:1"
 

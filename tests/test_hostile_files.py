@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from chaoslib import stack as stack_mod
+from chaoslib.services import stack as stack_mod
 from chaoslib import yaml_lines
 from chaoslib.errors import ConfigError
-from chaoslib.experiment import Experiment
-from chaoslib.experiment_file import load_experiment
+from chaoslib.experiment.runner import Experiment
+from chaoslib.experiment.file import load_experiment
 from chaoslib.faults.ledger import Ledger
-from chaoslib.profile import load_profile
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.profiles.profile import load_profile
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.yaml_lines import MAX_BYTES
 from tests.helpers import run_invoke
 

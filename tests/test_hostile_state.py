@@ -24,9 +24,9 @@ import pytest
 from chaoslib.faults.ledger import Ledger, LedgerEntry
 from chaoslib.faults.recovery import FAILED, MAX_FAILED_RESETS, MIN_AGE_TO_GIVE_UP, heal_ledger
 from chaoslib.services.managed import pick_free_port
-from chaoslib.stack import Stack
+from chaoslib.services.stack import Stack
 from chaoslib.state import MARKER
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import pid_alive, run_invoke, spawn_python
 

@@ -18,10 +18,10 @@ import time
 
 import pytest
 
-from chaoslib import stack as stack_mod
+from chaoslib.services import stack as stack_mod
 from chaoslib.faults import Ledger, Link, Restart, ServiceFault
 from chaoslib.services.postgres import PostgresServer
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import pid_alive, run_invoke, spawn_python
 

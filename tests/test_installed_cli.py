@@ -27,9 +27,9 @@ from invoke import task
 from chaoslib.cli import chaos_tasks
 from chaoslib.cli import namespace as checkout_namespace
 from chaoslib.cli.program import root_namespace
-from chaoslib.stack import Stack
+from chaoslib.services.stack import Stack
 from chaoslib.state import locate_home
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import REPO
 

@@ -23,7 +23,7 @@ ABOVE_FAULTS = re.compile(
 def imported_modules(source: str, package: str = "chaoslib.faults") -> set[str]:
     """Every module ``source`` imports, anywhere in it, as an absolute dotted name.
 
-    ``from chaoslib import stack`` names ``chaoslib.stack``: the names imported from a
+    ``from chaoslib import stack`` names ``chaoslib.services.stack``: the names imported from a
     package may be its modules."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
@@ -49,13 +49,13 @@ def forbidden(modules: set[str]) -> list[str]:
     "source",
     [
         "from chaoslib.environment import Environment",
-        "from chaoslib.profile_contract import Beat",
+        "from chaoslib.profiles.contract import Beat",
         "from chaoslib import stack",
-        "import chaoslib.stack_file",
+        "import chaoslib.services.stack_file",
         "def f():\n    from chaoslib.target import open_target\n",
         "from ..system import SystemBase",
         "from chaoslib.cli.output import console",
-        "from chaoslib.suite import Suite",
+        "from chaoslib.scenarios.suite import Suite",
     ],
 )
 def test_the_layer_check_catches_an_import_from_above(source):
@@ -64,9 +64,9 @@ def test_the_layer_check_catches_an_import_from_above(source):
 
 def test_the_layer_check_lets_the_layers_below_through():
     source = (
-        "from chaoslib.errors import ConfigError\nfrom chaoslib.toxiproxy import Toxiproxy\n"
+        "from chaoslib.errors import ConfigError\nfrom chaoslib.toxiproxy.client import Toxiproxy\n"
         "from chaoslib.services.docker import DockerService\nfrom . import ledger\n"
-        "from chaoslib.compose_facts import published_port\n"
+        "from chaoslib.services.compose_facts import published_port\n"
         "from chaoslib.clock import REAL_CLOCK\nfrom chaoslib import schedule\n"
     )
     assert forbidden(imported_modules(source)) == []

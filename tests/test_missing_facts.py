@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chaoslib.profile import load_profile
-from chaoslib.profile_contract import AlertSinks, SignalsDef
-from chaoslib.suite import Suite, SuiteConfig
+from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles.contract import AlertSinks, SignalsDef
+from chaoslib.scenarios.suite import Suite, SuiteConfig
 from tests.helpers import run_invoke
 
 COURIER = Path(__file__).resolve().parent.parent / "examples" / "courier"

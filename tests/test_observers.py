@@ -10,7 +10,7 @@ import pytest
 import redis
 import requests
 
-from chaoslib import checks
+from chaoslib.experiment import checks
 from chaoslib.clock import REAL_CLOCK
 from chaoslib.faults import Link
 from chaoslib.observe import (
@@ -314,7 +314,7 @@ def test_tcp_probe_reports_a_closed_port_as_failed():
 
 def test_draining_twice_reads_the_results_once(postgres_session):
     """``stop`` after ``drain`` (or two drains) must not count every write as duplicated."""
-    from chaoslib.checks import no_loss
+    from chaoslib.experiment.checks import no_loss
     from chaoslib.observe.history import History
     from chaoslib.observe.workloads import PostgresWorkload
     from chaoslib.wait import wait_until

@@ -14,7 +14,7 @@ import yaml
 from chaoslib.proxy.api import OPENAPI, Api
 from chaoslib.proxy.toxics import TOXIC_TYPES
 from chaoslib.services.managed import pick_free_port
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 
 DOC = yaml.safe_load(OPENAPI.read_text())

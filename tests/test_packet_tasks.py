@@ -195,8 +195,8 @@ def _compose(profile: Path, *args: str) -> subprocess.CompletedProcess:
     """docker-compose on this module's project, with the profile's files and variables."""
     import os
 
-    from chaoslib.compose_system import compose_command
-    from chaoslib.profile import load_profile
+    from chaoslib.target.compose_system import compose_command
+    from chaoslib.profiles.profile import load_profile
 
     compose = load_profile(profile).compose
     assert compose is not None
@@ -211,7 +211,7 @@ def _compose(profile: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     from chaoslib.target import open_target
-    from chaoslib.toxiproxy import Toxiproxy
+    from chaoslib.toxiproxy.client import Toxiproxy
 
     client = engine()
     tmp = tmp_path_factory.mktemp("packet")

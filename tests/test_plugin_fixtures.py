@@ -12,9 +12,9 @@ import pytest
 from chaoslib.clock import ManualClock
 from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import Ledger, LedgerEntry
-from chaoslib.pytest_chaos import Chaos
+from chaoslib.pytest_plugin.chaos import Chaos
 from chaoslib.target import Target
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 
 pytest_plugins = ["pytester"]
 

@@ -11,7 +11,7 @@ from psycopg import errors as pg_errors
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from chaoslib.toxiproxy import ToxiproxyError
+from chaoslib.toxiproxy.client import ToxiproxyError
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 
 

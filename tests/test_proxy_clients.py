@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.toxiproxy.client import Toxiproxy, ToxiproxyError
 
 
 def echo_once(port: int, payload: bytes = b"hi") -> bytes:

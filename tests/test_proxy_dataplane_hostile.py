@@ -28,7 +28,7 @@ from loguru import logger
 from chaoslib.proxy import ProxyServer
 from chaoslib.proxy.limits import Limits
 from chaoslib.proxy.toxics.base import Chunk, Toxic
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import WaitTimeout, wait_until
 from tests.helpers import REPO
 

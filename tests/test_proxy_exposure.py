@@ -20,7 +20,7 @@ import requests
 from chaoslib.errors import ConfigError
 from chaoslib.proxy import ProxyServer
 from chaoslib.proxy.limits import Limits
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.toxiproxy.client import Toxiproxy, ToxiproxyError
 from chaoslib.wait import wait_until
 
 TOKEN = "s3cret-token-for-tests-0123"

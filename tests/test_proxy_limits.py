@@ -10,7 +10,7 @@ import redis
 
 from chaoslib.proxy import ProxyServer
 from chaoslib.proxy.limits import Limits
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.toxiproxy.client import Toxiproxy, ToxiproxyError
 from chaoslib.wait import wait_until
 
 

@@ -37,7 +37,7 @@ from hypothesis.stateful import (
 )
 
 from chaoslib.proxy import ProxyServer
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.toxiproxy.client import Toxiproxy, ToxiproxyError
 from chaoslib.wait import WaitTimeout, wait_until
 from tests.echo import EchoServer
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from chaoslib.checks import Verdict
-from chaoslib.journal import FaultEvent, Journal
+from chaoslib.experiment.checks import Verdict
+from chaoslib.experiment.journal import FaultEvent, Journal
 from chaoslib.observe.history import Event
-from chaoslib.profile import load_profile
+from chaoslib.profiles.profile import load_profile
 from chaoslib.reports import write_reports
-from chaoslib.suite import SuiteResult
+from chaoslib.scenarios.suite import SuiteResult
 
 PROBE = """<script>
 const out = {labels: [], rows: [], charts: []};

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from chaoslib.journal import FaultEvent, Journal
+from chaoslib.experiment.journal import FaultEvent, Journal
 from chaoslib.observe.history import Event
-from chaoslib.profile import load_profile
+from chaoslib.profiles.profile import load_profile
 from chaoslib.reports import html, timeline
 
 HEARTBEAT = load_profile("local").contract.heartbeat

@@ -13,16 +13,17 @@ from datetime import datetime
 import pytest
 
 import chaoslib
-from chaoslib import checks, schedule
-from chaoslib.checks import Verdict
-from chaoslib.experiment import Experiment
+from chaoslib.experiment import checks
+from chaoslib.faults import schedule
+from chaoslib.experiment.checks import Verdict
+from chaoslib.experiment.runner import Experiment
 from chaoslib.faults import Link
-from chaoslib.journal import FaultEvent, Journal
+from chaoslib.experiment.journal import FaultEvent, Journal
 from chaoslib.observe import redis_ping
 from chaoslib.observe.history import Event, History
-from chaoslib.profile import load_profile
+from chaoslib.profiles.profile import load_profile
 from chaoslib.reports import write_reports, write_run_reports
-from chaoslib.suite import SuiteResult
+from chaoslib.scenarios.suite import SuiteResult
 
 WALL = 1_764_615_600.0  # 2025-12-01T19:00:00Z
 ORIGIN = 5000.0  # the experiment clock (monotonic) when the run started

@@ -8,11 +8,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from chaoslib.checks import Verdict
-from chaoslib.journal import Journal
-from chaoslib.profile import load_profile
+from chaoslib.experiment.checks import Verdict
+from chaoslib.experiment.journal import Journal
+from chaoslib.profiles.profile import load_profile
 from chaoslib.reports import write_reports, write_run_reports
-from chaoslib.suite import SuiteResult
+from chaoslib.scenarios.suite import SuiteResult
 
 STEADY = Verdict("steady", "pass", 0, 0, "items", "every item on one worker", {"key": "steady"})
 DEAD = Verdict("marked dead", "pass", 31.0, 65, "s", "after 31s", {"key": "mark_dead"})

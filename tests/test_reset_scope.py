@@ -18,8 +18,8 @@ import pytest
 
 from chaoslib.faults.ledger import Ledger, LedgerError
 from chaoslib.faults.recovery import FAILED
-from chaoslib.stack import Stack
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.services.stack import Stack
+from chaoslib.toxiproxy.client import Toxiproxy, ToxiproxyError
 from tests.helpers import run_invoke, spawn_python
 
 # A fault applied the way any chaoslib front end applies one, then held until SIGKILL.

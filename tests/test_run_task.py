@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from chaoslib.faults.ledger import Ledger
-from chaoslib.stack import Stack
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.services.stack import Stack
+from chaoslib.toxiproxy.client import Toxiproxy
 from tests.helpers import REPO
 from tests.test_service_tasks import chaos
 

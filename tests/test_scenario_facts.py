@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chaoslib.profile_contract import Beat, HeartbeatDef
+from chaoslib.profiles.contract import Beat, HeartbeatDef
 from chaoslib.scenarios import facts
 
 HB = HeartbeatDef(channel="w:*", worker="id", items="items", status="s", healthy=("ok",))

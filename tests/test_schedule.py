@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaoslib import schedule
+from chaoslib.faults import schedule
 from chaoslib.clock import ManualClock
 from chaoslib.errors import ConfigError
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from chaoslib.faults.ledger import Ledger
-from chaoslib.stack import Stack
+from chaoslib.services.stack import Stack
 from chaoslib.wait import wait_until
 from tests.helpers import REPO, subprocess_env
 
@@ -312,7 +312,7 @@ def test_redis_slow_bad_flags_exit_2(home, args, message):
 
 
 def _proxies(home):
-    from chaoslib.toxiproxy import Toxiproxy
+    from chaoslib.toxiproxy.client import Toxiproxy
 
     return Toxiproxy(Stack.load(home).proxy_url).proxies().values()
 

@@ -14,9 +14,9 @@ import psycopg
 import pytest
 import redis
 
-from chaoslib import stack as stack_mod
-from chaoslib.stack import LINKS, Stack, StackConfig
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.services import stack as stack_mod
+from chaoslib.services.stack import LINKS, Stack, StackConfig
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import (
     REPO,
@@ -123,7 +123,7 @@ def test_servers_survive_a_sigkilled_starter_and_stack_down_stops_them(tmp_path)
     starter = textwrap.dedent(
         """
         import sys, time
-        from chaoslib import stack
+        from chaoslib.services import stack
         stack.up(stack.StackConfig())
         print("up", flush=True)
         sys.stdin.read()  # hold until killed
@@ -163,7 +163,7 @@ def test_owned_stack_dies_with_its_parent(tmp_path):
     starter = textwrap.dedent(
         """
         import json, sys
-        from chaoslib.stack import Stack, StackConfig
+        from chaoslib.services.stack import Stack, StackConfig
         s = Stack(StackConfig(owned=True)); s.start()
         print(json.dumps([svc.pid for svc in s.services.values()]), flush=True)
         sys.stdin.read()

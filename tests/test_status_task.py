@@ -7,8 +7,8 @@ import signal
 
 import pytest
 
-from chaoslib.stack import Stack
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.services.stack import Stack
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import run_invoke, spawn_python
 from tests.test_service_tasks import chaos, spawn_chaos

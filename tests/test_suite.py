@@ -11,11 +11,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from chaoslib.checks import Verdict
-from chaoslib.journal import STATUSES, Journal
-from chaoslib.profile import load_profile
+from chaoslib.experiment.checks import Verdict
+from chaoslib.experiment.journal import STATUSES, Journal
+from chaoslib.profiles.profile import load_profile
 from chaoslib.reports import write_reports
-from chaoslib.suite import SuiteResult
+from chaoslib.scenarios.suite import SuiteResult
 from tests.helpers import run_invoke
 
 # The chaos guide's Success Criteria Checklist and Performance Metrics, verbatim.
@@ -132,7 +132,7 @@ def test_journal_json_has_every_scenario_and_every_check_with_its_figure(suite):
 def test_every_checklist_line_names_checks_that_exist(suite):
     """A typo in a checklist key would silently read "not run": each (scenario, key) that a
     line names must be a check the scenario ran."""
-    from chaoslib.checklist import CHECKLIST, PERFORMANCE
+    from chaoslib.scenarios.checklist import CHECKLIST, PERFORMANCE
 
     _, reports = suite
     data = json.loads((reports / "journal.json").read_text())

@@ -6,8 +6,8 @@ import pytest
 import redis
 
 from chaoslib.errors import ConfigError
-from chaoslib.profile import LinkDef, load_profile
-from chaoslib.system import SystemBase
+from chaoslib.profiles.profile import LinkDef, load_profile
+from chaoslib.target.system import SystemBase
 from chaoslib.target import Target, open_target
 
 

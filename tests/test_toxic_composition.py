@@ -17,7 +17,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from chaoslib.toxiproxy import ToxiproxyError
+from chaoslib.toxiproxy.client import ToxiproxyError
 from chaoslib.wait import wait_until
 from tests.echo import connect, counted, round_trip
 

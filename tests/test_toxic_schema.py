@@ -21,14 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaoslib.errors import ConfigError
-from chaoslib.experiment_file import load_experiment
+from chaoslib.experiment.file import load_experiment
 from chaoslib.faults.network import Link
 from chaoslib.proxy import schema
 from chaoslib.proxy.errors import ApiError
 from chaoslib.proxy.schema import SCHEMA, Attr
 from chaoslib.proxy.toxic_collection import ToxicCollection
 from chaoslib.proxy.toxics import TOXIC_TYPES
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.yaml_lines import MAX_INT, FileError
 from tests.helpers import REPO
 

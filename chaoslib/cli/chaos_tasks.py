@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from invoke import Collection, task
 
-from chaoslib import schedule
+from chaoslib.faults import schedule
 from chaoslib.cli import flags
 from chaoslib.cli.fault_task import Build, each_link, latency_both_ways, link_names, run_fault
 from chaoslib.cli.flags import DAY, FAULT_HELP, LINK, RATE_MAX, REPORT_DIR

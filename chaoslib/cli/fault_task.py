@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from invoke.exceptions import Exit
 
-from chaoslib import schedule
+from chaoslib.faults import schedule
 from chaoslib.cli import flags
 from chaoslib.cli.hold import Held, held_by_others, hold_and_measure, probe_link, refuse_leftovers
 from chaoslib.cli.hold_output import report

@@ -16,20 +16,20 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
+from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.cli import measure
 from chaoslib.cli.effect import effect_of, members
 from chaoslib.cli.hold_output import HoldProgress, say_left_down, write_journal
 from chaoslib.cli.output import console
 from chaoslib.errors import ConfigError
-from chaoslib.experiment import Experiment, RunContext
+from chaoslib.experiment.runner import Experiment, RunContext
 from chaoslib.faults.base import Fault
 from chaoslib.faults.network import PROTOCOL_TOXICS, LinkDown, ToxicFault
 from chaoslib.faults.owners import Claim, LinkOwners, left_by_dead_runs
-from chaoslib.journal import Journal
+from chaoslib.experiment.journal import Journal
 from chaoslib.observe.base import Probe
 from chaoslib.observe.held import HeldRedisProbe, HeldSqlProbe
-from chaoslib.schedule import Window
+from chaoslib.faults.schedule import Window
 from chaoslib.target import Target
 
 STEADY_FOR = 0.6  # seconds of probing before the fault: the steady state and the baseline

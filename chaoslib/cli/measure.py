@@ -20,7 +20,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
+from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.observe.history import History
 
 MIN_SLOW_MARGIN = 0.1  # seconds above the steady state's slowest answer that count as slow

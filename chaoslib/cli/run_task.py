@@ -17,14 +17,14 @@ from invoke.exceptions import Exit
 from rich.markup import escape
 from rich.table import Table
 
-from chaoslib.checks import merge
+from chaoslib.experiment.checks import merge
 from chaoslib.cli.flags import FORCE, PROFILE, V
 from chaoslib.cli.output import console, failed, positional, setup
 from chaoslib.cli.suite_tasks import status_exit_code
 from chaoslib.durations import format_duration
 from chaoslib.errors import ChaosError
-from chaoslib.experiment import Experiment
-from chaoslib.journal import Journal
+from chaoslib.experiment.runner import Experiment
+from chaoslib.experiment.journal import Journal
 from chaoslib.target import Target
 
 # A window's keys in a fault entry, shown as written when no stack resolves the file.
@@ -47,7 +47,7 @@ def _target(profile: str | None, force: bool, needed: bool) -> tuple[Target | No
 
 
 def _load(file: str, target: Target | None) -> Experiment:
-    from chaoslib.experiment_file import load_experiment
+    from chaoslib.experiment.file import load_experiment
 
     return load_experiment(file, target)
 

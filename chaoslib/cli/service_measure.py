@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from rich.markup import escape
 
-from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
+from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.cli import measure as rule
 from chaoslib.cli.output import console
 from chaoslib.observe.base import Observer

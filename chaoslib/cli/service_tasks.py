@@ -1,6 +1,6 @@
 """``chaos stop|kill|pause|restart --service NAME``: a service of the running stack, measured.
 
-The task is an :class:`~chaoslib.experiment.Experiment`, as every fault task is: one step,
+The task is an :class:`~chaoslib.experiment.runner.Experiment`, as every fault task is: one step,
 the service fault, on its windows (once for ``--duration``, until Ctrl-C for 0, or every
 ``--interval`` as Pumba repeats it, each window made when it comes), watched by a probe
 through the service's link for Redis and PostgreSQL, else by its process's (or
@@ -21,8 +21,8 @@ from invoke import task
 from invoke.exceptions import Exit
 from rich.markup import escape
 
-from chaoslib import schedule
-from chaoslib.checks import PASS
+from chaoslib.faults import schedule
+from chaoslib.experiment.checks import PASS
 from chaoslib.cli import flags
 from chaoslib.cli.flags import FORCE_NOT_OVERLAP, PROFILE, REPORT_DIR, V
 from chaoslib.cli.hold_output import MARKS, HoldProgress, write_journal
@@ -31,11 +31,11 @@ from chaoslib.cli.service_measure import Cycle, Watch, watchers
 from chaoslib.clock import REAL_CLOCK
 from chaoslib.durations import format_duration
 from chaoslib.errors import ChaosError, ConfigError
-from chaoslib.experiment import Experiment
+from chaoslib.experiment.runner import Experiment
 from chaoslib.faults.ledger import LedgerEntry
 from chaoslib.faults.service import ServiceFault, signal_named
 from chaoslib.faults.signals import heal_on_signals
-from chaoslib.journal import Journal
+from chaoslib.experiment.journal import Journal
 from chaoslib.target import Target, open_target
 
 # What each task does, and what brings the service back (for the messages).

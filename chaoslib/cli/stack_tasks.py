@@ -14,7 +14,7 @@ from invoke import Collection, task
 from rich.markup import escape
 from rich.table import Table
 
-from chaoslib import stack as stack_mod
+from chaoslib.services import stack as stack_mod
 from chaoslib.cli.output import console, fail, failed, interrupted, print_json, setup
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.faults.signals import Terminated, heal_on_signals

@@ -23,7 +23,7 @@ from chaoslib.cli.flags import PROFILE, V
 from chaoslib.cli.output import console, failed, print_json, setup
 from chaoslib.errors import ChaosError
 from chaoslib.faults.ledger import Ledger, LedgerEntry
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def _proxy_api(profile: str | None, home: Path | None) -> tuple[str | None, str 
 
         target = open_target(profile, home, force=True)  # looking changes nothing
         return target.toxiproxy.url, None, f"profile {profile}"
-    from chaoslib.stack import Stack
+    from chaoslib.services.stack import Stack
 
     stack = Stack.load(home)
     if stack is None:

@@ -10,11 +10,11 @@ from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
-from chaoslib.checklist import NOT_RUN, LineResult, checklist, mark, performance
-from chaoslib.checks import UNKNOWN
+from chaoslib.scenarios.checklist import NOT_RUN, LineResult, checklist, mark, performance
+from chaoslib.experiment.checks import UNKNOWN
 from chaoslib.cli.output import console
 from chaoslib.reports.journal import counts_text, unknown_checks
-from chaoslib.suite import SuiteResult
+from chaoslib.scenarios.suite import SuiteResult
 
 
 class Progress:

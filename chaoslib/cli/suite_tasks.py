@@ -63,7 +63,7 @@ class _HelpKeepsH(Task):
 
 def _check(only, profile, timing, fragile) -> None:
     """``--check``: every profile error with its line, then the static plan; starts nothing."""
-    from chaoslib.profile_check import plan, plan_lines, validate, validation_lines
+    from chaoslib.scenarios.profile_check import plan, plan_lines, validate, validation_lines
 
     found = validate(profile)
     for line in validation_lines(found):
@@ -84,7 +84,7 @@ def _run(only, profile, timing, report_dir, fragile, verbose, force, allow_reset
     setup(verbose)
     from chaoslib.cli.suite_output import Progress, print_checklist, print_scenarios, print_summary
     from chaoslib.reports import write_reports
-    from chaoslib.suite import Suite, SuiteConfig
+    from chaoslib.scenarios.suite import Suite, SuiteConfig
 
     try:
         suite = Suite(

@@ -13,11 +13,11 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
+from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.cli import measure
 from chaoslib.cli.hold import STEP, Held, probe_link
 from chaoslib.cli.measure_fault import StatementTimer, Transfer, statement_for, transfer_size
-from chaoslib.experiment import RunContext
+from chaoslib.experiment.runner import RunContext
 from chaoslib.target import Target
 
 PROBE_SQL = "SELECT 1"  # what the task's probe runs (chaoslib.observe.held.HeldSqlProbe)

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.network import Link
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 
 
 class LinkTarget(Protocol):
@@ -63,7 +63,7 @@ class ClientService(Protocol):
 
 
 class Clients(Protocol):
-    """Who uses which link (a :class:`chaoslib.profile.Profile` has these)."""
+    """Who uses which link (a :class:`chaoslib.profiles.profile.Profile` has these)."""
 
     @property
     def links(self) -> Mapping[str, ClientLink]: ...

@@ -14,7 +14,7 @@ from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import Ledger, LedgerEntry
 from chaoslib.faults.owners import Claim, LinkOwners, new_owner
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.toxiproxy.client import Toxiproxy, ToxiproxyError
 
 
 def _ignore_missing(call: Callable[[], Any]) -> None:

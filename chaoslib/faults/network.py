@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from chaoslib import schedule
+from chaoslib.faults import schedule
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
@@ -15,7 +15,7 @@ from chaoslib.faults.ledger import HealError, Ledger, LedgerEntry, register_heal
 from chaoslib.faults.link_down import LinkDown, _ignore_missing
 from chaoslib.faults.owners import LinkOwners, new_owner
 from chaoslib.proxy import schema as toxic_schema
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.toxiproxy.client import Toxiproxy, ToxiproxyError
 
 # The toxics that count the statements they match (stats: matched, passed).
 PROTOCOL_TOXICS = tuple(name for name, t in toxic_schema.SCHEMA.items() if t.counts)

@@ -9,12 +9,12 @@ from typing import Any
 from chaoslib.errors import ServiceError
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.recovery import FAILED
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 
 
 def left_alone(profile: Any) -> list[str]:
     """What the profile's running proxy holds that chaoslib did not apply: named, not touched."""
-    from chaoslib.compose_facts import published_port
+    from chaoslib.services.compose_facts import published_port
     from chaoslib.services.docker import DockerService
 
     compose = profile.compose
@@ -45,7 +45,7 @@ def left_alone(profile: Any) -> list[str]:
 
 
 def take_down_created(home: Path) -> list[str]:
-    from chaoslib.compose_projects import CreatedProjects
+    from chaoslib.services.compose_projects import CreatedProjects
 
     projects = CreatedProjects(home)
     found = projects.all()

@@ -3,7 +3,7 @@
 Each write is an ``op`` event: ``ok=True`` when acknowledged, ``False`` when it
 certainly failed, ``None`` when the outcome is unknown (the connection broke
 after sending). The reader records ``kind="received"`` events. :meth:`result`
-summarises both for :func:`chaoslib.checks.no_loss`.
+summarises both for :func:`chaoslib.experiment.checks.no_loss`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every reader of a toxic's values judges them by this table, so they accept and
 refuse the same ones: the proxy server's API (``chaoslib.proxy.toxics``), the client-side fault
 builders (``chaoslib.faults.network.Link``), and an experiment file's fault entries
-(``chaoslib.experiment_toxics``). It does no I/O and imports nothing of chaoslib but
+(``chaoslib.experiment.file_toxics``). It does no I/O and imports nothing of chaoslib but
 its errors (and :mod:`chaoslib.proxy.schema_types`, the parts an entry is made of), so
 any of them, and the proxy, which may import nothing else, can load it without
 starting a server.

@@ -1,7 +1,7 @@
 """Reports of a suite run: journal.json for tools, junit.xml for CI servers, report.html for people.
 
-The renderers are imported when called: the journal (chaoslib.journal) writes its file
-through chaoslib.reports.files, and the renderers import the journal.
+The renderers are imported when called: the journal (chaoslib.experiment.journal) writes its file
+through chaoslib.experiment.files, and the renderers import the journal.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chaoslib.journal import Journal
-    from chaoslib.suite import SuiteResult
+    from chaoslib.experiment.journal import Journal
+    from chaoslib.scenarios.suite import SuiteResult
 
 
 def write_reports(result: SuiteResult, directory: Path | None = None) -> dict[str, Path]:

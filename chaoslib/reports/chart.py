@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from chaoslib.journal import Journal
-from chaoslib.profile_contract import HeartbeatDef
+from chaoslib.experiment.journal import Journal
+from chaoslib.profiles.contract import HeartbeatDef
 from chaoslib.reports import timeline
 
 COLOURS = {"up": "#3fb950", "degraded": "#f2b705", "down": "#e5534b"}

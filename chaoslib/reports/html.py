@@ -11,16 +11,16 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaoslib.checklist import NOT_RUN, LineResult, checklist, performance
-from chaoslib.checks import FAIL, PASS, UNKNOWN, threshold_text
-from chaoslib.journal import Journal
-from chaoslib.profile_contract import HeartbeatDef
+from chaoslib.scenarios.checklist import NOT_RUN, LineResult, checklist, performance
+from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, threshold_text
+from chaoslib.experiment.journal import Journal
+from chaoslib.profiles.contract import HeartbeatDef
 from chaoslib.reports.chart import COLOURS, MARKER_COLOURS, chart
-from chaoslib.reports.files import iso_time, write_text
+from chaoslib.experiment.files import iso_time, write_text
 from chaoslib.reports.journal import counts_text, scenario_json, unknown_checks
 
 if TYPE_CHECKING:
-    from chaoslib.suite import SuiteResult
+    from chaoslib.scenarios.suite import SuiteResult
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from chaoslib import scenarios
-from chaoslib.checklist import checklist, performance
-from chaoslib.checks import UNKNOWN, Verdict
-from chaoslib.journal import STATUSES, Journal, chaoslib_version
-from chaoslib.reports.files import iso_time, write_text
-from chaoslib.suite import SuiteResult
+from chaoslib.scenarios.checklist import checklist, performance
+from chaoslib.experiment.checks import UNKNOWN, Verdict
+from chaoslib.experiment.journal import STATUSES, Journal, chaoslib_version
+from chaoslib.experiment.files import iso_time, write_text
+from chaoslib.scenarios.suite import SuiteResult
 
 
 def _check(v: Any) -> dict[str, Any]:

@@ -18,13 +18,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chaoslib.checklist import NOT_RUN, LineResult, checklist, performance
-from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict
-from chaoslib.journal import Journal
-from chaoslib.reports.files import iso_time, write_text
+from chaoslib.scenarios.checklist import NOT_RUN, LineResult, checklist, performance
+from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
+from chaoslib.experiment.journal import Journal
+from chaoslib.experiment.files import iso_time, write_text
 
 if TYPE_CHECKING:
-    from chaoslib.suite import SuiteResult
+    from chaoslib.scenarios.suite import SuiteResult
 
 ENDED = "the run reached its end"
 UNFINISHED = ("aborted", "interrupted")

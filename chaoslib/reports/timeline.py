@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from chaoslib.journal import Journal
+from chaoslib.experiment.journal import Journal
 from chaoslib.observe.history import Event
-from chaoslib.profile_contract import HeartbeatDef
+from chaoslib.profiles.contract import HeartbeatDef
 
 # log pattern key -> (state change it marks, the dependency)
 _DEGRADE = {"redis_disconnected": ("on", "redis"), "redis_retry": ("on", "redis"),

@@ -1,6 +1,6 @@
 """What every scenario is built from: the system, its contract, the observers, named checks.
 
-A scenario is an :class:`~chaoslib.experiment.Experiment` built from a profile:
+A scenario is an :class:`~chaoslib.experiment.runner.Experiment` built from a profile:
 its faults act on the system's per-client links and processes, its observers
 record heartbeats, log lines, alert deliveries and which process is up, and each
 check is one of the guide's "Expected Results" with a measured figure. Every
@@ -15,17 +15,17 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chaoslib.checks import UNKNOWN, Verdict, unknown
+from chaoslib.experiment.checks import UNKNOWN, Verdict, unknown
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.errors import MissingFact
-from chaoslib.experiment import Check, Experiment, RunContext
+from chaoslib.experiment.runner import Check, Experiment, RunContext
 from chaoslib.observe import History, channel, logs, redis_ping, sql
 from chaoslib.observe.base import Observer
 from chaoslib.observe.processes import ProcessStates
 from chaoslib.observe.webhook import WebhookSink
-from chaoslib.profile_contract import AlertDef, Contract
+from chaoslib.profiles.contract import AlertDef, Contract
 from chaoslib.scenarios import facts
-from chaoslib.system import SystemBase
+from chaoslib.target.system import SystemBase
 
 HEARTBEATS = facts.HEARTBEATS
 

@@ -7,8 +7,8 @@ import math
 import statistics
 from collections.abc import Callable
 
-from chaoslib.checks import Verdict, failed, judged, unknown, within
-from chaoslib.experiment import Check, RunContext
+from chaoslib.experiment.checks import Verdict, failed, judged, unknown, within
+from chaoslib.experiment.runner import Check, RunContext
 from chaoslib.faults.service import ServiceFault
 from chaoslib.observe.history import Event
 from chaoslib.scenarios import facts, sources

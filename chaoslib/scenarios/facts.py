@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from chaoslib.observe.history import Event, History
-from chaoslib.profile_contract import Beat, HeartbeatDef
+from chaoslib.profiles.contract import Beat, HeartbeatDef
 
 HEARTBEATS = "hb"
 ALERT_FILE = "alerts:file"

@@ -16,7 +16,7 @@ import psycopg
 import redis
 
 from chaoslib.errors import MissingFact
-from chaoslib.profile_contract import SignalsDef
+from chaoslib.profiles.contract import SignalsDef
 from chaoslib.scenarios.facts import Beat
 from chaoslib.wait import WaitTimeout, wait_until
 

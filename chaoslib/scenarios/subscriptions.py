@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoslib.checks import Verdict, failed, unknown, within
-from chaoslib.experiment import Check, RunContext
+from chaoslib.experiment.checks import Verdict, failed, unknown, within
+from chaoslib.experiment.runner import Check, RunContext
 from chaoslib.observe.base import Observer
 from chaoslib.observe.channel import OBSERVER_NAME
 from chaoslib.scenarios import sources

@@ -6,10 +6,10 @@ import json
 
 import redis
 
-from chaoslib import schedule
-from chaoslib.checks import Verdict, failed, judged, unknown
+from chaoslib.faults import schedule
+from chaoslib.experiment.checks import Verdict, failed, judged, unknown
 from chaoslib.errors import MissingFact
-from chaoslib.experiment import Check, Experiment, RunContext
+from chaoslib.experiment.runner import Check, Experiment, RunContext
 from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import LedgerEntry
 from chaoslib.scenarios import common, facts, sources

@@ -3,7 +3,7 @@ coordinator's "worker dead" line for a given worker."""
 
 from __future__ import annotations
 
-from chaoslib.experiment import RunContext
+from chaoslib.experiment.runner import RunContext
 from chaoslib.scenarios import facts
 from chaoslib.scenarios.base import ScenarioRun
 

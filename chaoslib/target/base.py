@@ -17,10 +17,10 @@ from chaoslib.errors import ConfigError
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.network import Link
 from chaoslib.services.base import Service
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 
 if TYPE_CHECKING:
-    from chaoslib.stack import Stack
+    from chaoslib.services.stack import Stack
 
 # The stack services a link can lead to, and the words a user may write for them.
 STACK_SERVICES = {"redis": "Redis", "postgres": "the database (PostgreSQL)"}

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoslib.compose_facts import published_port
+from chaoslib.services.compose_facts import published_port
 from chaoslib.errors import ConfigError, ServiceError
 from chaoslib.faults.ledger import Ledger
-from chaoslib.profile import ComposeDef, Profile
+from chaoslib.profiles.profile import ComposeDef, Profile
 from chaoslib.services.docker import DockerService, docker_client
 from chaoslib.target.base import Target
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 
 
 def _host_port(ports: dict, container_port: str) -> int | None:

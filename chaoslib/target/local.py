@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chaoslib.errors import ConfigError
-from chaoslib.stack import Stack, no_stack
+from chaoslib.services.stack import Stack, no_stack
 from chaoslib.target.base import Target
 
 

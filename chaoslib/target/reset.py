@@ -16,9 +16,9 @@ from pathlib import Path
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.recovery import FAILED, RunningStack, heal_ledger, restore_stack
 from chaoslib.faults.recovery_compose import left_alone, take_down_created
-from chaoslib.stack import Stack, down
+from chaoslib.services.stack import Stack, down
 from chaoslib.state import chaos_home
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.toxiproxy.client import Toxiproxy, ToxiproxyError
 
 # Every toxic chaoslib adds is named so (faults.network.ToxicFault, Toxiproxy.supports);
 # recovery_compose.left_alone tells a user's toxics from chaoslib's by the same prefix.
@@ -40,7 +40,7 @@ def reset_all(
     was left alone."""
     loaded = None
     if profile:
-        from chaoslib.profile import load_profile
+        from chaoslib.profiles.profile import load_profile
 
         loaded = load_profile(profile)
     stack = Stack.load(home)

@@ -17,9 +17,9 @@ from pathlib import Path
 from loguru import logger
 
 from chaoslib.errors import ConfigError, ProtectedError
-from chaoslib.profile_contract import Contract
-from chaoslib.profile_services import ReadyDef as ReadyDef  # re-exported
-from chaoslib.profile_services import ServiceDef
+from chaoslib.profiles.contract import Contract
+from chaoslib.profiles.services import ReadyDef as ReadyDef  # re-exported
+from chaoslib.profiles.services import ServiceDef
 
 STACK_SERVICES = ("redis", "postgres")
 TIMINGS = ("fast", "seed")
@@ -132,7 +132,7 @@ class Profile:
     def env_for(self, timing: str, service: str | None = None) -> dict[str, str]:
         """The timing's env and its settings under the system's own env var names (and,
         with ``service``, under that service's own names too)."""
-        from chaoslib.profile_timings import env_value
+        from chaoslib.profiles.timings import env_value
 
         chosen = self.timing(timing)
         names = {**self.settings_env, **(self.services[service].settings_env if service else {})}
@@ -164,6 +164,6 @@ def load_profile(name_or_path: str | Path) -> Profile:
                 "or give a path to a .yml file"
             )
         path = Path(str(candidate))
-    from chaoslib.profile_file import parse_profile
+    from chaoslib.profiles.file import parse_profile
 
     return parse_profile(path)

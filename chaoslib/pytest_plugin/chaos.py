@@ -14,8 +14,8 @@ event there::
         chaos.history, "redis", 2.0, healed_at=fault.healed_at, fault_at=fault.applied_at
     )
 
-The faults are applied and healed through :class:`~chaoslib.experiment.FaultRun`, the
-runner an experiment uses: each apply and heal is a :class:`~chaoslib.journal.FaultEvent`
+The faults are applied and healed through :class:`~chaoslib.experiment.runner.FaultRun`, the
+runner an experiment uses: each apply and heal is a :class:`~chaoslib.experiment.journal.FaultEvent`
 in :attr:`Chaos.events` and a ``fault`` event in the history, as in an experiment's journal.
 """
 
@@ -26,15 +26,15 @@ from typing import Any
 
 from loguru import logger
 
-from chaoslib import checks as checks_module
+from chaoslib.experiment import checks as checks_module
 from chaoslib import observe as observe_module
 from chaoslib.clock import REAL_CLOCK, Clock
-from chaoslib.experiment import FaultRun
+from chaoslib.experiment.runner import FaultRun
 from chaoslib.faults.base import Fault
 from chaoslib.faults.network import Link
 from chaoslib.faults.service import Restart, ServiceFault
 from chaoslib.faults.signals import signals_held
-from chaoslib.journal import FaultEvent
+from chaoslib.experiment.journal import FaultEvent
 from chaoslib.observe.base import Observer
 from chaoslib.observe.history import History
 from chaoslib.target import Target

@@ -9,7 +9,7 @@ import string
 from importlib import resources
 from pathlib import Path
 
-from chaoslib.profile import (
+from chaoslib.profiles.profile import (
     STACK_SERVICES,
     ComposeDef,
     LinkDef,
@@ -18,10 +18,10 @@ from chaoslib.profile import (
     Timing,
     builtin_profiles,
 )
-from chaoslib.profile_contract_file import contract
-from chaoslib.profile_services import base_dir as _base_dir
-from chaoslib.profile_services import parse_services
-from chaoslib.profile_timings import check_rules, settings_env, timings
+from chaoslib.profiles.contract_file import contract
+from chaoslib.profiles.services import base_dir as _base_dir
+from chaoslib.profiles.services import parse_services
+from chaoslib.profiles.timings import check_rules, settings_env, timings
 from chaoslib.yaml_lines import FileError, LineDict, Reader, load, merge
 
 # A profile states these whole (its own services and project); the rest merges key by key.
@@ -160,7 +160,7 @@ def check_service_env(
 
 
 # Each part below reads one section on its own, so a check can report each part's error
-# (chaoslib.profile_check), while parse_profile stops at the first.
+# (chaoslib.scenarios.profile_check), while parse_profile stops at the first.
 def check_keys(r: Reader, doc: LineDict) -> None:
     r.only(doc, set(TOP_KEYS), "the profile")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaoslib.errors import ConfigError
-from chaoslib.profile import ComposeDef
+from chaoslib.profiles.profile import ComposeDef
 
 if TYPE_CHECKING:
-    from chaoslib.compose_system import ComposeSystem
+    from chaoslib.target.compose_system import ComposeSystem
 
 
 def refuse_existing(client: Any, compose: ComposeDef) -> None:

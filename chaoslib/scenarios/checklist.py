@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from chaoslib.checks import FAIL, PASS, UNKNOWN, Verdict, merge, threshold_text
+from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict, merge, threshold_text
 
 if TYPE_CHECKING:
-    from chaoslib.suite import SuiteResult
+    from chaoslib.scenarios.suite import SuiteResult
 
 NOT_RUN = "not run"
 Source = tuple[str, str]  # (scenario, check key)

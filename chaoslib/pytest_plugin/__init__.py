@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-from chaoslib.pytest_chaos import Chaos, FaultHandle
-from chaoslib.pytest_clients import PostgresClients, RedisClients
-from chaoslib.stack import Stack, StackConfig
+from chaoslib.pytest_plugin.chaos import Chaos, FaultHandle
+from chaoslib.pytest_plugin.clients import PostgresClients, RedisClients
+from chaoslib.services.stack import Stack, StackConfig
 from chaoslib.state import locate_home
 from chaoslib.target import Target
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.toxiproxy.client import Toxiproxy
 
 __all__ = ["Chaos", "FaultHandle", "pg_client_fixture", "redis_client_fixture"]
 
@@ -85,11 +85,11 @@ def chaos(chaos_stack: Stack) -> Iterator[Chaos]:
 
     ``chaos.link(name).latency(300)``, ``.down()``, ``.flap(...)`` and the other builders of
     a link, ``chaos.service(name).pause()`` (also stop, kill, restart) and
-    ``chaos.apply(fault)`` return a :class:`~chaoslib.pytest_chaos.FaultHandle` with
+    ``chaos.apply(fault)`` return a :class:`~chaoslib.pytest_plugin.chaos.FaultHandle` with
     ``applied_at``/``healed_at`` on the clock of ``chaos.history``; a ``with`` block heals
     at its end. ``chaos.watch(observer)`` records into that history until teardown.
     ``chaos.events`` lists every apply and heal, as an experiment's journal does (the
-    same runner, :class:`~chaoslib.experiment.FaultRun`, applies and heals them).
+    same runner, :class:`~chaoslib.experiment.runner.FaultRun`, applies and heals them).
     Teardown heals only what this test applied."""
     helper = Chaos(Target.from_stack(chaos_stack))
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chaoslib.profile_contract import (
+from chaoslib.profiles.contract import (
     ALERTS,
     FILE_FORMATS,
     LOG_PATTERNS,

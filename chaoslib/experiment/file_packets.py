@@ -11,7 +11,7 @@ from typing import Any
 from chaoslib.errors import ConfigError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.packet import KINDS, packet_fault
-from chaoslib.schedule import Window
+from chaoslib.faults.schedule import Window
 from chaoslib.services.docker import DockerService
 from chaoslib.yaml_lines import LineDict, Reader
 

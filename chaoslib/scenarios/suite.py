@@ -16,19 +16,19 @@ from typing import Any
 from loguru import logger
 
 from chaoslib import scenarios
-from chaoslib.checks import FAIL, PASS, Verdict
-from chaoslib.experiment import Experiment, RunContext
+from chaoslib.experiment.checks import FAIL, PASS, Verdict
+from chaoslib.experiment.runner import Experiment, RunContext
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.signals import Terminated, heal_on_signals, signals_held
-from chaoslib.journal import Journal
+from chaoslib.experiment.journal import Journal
 from chaoslib.observe import History
 from chaoslib.observe.webhook import WebhookSink
-from chaoslib.profile import Profile, load_profile
+from chaoslib.profiles.profile import Profile, load_profile
 from chaoslib.scenarios import facts
 from chaoslib.scenarios.base import ScenarioRun, check
-from chaoslib.stack import Stack, StackConfig
+from chaoslib.services.stack import Stack, StackConfig
 from chaoslib.state import chaos_home
-from chaoslib.system import LocalSystem, SystemBase
+from chaoslib.target.system import LocalSystem, SystemBase
 
 STEADY = "steady-state"
 Progress = Callable[[str, str, float], None]  # (scenario, phase, seconds)
@@ -172,7 +172,7 @@ class Suite:
     def _start_compose(self, home: Path, common: dict[str, Any]) -> tuple[SystemBase, WebhookSink]:
         """A running project is attached to (alerts reach the sink only on the profile's
         ``webhook_port``); otherwise chaoslib creates the project, pointed at its sink."""
-        from chaoslib.compose_system import ComposeSystem, bridge_gateway
+        from chaoslib.target.compose_system import ComposeSystem, bridge_gateway
 
         system = ComposeSystem(
             self.profile, self.config.timing, self.report_dir, home=home,

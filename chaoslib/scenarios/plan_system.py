@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from chaoslib.errors import ChaosError, ConfigError
-from chaoslib.experiment import RunContext
+from chaoslib.experiment.runner import RunContext
 from chaoslib.faults.network import Link
-from chaoslib.journal import FaultEvent
+from chaoslib.experiment.journal import FaultEvent
 from chaoslib.observe import History
-from chaoslib.profile import Profile
-from chaoslib.profile_services import launch
+from chaoslib.profiles.profile import Profile
+from chaoslib.profiles.services import launch
 from chaoslib.scenarios.base import ScenarioRun, ScenarioSpec
-from chaoslib.system import SystemBase
-from chaoslib.toxiproxy import Toxiproxy
+from chaoslib.target.system import SystemBase
+from chaoslib.toxiproxy.client import Toxiproxy
 
 MISSING = "the profile declares no"
 # A timing or a key the profile lacks fails the check with a ConfigError: unknown in a real

@@ -3,7 +3,7 @@
 Observers run throughout. Every fault is healed in a ``finally``, before any
 check looks at the history, whatever ended the timeline: its end, an error,
 Ctrl-C, SIGTERM, SIGHUP or :meth:`Experiment.stop`. A window with no end
-(:func:`chaoslib.schedule.until_stopped`) holds until the run is stopped: a
+(:func:`chaoslib.faults.schedule.until_stopped`) holds until the run is stopped: a
 Ctrl-C while only such windows are left is that stop, not an interruption.
 
 :class:`FaultRun` is the part that applies and heals: every front end that holds
@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from chaoslib import schedule
-from chaoslib.checks import FAIL, UNKNOWN, Verdict, merge
+from chaoslib.faults import schedule
+from chaoslib.experiment.checks import FAIL, UNKNOWN, Verdict, merge
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.errors import ChaosError
 from chaoslib.faults.base import Fault
 from chaoslib.faults.signals import Terminated, heal_on_signals, signals_held
-from chaoslib.journal import FaultEvent, Journal
+from chaoslib.experiment.journal import FaultEvent, Journal
 from chaoslib.observe.base import Observer
 from chaoslib.observe.history import Event, History
 
@@ -152,7 +152,7 @@ class FaultRun:
 @dataclass
 class Step:
     """A fault and the windows in which it holds (offsets from the end of the steady state).
-    The windows may be a lazy sequence (:func:`chaoslib.schedule.flap`)."""
+    The windows may be a lazy sequence (:func:`chaoslib.faults.schedule.flap`)."""
 
     fault: Fault
     windows: Sequence[schedule.Window]

@@ -13,9 +13,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from chaoslib.checks import Verdict
+from chaoslib.experiment.checks import Verdict
 from chaoslib.observe.history import Event
-from chaoslib.reports.files import iso_time, write_text
+from chaoslib.experiment.files import iso_time, write_text
 
 # inconclusive: no check failed but one could not be judged (a fact it needs is missing);
 # a missing fact is never a pass, and never a fail either.

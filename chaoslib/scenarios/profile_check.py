@@ -16,10 +16,10 @@ from typing import Any
 
 from chaoslib import scenarios
 from chaoslib.errors import ConfigError
-from chaoslib.plan_system import PlanSystem, ScenarioPlan, dead_port, plan_scenario
-from chaoslib.profile import Profile, ServiceDef, builtin_profiles
-from chaoslib.profile_contract_file import SECTIONS, contract
-from chaoslib.profile_file import (
+from chaoslib.scenarios.plan_system import PlanSystem, ScenarioPlan, dead_port, plan_scenario
+from chaoslib.profiles.profile import Profile, ServiceDef, builtin_profiles
+from chaoslib.profiles.contract_file import SECTIONS, contract
+from chaoslib.profiles.file import (
     check_keys,
     parse_compose,
     parse_fragile,
@@ -28,8 +28,8 @@ from chaoslib.profile_file import (
     parse_profile,
     resolve,
 )
-from chaoslib.profile_services import parse_services
-from chaoslib.profile_timings import check_rules, settings_env, timings
+from chaoslib.profiles.services import parse_services
+from chaoslib.profiles.timings import check_rules, settings_env, timings
 from chaoslib.scenarios.base import ScenarioSpec
 from chaoslib.yaml_lines import LineDict, Reader
 
@@ -174,7 +174,7 @@ class Plan:
 
 def quiet_period() -> ScenarioSpec:
     """The suite's first experiment (no false positives), planned like a scenario."""
-    from chaoslib.suite import STEADY, _quiet_period
+    from chaoslib.scenarios.suite import STEADY, _quiet_period
 
     return ScenarioSpec(STEADY, 0, "Quiet period", "Nothing is wrong: no alert, no error line",
                         _quiet_period)  # fmt: skip

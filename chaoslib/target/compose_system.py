@@ -8,7 +8,7 @@ Two ways to meet a project, and they are kept strictly apart:
   (services running, chaoslib's own faults healed) and deletes only the Redis
   keys chaoslib wrote and those the profile declares disposable.
 - **created**: nothing runs, so chaoslib brings the project up from the profile's
-  files and records that it did (:mod:`chaoslib.compose_projects`); only then may
+  files and records that it did (:mod:`chaoslib.services.compose_projects`); only then may
   it flush Redis between scenarios and ``down -v`` at the end.
 
 Redis and PostgreSQL are reached directly on their published loopback ports (for
@@ -24,17 +24,17 @@ from typing import Any
 
 from loguru import logger
 
-from chaoslib.compose_attach import attached_alert_file, check_timings, refuse_existing
-from chaoslib.compose_facts import bridge_gateway, image_variables, published_port
-from chaoslib.compose_projects import UP_TIMEOUT_S, CreatedProject, CreatedProjects, compose_command
+from chaoslib.target.compose_attach import attached_alert_file, check_timings, refuse_existing
+from chaoslib.services.compose_facts import bridge_gateway, image_variables, published_port
+from chaoslib.services.compose_projects import UP_TIMEOUT_S, CreatedProject, CreatedProjects, compose_command
 from chaoslib.errors import ConfigError, ServiceError
 from chaoslib.faults.ledger import LedgerEntry
-from chaoslib.profile import ComposeDef, Profile
+from chaoslib.profiles.profile import ComposeDef, Profile
 from chaoslib.services.docker import DockerService, docker_client
 from chaoslib.services.docker_logs import LogFollower
 from chaoslib.services.managed import pick_free_port
-from chaoslib.system import SystemBase
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.target.system import SystemBase
+from chaoslib.toxiproxy.client import Toxiproxy, ToxiproxyError
 from chaoslib.wait import wait_until
 
 __all__ = ["ComposeSystem", "bridge_gateway", "compose_command", "published_port"]

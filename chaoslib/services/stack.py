@@ -29,7 +29,7 @@ from chaoslib.services.managed import ManagedServer, pick_free_port
 from chaoslib.services.postgres import PostgresServer
 from chaoslib.services.proxy_server import ToxiproxyServer
 from chaoslib.services.redis import RedisServer
-from chaoslib.stack_file import STATE_VERSION, damaged, parse_state, service_from_record
+from chaoslib.services.stack_file import STATE_VERSION, damaged, parse_state, service_from_record
 from chaoslib.state import chaos_home, locate_home, locked, read_json, write_json
 
 KEEP_RUNS = 5

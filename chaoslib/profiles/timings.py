@@ -10,7 +10,7 @@ names a system's env vars, and a system that reads milliseconds gets millisecond
 
 from __future__ import annotations
 
-from chaoslib.profile import NUMBER, TIMINGS, Timing
+from chaoslib.profiles.profile import NUMBER, TIMINGS, Timing
 from chaoslib.yaml_lines import FileError, LineDict, Reader
 
 # The settings a scenario reads (docs/profile.md says which check needs each), with their unit.

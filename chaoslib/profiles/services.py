@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaoslib.errors import ConfigError
-from chaoslib.profile_modules import CHECKOUT, runnable
+from chaoslib.profiles.modules import CHECKOUT, runnable
 from chaoslib.services.readiness import DEFAULT_TIMEOUT, MAX_TIMEOUT, ReadyDef, address
 from chaoslib.yaml_lines import LineDict, Reader
 

@@ -22,14 +22,14 @@ from loguru import logger
 from chaoslib.errors import ConfigError
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.network import Link
-from chaoslib.profile import Profile
-from chaoslib.profile_contract import Beat
-from chaoslib.profile_services import Launch, launch
+from chaoslib.profiles.profile import Profile
+from chaoslib.profiles.contract import Beat
+from chaoslib.profiles.services import Launch, launch
 from chaoslib.services.base import Service
 from chaoslib.services.process_service import ProcessService
-from chaoslib.stack import Stack
+from chaoslib.services.stack import Stack
 from chaoslib.target.base import Target, direct_urls
-from chaoslib.toxiproxy import Toxiproxy, ToxiproxyError
+from chaoslib.toxiproxy.client import Toxiproxy, ToxiproxyError
 from chaoslib.wait import wait_until
 
 # Until a subclass knows its proxy server: nothing listens on port 0, so a call fails at once.
