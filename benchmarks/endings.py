@@ -33,8 +33,8 @@ from pathlib import Path
 
 import psutil
 
-from chaoslib.services import stack as stack_mod
 from chaoslib.faults.ledger import Ledger
+from chaoslib.services import stack as stack_mod
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import WaitTimeout, wait_until
 

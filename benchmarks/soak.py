@@ -47,7 +47,7 @@ from chaoslib.faults.network import Link  # noqa: E402
 from chaoslib.log import configure_logging  # noqa: E402
 from chaoslib.observe.history import History  # noqa: E402
 from chaoslib.observe.workloads import PostgresWorkload, StreamWorkload  # noqa: E402
-from chaoslib.profiles.profile import load_profile  # noqa: E402
+from chaoslib.profiles import load_profile  # noqa: E402
 from chaoslib.services.stack import Stack, StackConfig  # noqa: E402
 from chaoslib.target.system import LocalSystem  # noqa: E402
 

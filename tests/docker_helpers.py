@@ -93,8 +93,8 @@ def wait_for_data_stores(redis_url: str, database_url: str, timeout: float = 60)
 
 def shop_system(tmp_path, files: list, project: str, proxy_config) -> Any:  # noqa: ANN001
     """A ComposeSystem for a profile of the user's own shop stack (``tests/user_stack``)."""
+    from chaoslib.profiles import load_profile
     from chaoslib.target.compose_system import ComposeSystem
-    from chaoslib.profiles.profile import load_profile
 
     profile = tmp_path / "shop.yml"
     profile.write_text(

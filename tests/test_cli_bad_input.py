@@ -19,8 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from chaoslib.services import stack as stack_mod
 from chaoslib.faults import Ledger
+from chaoslib.services import stack as stack_mod
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import REPO, pid_alive, run_invoke, spawn_python, subprocess_env

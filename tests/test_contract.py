@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from chaoslib.experiment.runner import RunContext
 from chaoslib.experiment.journal import FaultEvent
+from chaoslib.experiment.runner import RunContext
 from chaoslib.observe.history import Event, History
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
 from chaoslib.profiles.contract import (
     ALERTS,
     METRICS,

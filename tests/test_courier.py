@@ -111,7 +111,7 @@ def test_every_flaw_is_run_once_with_flaws_that_leave_its_scenarios_alone():
 
 
 def test_every_flaw_the_profile_names_is_one_the_fleet_accepts(node):
-    from chaoslib.profiles.profile import load_profile
+    from chaoslib.profiles import load_profile
 
     flaws = load_profile(PROFILE).fragile
     proc = subprocess.run(

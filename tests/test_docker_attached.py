@@ -17,8 +17,8 @@ import psycopg
 import pytest
 import redis
 
+from chaoslib.profiles import load_profile
 from chaoslib.services.compose_projects import compose_command
-from chaoslib.profiles.profile import load_profile
 from chaoslib.services.managed import pick_free_port
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
@@ -280,8 +280,8 @@ def test_a_forged_created_record_never_takes_the_users_project_down(user, tmp_pa
 
 
 def test_attaching_with_timings_the_project_does_not_run_is_refused(user, tmp_path):
-    from chaoslib.target.compose_system import ComposeSystem
     from chaoslib.errors import ConfigError
+    from chaoslib.target.compose_system import ComposeSystem
 
     project, _, _, _ = user
     system = ComposeSystem(load_profile(project.profile), "seed", tmp_path / "w", home=tmp_path)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from chaoslib.target.compose_system import compose_command
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
 from chaoslib.scenarios.suite import Suite, SuiteConfig
+from chaoslib.target.compose_system import compose_command
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.docker_helpers import engine, needs_docker

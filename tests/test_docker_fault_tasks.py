@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
 from chaoslib.wait import WaitTimeout, wait_until
 from tests.docker_helpers import engine, needs_docker
 from tests.helpers import run_invoke

@@ -85,8 +85,8 @@ def _compose(base: list[str], *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    from chaoslib.target.compose_system import compose_command
     from chaoslib.services.docker import DockerService
+    from chaoslib.target.compose_system import compose_command
 
     client = engine()
     tmp = tmp_path_factory.mktemp("partition-compose")

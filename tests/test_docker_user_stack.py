@@ -155,8 +155,8 @@ def test_attaching_refuses_observer_ports_that_move_at_every_restart(client, pro
 
 @needs_docker
 def test_creating_a_project_without_its_proxy_config_fails_before_up(client, tmp_path):
-    from chaoslib.services.compose_projects import CreatedProjects
     from chaoslib.errors import ConfigError
+    from chaoslib.services.compose_projects import CreatedProjects
 
     missing = tmp_path / "proxies" / "toxiproxy.json"
     files = [USER / "docker-compose.yml", OVERLAY]
@@ -170,8 +170,8 @@ def test_creating_a_project_without_its_proxy_config_fails_before_up(client, tmp
 
 @needs_docker
 def test_a_stopped_project_of_the_users_is_never_created_over(client, project, tmp_path):
-    from chaoslib.services.compose_projects import CreatedProjects
     from chaoslib.errors import ConfigError
+    from chaoslib.services.compose_projects import CreatedProjects
 
     name, files, env = project
     done = compose(name, files, "up", "-d", env=env)

@@ -9,9 +9,8 @@ import signal
 import pytest
 
 from chaoslib.experiment import checks
-from chaoslib.faults import schedule
 from chaoslib.experiment.runner import Experiment, RunContext
-from chaoslib.faults import Link
+from chaoslib.faults import Link, schedule
 from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import LedgerEntry
 from chaoslib.observe import redis_ping

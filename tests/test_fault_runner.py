@@ -18,16 +18,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from chaoslib.faults import schedule
-from chaoslib.services import stack as stack_mod
 from chaoslib.errors import ConfigError
 from chaoslib.experiment.runner import Experiment, FaultRun
-from chaoslib.faults import Ledger, Link
+from chaoslib.faults import Ledger, Link, schedule
 from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import HealError, LedgerEntry, register_healer
 from chaoslib.faults.network import partition
 from chaoslib.faults.recovery import heal_entry, heal_ledger
 from chaoslib.observe.history import History
+from chaoslib.services import stack as stack_mod
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import run_invoke, spawn_python

@@ -28,8 +28,8 @@ import uuid
 import psutil
 import pytest
 
-from chaoslib.services import stack as stack_mod
 from chaoslib.faults.ledger import Ledger
+from chaoslib.services import stack as stack_mod
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import WaitTimeout, wait_until
 from tests.helpers import REPO, run_invoke, subprocess_env

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
 from chaoslib.scenarios import SCENARIOS
 from chaoslib.scenarios.suite import Suite, SuiteConfig
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from chaoslib.services import stack as stack_mod
 from chaoslib import yaml_lines
 from chaoslib.errors import ConfigError
-from chaoslib.experiment.runner import Experiment
 from chaoslib.experiment.file import load_experiment
+from chaoslib.experiment.runner import Experiment
 from chaoslib.faults.ledger import Ledger
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
+from chaoslib.services import stack as stack_mod
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.yaml_lines import MAX_BYTES
 from tests.helpers import run_invoke

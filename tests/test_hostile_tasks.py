@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from chaoslib.services import stack as stack_mod
 from chaoslib.faults import Ledger, Link, Restart, ServiceFault
+from chaoslib.services import stack as stack_mod
 from chaoslib.services.postgres import PostgresServer
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
 from chaoslib.profiles.contract import AlertSinks, SignalsDef
 from chaoslib.scenarios.suite import Suite, SuiteConfig
 from tests.helpers import run_invoke

@@ -10,8 +10,8 @@ import pytest
 import redis
 import requests
 
-from chaoslib.experiment import checks
 from chaoslib.clock import REAL_CLOCK
+from chaoslib.experiment import checks
 from chaoslib.faults import Link
 from chaoslib.observe import (
     History,

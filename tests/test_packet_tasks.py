@@ -195,8 +195,8 @@ def _compose(profile: Path, *args: str) -> subprocess.CompletedProcess:
     """docker-compose on this module's project, with the profile's files and variables."""
     import os
 
+    from chaoslib.profiles import load_profile
     from chaoslib.target.compose_system import compose_command
-    from chaoslib.profiles.profile import load_profile
 
     compose = load_profile(profile).compose
     assert compose is not None

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from chaoslib.errors import ConfigError, ServiceError
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
 from chaoslib.profiles.services import ServiceDef, launch, parse_services
 from chaoslib.services.managed import pick_free_port
 from chaoslib.services.process_service import ProcessService

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chaoslib.errors import ConfigError
-from chaoslib.profiles.profile import builtin_profiles, load_profile
+from chaoslib.profiles import builtin_profiles, load_profile
 from chaoslib.yaml_lines import FileError
 from tests.helpers import REPO
 

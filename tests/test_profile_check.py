@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
 from chaoslib.scenarios import SCENARIOS
 from tests.helpers import REPO, run_invoke, subprocess_env
 

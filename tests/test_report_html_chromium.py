@@ -22,7 +22,7 @@ import pytest
 from chaoslib.experiment.checks import Verdict
 from chaoslib.experiment.journal import FaultEvent, Journal
 from chaoslib.observe.history import Event
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
 from chaoslib.reports import write_reports
 from chaoslib.scenarios.suite import SuiteResult
 

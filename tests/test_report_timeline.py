@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 from chaoslib.experiment.journal import FaultEvent, Journal
 from chaoslib.observe.history import Event
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
 from chaoslib.reports import html, timeline
 
 HEARTBEAT = load_profile("local").contract.heartbeat

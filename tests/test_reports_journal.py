@@ -14,14 +14,13 @@ import pytest
 
 import chaoslib
 from chaoslib.experiment import checks
-from chaoslib.faults import schedule
 from chaoslib.experiment.checks import Verdict
-from chaoslib.experiment.runner import Experiment
-from chaoslib.faults import Link
 from chaoslib.experiment.journal import FaultEvent, Journal
+from chaoslib.experiment.runner import Experiment
+from chaoslib.faults import Link, schedule
 from chaoslib.observe import redis_ping
 from chaoslib.observe.history import Event, History
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
 from chaoslib.reports import write_reports, write_run_reports
 from chaoslib.scenarios.suite import SuiteResult
 

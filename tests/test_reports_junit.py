@@ -10,7 +10,7 @@ import pytest
 
 from chaoslib.experiment.checks import Verdict
 from chaoslib.experiment.journal import Journal
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
 from chaoslib.reports import write_reports, write_run_reports
 from chaoslib.scenarios.suite import SuiteResult
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chaoslib.faults import schedule
 from chaoslib.clock import ManualClock
 from chaoslib.errors import ConfigError
+from chaoslib.faults import schedule
 
 
 def test_flap_windows_follow_the_period():

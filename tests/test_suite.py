@@ -13,7 +13,7 @@ import pytest
 
 from chaoslib.experiment.checks import Verdict
 from chaoslib.experiment.journal import STATUSES, Journal
-from chaoslib.profiles.profile import load_profile
+from chaoslib.profiles import load_profile
 from chaoslib.reports import write_reports
 from chaoslib.scenarios.suite import SuiteResult
 from tests.helpers import run_invoke

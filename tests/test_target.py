@@ -6,9 +6,9 @@ import pytest
 import redis
 
 from chaoslib.errors import ConfigError
-from chaoslib.profiles.profile import LinkDef, load_profile
-from chaoslib.target.system import SystemBase
+from chaoslib.profiles import LinkDef, load_profile
 from chaoslib.target import Target, open_target
+from chaoslib.target.system import SystemBase
 
 
 def test_the_stacks_target_finds_every_proxy_to_its_servers_by_upstream(chaos_stack, toxiproxy):

@@ -9,9 +9,9 @@ import re
 import psycopg
 import pytest
 
-from chaoslib.services import stack as stack_mod
 from chaoslib.cli import measure
 from chaoslib.cli.measure_fault import matches, statement_for
+from chaoslib.services import stack as stack_mod
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import run_invoke, spawn_python

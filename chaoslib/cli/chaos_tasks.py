@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from invoke import Collection, task
 
-from chaoslib.faults import schedule
 from chaoslib.cli import flags
 from chaoslib.cli.fault_task import Build, each_link, latency_both_ways, link_names, run_fault
 from chaoslib.cli.flags import DAY, FAULT_HELP, LINK, RATE_MAX, REPORT_DIR
@@ -21,6 +20,7 @@ from chaoslib.cli.output import fail
 from chaoslib.cli.suite_tasks import scenario, suite
 from chaoslib.cli.task_measures import PROBE_SQL, slow_link, slow_statements, throughput
 from chaoslib.errors import ConfigError
+from chaoslib.faults import schedule
 from chaoslib.faults.base import Fault
 from chaoslib.faults.network import partition
 from chaoslib.target import Target

@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 
 from invoke.exceptions import Exit
 
-from chaoslib.faults import schedule
 from chaoslib.cli import flags
 from chaoslib.cli.hold import Held, held_by_others, hold_and_measure, probe_link, refuse_leftovers
 from chaoslib.cli.hold_output import report
 from chaoslib.cli.output import fail, failed, setup
 from chaoslib.cli.task_measures import Measures
 from chaoslib.errors import ChaosError, ConfigError
+from chaoslib.faults import schedule
 from chaoslib.faults.base import Fault
 from chaoslib.faults.group import FaultGroup
 from chaoslib.faults.network import Link

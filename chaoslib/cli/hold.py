@@ -10,65 +10,25 @@ link down or a flap by the probe failing while it held. A fault that touched not
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from rich.markup import escape
 
-from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.cli import measure
 from chaoslib.cli.effect import effect_of, members
 from chaoslib.cli.hold_output import HoldProgress, say_left_down, write_journal
+from chaoslib.cli.hold_records import Held, Outcome
 from chaoslib.cli.output import console
 from chaoslib.errors import ConfigError
+from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.experiment.runner import Experiment, RunContext
-from chaoslib.faults.base import Fault
 from chaoslib.faults.network import PROTOCOL_TOXICS, LinkDown, ToxicFault
 from chaoslib.faults.owners import Claim, LinkOwners, left_by_dead_runs
-from chaoslib.experiment.journal import Journal
 from chaoslib.observe.base import Probe
 from chaoslib.observe.held import HeldRedisProbe, HeldSqlProbe
-from chaoslib.faults.schedule import Window
 from chaoslib.target import Target
 
 STEADY_FOR = 0.6  # seconds of probing before the fault: the steady state and the baseline
 STEP = "fault"  # the step's name in the journal
-
-
-@dataclass
-class Held:
-    """One fault a task holds, and what the task knows about it."""
-
-    task: str  # e.g. "db-slow": the experiment's name
-    fault: Fault
-    links: list[str]
-    windows: Sequence[Window]
-    recover_within: float
-    added: float = 0.0  # seconds the fault adds to one probe answer (0: none expected)
-    flapping: bool = False
-    report_dir: str | None = None
-    profile: str = "local"  # as the journal names it
-    checks: list[Callable[[RunContext], Verdict]] = field(default_factory=list)
-    on_apply: list[Callable[[float], None]] = field(default_factory=list)  # (when) at apply
-    lines: list[Callable[[], list[str]]] = field(default_factory=list)  # measured, printed
-    own_matches: Callable[[], int] = lambda: 0  # statements the task built to match
-    # When the first apply had returned: a probe begun before may still have got through.
-    in_place_at: float | None = None
-    overlapping: list[Claim] = field(default_factory=list)  # other live faults on the links
-
-
-@dataclass
-class Outcome:
-    journal: Journal
-    journal_path: Path | None
-    interrupted_by: int | None
-    failure: BaseException | None  # what aborted the run (a refused claim, a failed apply)
-    timing: measure.Timing | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.journal.status in ("passed", "inconclusive")
 
 
 def probe_for(target: Target, link: str, deadline: float) -> Probe:

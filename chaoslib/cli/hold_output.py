@@ -18,18 +18,18 @@ from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
-from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN
 from chaoslib.cli.effect import members
 from chaoslib.cli.output import console
 from chaoslib.durations import format_duration
+from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN
+from chaoslib.experiment.journal import Journal
 from chaoslib.experiment.runner import Experiment
 from chaoslib.faults.base import Fault
 from chaoslib.faults.network import LinkDown
-from chaoslib.experiment.journal import Journal
 from chaoslib.state import chaos_home
 
 if TYPE_CHECKING:  # hold imports this module: only its types are needed here
-    from chaoslib.cli.hold import Held, Outcome
+    from chaoslib.cli.hold_records import Held, Outcome
 
 
 class _Countdown(Progress):

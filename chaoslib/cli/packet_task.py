@@ -12,13 +12,13 @@ from invoke import task
 from invoke.exceptions import Exit
 from rich.markup import escape
 
-from chaoslib.faults import schedule
 from chaoslib.cli import flags
 from chaoslib.cli.flags import DAY, DURATION, FORCE, V
 from chaoslib.cli.hold_output import HoldProgress, write_journal
 from chaoslib.cli.output import console, fail, failed, setup
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.experiment.runner import Experiment
+from chaoslib.faults import schedule
 from chaoslib.faults.packet import KINDS, check_packet, packet_fault
 from chaoslib.services.docker import DockerService
 from chaoslib.target import Target, open_target
@@ -51,7 +51,7 @@ def _value(value, kind: str) -> float:
 
 def _container(profile: str | None, force: bool, name: str) -> tuple[Target, DockerService]:
     """The compose project's container ``name``; every reason it cannot be one is exit 2."""
-    from chaoslib.profiles.profile import load_profile
+    from chaoslib.profiles import load_profile
 
     try:
         if not profile or load_profile(profile).compose is None:

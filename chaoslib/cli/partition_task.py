@@ -9,14 +9,14 @@ from invoke.exceptions import Exit
 from rich.markup import escape
 from rich.table import Table
 
-from chaoslib.faults import schedule
-from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.cli import flags
 from chaoslib.cli.flags import DURATION, FORCE_NOT_OVERLAP, OVERLAP, PROFILE, V
 from chaoslib.cli.hold_output import HoldProgress, write_journal
 from chaoslib.cli.output import console, fail, failed, setup
 from chaoslib.errors import ChaosError, ConfigError
+from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.experiment.runner import Experiment
+from chaoslib.faults import schedule
 from chaoslib.faults.client_partition import Partition, ProbeResult, plan, probe_all
 from chaoslib.faults.owners import LinkHeld
 from chaoslib.faults.signals import Terminated, heal_on_signals
@@ -53,7 +53,7 @@ def partition(
     setup(verbose)
     seconds = flags.duration(duration, "duration", 10)
     try:
-        from chaoslib.profiles.profile import load_profile
+        from chaoslib.profiles import load_profile
 
         target = open_target(profile, force=force)
         loaded = load_profile(profile) if profile else None

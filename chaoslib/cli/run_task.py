@@ -17,14 +17,14 @@ from invoke.exceptions import Exit
 from rich.markup import escape
 from rich.table import Table
 
-from chaoslib.experiment.checks import merge
 from chaoslib.cli.flags import FORCE, PROFILE, V
 from chaoslib.cli.output import console, failed, positional, setup
 from chaoslib.cli.suite_tasks import status_exit_code
 from chaoslib.durations import format_duration
 from chaoslib.errors import ChaosError
-from chaoslib.experiment.runner import Experiment
+from chaoslib.experiment.checks import merge
 from chaoslib.experiment.journal import Journal
+from chaoslib.experiment.runner import Experiment
 from chaoslib.target import Target
 
 # A window's keys in a fault entry, shown as written when no stack resolves the file.

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from rich.markup import escape
 
-from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.cli import measure as rule
 from chaoslib.cli.output import console
+from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.observe.base import Observer
 from chaoslib.observe.history import History
 from chaoslib.observe.probes import redis_ping, sql

@@ -21,8 +21,6 @@ from invoke import task
 from invoke.exceptions import Exit
 from rich.markup import escape
 
-from chaoslib.faults import schedule
-from chaoslib.experiment.checks import PASS
 from chaoslib.cli import flags
 from chaoslib.cli.flags import FORCE_NOT_OVERLAP, PROFILE, REPORT_DIR, V
 from chaoslib.cli.hold_output import MARKS, HoldProgress, write_journal
@@ -31,11 +29,13 @@ from chaoslib.cli.service_measure import Cycle, Watch, watchers
 from chaoslib.clock import REAL_CLOCK
 from chaoslib.durations import format_duration
 from chaoslib.errors import ChaosError, ConfigError
+from chaoslib.experiment.checks import PASS
+from chaoslib.experiment.journal import Journal
 from chaoslib.experiment.runner import Experiment
+from chaoslib.faults import schedule
 from chaoslib.faults.ledger import LedgerEntry
 from chaoslib.faults.service import ServiceFault, signal_named
 from chaoslib.faults.signals import heal_on_signals
-from chaoslib.experiment.journal import Journal
 from chaoslib.target import Target, open_target
 
 # What each task does, and what brings the service back (for the messages).

@@ -14,10 +14,10 @@ from invoke import Collection, task
 from rich.markup import escape
 from rich.table import Table
 
-from chaoslib.services import stack as stack_mod
 from chaoslib.cli.output import console, fail, failed, interrupted, print_json, setup
 from chaoslib.errors import ChaosError, ConfigError
 from chaoslib.faults.signals import Terminated, heal_on_signals
+from chaoslib.services import stack as stack_mod
 
 VERBOSE_HELP = "More log output: -v for INFO, -vv for DEBUG (or set CHAOS_LOG_LEVEL)."
 

@@ -10,10 +10,10 @@ from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
-from chaoslib.scenarios.checklist import NOT_RUN, LineResult, checklist, mark, performance
-from chaoslib.experiment.checks import UNKNOWN
 from chaoslib.cli.output import console
+from chaoslib.experiment.checks import UNKNOWN
 from chaoslib.reports.journal import counts_text, unknown_checks
+from chaoslib.scenarios.checklist import NOT_RUN, LineResult, checklist, mark, performance
 from chaoslib.scenarios.suite import SuiteResult
 
 

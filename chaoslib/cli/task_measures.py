@@ -13,10 +13,10 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.cli import measure
 from chaoslib.cli.hold import STEP, Held, probe_link
 from chaoslib.cli.measure_fault import StatementTimer, Transfer, statement_for, transfer_size
+from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
 from chaoslib.experiment.runner import RunContext
 from chaoslib.target import Target
 

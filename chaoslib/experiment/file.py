@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from chaoslib.clock import REAL_CLOCK, Clock
+from chaoslib.errors import ConfigError
 from chaoslib.experiment import file_bounds as bounds
 from chaoslib.experiment import file_packets as packets
 from chaoslib.experiment import file_toxics as toxics
-from chaoslib.faults import schedule
-from chaoslib.clock import REAL_CLOCK, Clock
-from chaoslib.errors import ConfigError
-from chaoslib.experiment.runner import Experiment
 from chaoslib.experiment.file_checks import build_check
+from chaoslib.experiment.runner import Experiment
+from chaoslib.faults import schedule
 from chaoslib.faults.base import Fault
 from chaoslib.faults.network import LinkDown
 from chaoslib.faults.service import Restart, ServiceFault

@@ -13,8 +13,8 @@ from typing import Any
 
 from chaoslib.durations import ACCEPTED, parse_duration
 from chaoslib.errors import ConfigError
-from chaoslib.proxy.limits import Limits
 from chaoslib.faults.schedule import Window
+from chaoslib.proxy.limits import Limits
 from chaoslib.yaml_lines import LineDict, Reader
 
 # Any duration in a file (at, for, steady_for, a flap's period, a check's within): a day

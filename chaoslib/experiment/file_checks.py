@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from chaoslib.experiment import checks
-from chaoslib.experiment.runner import RunContext
 from chaoslib.experiment.file_bounds import duration, regex_error
+from chaoslib.experiment.runner import RunContext
 from chaoslib.observe.workloads import WorkloadResult
 from chaoslib.yaml_lines import LineDict, Reader
 

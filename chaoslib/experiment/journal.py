@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from chaoslib.experiment.checks import Verdict
-from chaoslib.observe.history import Event
 from chaoslib.experiment.files import iso_time, write_text
+from chaoslib.observe.history import Event
 
 # inconclusive: no check failed but one could not be judged (a fact it needs is missing);
 # a missing fact is never a pass, and never a fail either.

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from chaoslib.faults import schedule
-from chaoslib.experiment.checks import FAIL, UNKNOWN, Verdict, merge
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.errors import ChaosError
+from chaoslib.experiment.checks import FAIL, UNKNOWN, Verdict, merge
+from chaoslib.experiment.journal import FaultEvent, Journal
+from chaoslib.faults import schedule
 from chaoslib.faults.base import Fault
 from chaoslib.faults.signals import Terminated, heal_on_signals, signals_held
-from chaoslib.experiment.journal import FaultEvent, Journal
 from chaoslib.observe.base import Observer
 from chaoslib.observe.history import Event, History
 

@@ -21,39 +21,16 @@ only ever sees the containers' addresses.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from chaoslib.errors import ConfigError
 from chaoslib.faults.acts_on import Clients, LinkTarget
 from chaoslib.faults.netns_probe import probe
 from chaoslib.faults.network import ToxicFault
+from chaoslib.faults.partition_plan import PartitionPlan, ProbeResult
 
 DIRECTIONS = {"both": "both", "to": "upstream", "from": "downstream"}
 SERVICE_LINKS = {"redis": ("redis",), "postgres": ("timescaledb", "postgres", "db")}
-
-
-@dataclass(frozen=True)
-class PartitionPlan:
-    link: str  # the proxy to put the toxics on
-    clients: tuple[str, ...]  # source addresses for client-scoped toxics; () for a per-client proxy
-    direction: str  # both, to (client to service), from (service to client)
-    how: str
-    client: str = ""  # the profile's client, for a per-client proxy
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    link: str
-    source: str  # where the probe was made from, as the table shows it
-    expect_cut: bool
-    answered: bool
-    seconds: float
-    error: str = ""  # the probe could not be made: it proves neither a cut nor a working link
-
-    @property
-    def as_expected(self) -> bool:
-        return not self.error and self.answered != self.expect_cut
 
 
 def plan(

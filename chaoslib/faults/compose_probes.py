@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 from chaoslib.errors import ConfigError
 from chaoslib.faults.acts_on import Clients, LinkTarget
-from chaoslib.faults.client_partition import PartitionPlan, ProbeResult
 from chaoslib.faults.netns_probe import Answer, probe_in_namespace
+from chaoslib.faults.partition_plan import PartitionPlan, ProbeResult
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 
 from loguru import logger
 
-from chaoslib.faults import schedule
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.errors import ConfigError
+from chaoslib.faults import schedule
 from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import Ledger, LedgerEntry
 from chaoslib.faults.owners import LinkOwners, new_owner

@@ -16,7 +16,7 @@ import dataclasses
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,8 +203,18 @@ class HealError(ChaosError):
         self.unhealable = unhealable
 
 
+@dataclass(frozen=True)
+class RunningStack:
+    """The embedded stack that runs now, as far as healing needs it: which one it is (its
+    identity, stamped in the entries applied to it) and its servers by name. The caller
+    reads it off the stack, so the fault layer never imports what opens one."""
+
+    identity: str | None
+    services: Mapping[str, Any] = field(default_factory=dict)  # name -> a ManagedServer
+
+
 # (entry, the running stack or None) -> a line saying what was done; raises HealError.
-Healer = Callable[[LedgerEntry, Any], str]
+Healer = Callable[[LedgerEntry, RunningStack | None], str]
 _HEALERS: dict[str, Healer] = {}
 
 

@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from chaoslib.faults import schedule
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.errors import ConfigError
+from chaoslib.faults import schedule
 from chaoslib.faults.base import Fault
 from chaoslib.faults.flap import Flap
 from chaoslib.faults.ledger import HealError, Ledger, LedgerEntry, register_healer

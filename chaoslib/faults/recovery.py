@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 from loguru import logger
@@ -40,6 +37,7 @@ from chaoslib.faults.ledger import (
     Ledger,
     LedgerEntry,
     LedgerError,
+    RunningStack,
     healer_for,
     registered_kinds,
 )
@@ -50,16 +48,6 @@ MAX_FAILED_RESETS = 3
 # A proxy paused or restarting answers again within minutes; three resets over ten
 # minutes that could not reach it mean it is not coming back as it was.
 MIN_AGE_TO_GIVE_UP = 600.0
-
-
-@dataclass(frozen=True)
-class RunningStack:
-    """The embedded stack that runs now, as far as healing needs it: which one it is (its
-    identity, stamped in the entries applied to it) and its servers by name. The caller
-    reads it off the stack, so the fault layer never imports what opens one."""
-
-    identity: str | None
-    services: Mapping[str, Any] = field(default_factory=dict)  # name -> a ManagedServer
 
 
 def heal_entry(entry: LedgerEntry, stack: RunningStack | None) -> str:

@@ -15,7 +15,7 @@ from chaoslib.services.base import Service
 from chaoslib.wait import WaitTimeout, wait_until
 
 if TYPE_CHECKING:
-    from chaoslib.faults.recovery import RunningStack
+    from chaoslib.faults.ledger import RunningStack
 
 ACTIONS = ("stop", "kill", "pause")
 # The signals ``kill`` may send: the ones that end (or are meant to end) a server.

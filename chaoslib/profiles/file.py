@@ -9,6 +9,7 @@ import string
 from importlib import resources
 from pathlib import Path
 
+from chaoslib.profiles.contract_file import contract
 from chaoslib.profiles.profile import (
     STACK_SERVICES,
     ComposeDef,
@@ -16,9 +17,7 @@ from chaoslib.profiles.profile import (
     Profile,
     ServiceDef,
     Timing,
-    builtin_profiles,
 )
-from chaoslib.profiles.contract_file import contract
 from chaoslib.profiles.services import base_dir as _base_dir
 from chaoslib.profiles.services import parse_services
 from chaoslib.profiles.timings import check_rules, settings_env, timings
@@ -27,6 +26,14 @@ from chaoslib.yaml_lines import FileError, LineDict, Reader, load, merge
 # A profile states these whole (its own services and project); the rest merges key by key.
 REPLACE = ("services", "links", "compose")
 MAX_EXTENDS = 20  # a chain longer than this is a mistake (and each level recurses)
+
+
+def builtin_profiles() -> list[str]:
+    return sorted(
+        p.name.removesuffix(".yml")
+        for p in resources.files("chaoslib.profiles").iterdir()
+        if p.name.endswith(".yml")
+    )
 
 
 def resolve(path: Path, chain: tuple[Path, ...] = ()) -> LineDict:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from loguru import logger
@@ -56,6 +55,8 @@ class ComposeDef:
 
 
 NUMBER = (int, float)
+# How a setting is written into an env var: seconds scaled to the var's own unit.
+UNITS = {"s": 1.0, "ms": 1000.0, "percent": 100.0, "as_is": 1.0}
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,6 @@ class Profile:
     def env_for(self, timing: str, service: str | None = None) -> dict[str, str]:
         """The timing's env and its settings under the system's own env var names (and,
         with ``service``, under that service's own names too)."""
-        from chaoslib.profiles.timings import env_value
-
         chosen = self.timing(timing)
         names = {**self.settings_env, **(self.services[service].settings_env if service else {})}
         mapped = {
@@ -145,25 +144,7 @@ class Profile:
         return [link.name for link in self.links.values() if link.client == client]
 
 
-def builtin_profiles() -> list[str]:
-    return sorted(
-        p.name.removesuffix(".yml")
-        for p in resources.files("chaoslib.profiles").iterdir()
-        if p.name.endswith(".yml")
-    )
-
-
-def load_profile(name_or_path: str | Path) -> Profile:
-    """A built-in profile by name (``local``), or a YAML file by path."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        candidate = resources.files("chaoslib.profiles") / f"{name_or_path}.yml"
-        if not candidate.is_file():
-            raise ConfigError(
-                f"no profile named {name_or_path!r}; built in: {', '.join(builtin_profiles())}, "
-                "or give a path to a .yml file"
-            )
-        path = Path(str(candidate))
-    from chaoslib.profiles.file import parse_profile
-
-    return parse_profile(path)
+def env_value(value: float, unit: str) -> str:
+    """A setting as an env var's text: whole numbers without a decimal point."""
+    scaled = value * UNITS[unit]
+    return str(int(round(scaled))) if abs(scaled - round(scaled)) < 1e-9 else repr(scaled)

@@ -10,7 +10,7 @@ names a system's env vars, and a system that reads milliseconds gets millisecond
 
 from __future__ import annotations
 
-from chaoslib.profiles.profile import NUMBER, TIMINGS, Timing
+from chaoslib.profiles.profile import NUMBER, TIMINGS, UNITS, Timing
 from chaoslib.yaml_lines import FileError, LineDict, Reader
 
 # The settings a scenario reads (docs/profile.md says which check needs each), with their unit.
@@ -33,7 +33,6 @@ SETTINGS: dict[str, str] = {
     "item_count": "count",
 }
 # How a setting is written into an env var: the factor applied to the guide's value.
-UNITS = {"s": 1.0, "ms": 1000.0, "percent": 100.0, "as_is": 1.0}
 RELATIONS = {"shorter_than": "shorter than", "longer_than": "longer than"}
 
 
@@ -115,12 +114,6 @@ def settings_env(
                          f"no setting {setting!r} in timings.*.settings", known)  # fmt: skip
         out[str(env)] = (setting, "as_is" if SETTINGS[setting] in ("count",) else unit)
     return out
-
-
-def env_value(value: float, unit: str) -> str:
-    """A setting as an env var's text: whole numbers without a decimal point."""
-    scaled = value * UNITS[unit]
-    return str(int(round(scaled))) if abs(scaled - round(scaled)) < 1e-9 else repr(scaled)
 
 
 def check_rules(r: Reader, doc: LineDict, sets: dict[str, Timing]) -> None:

@@ -26,15 +26,15 @@ from typing import Any
 
 from loguru import logger
 
-from chaoslib.experiment import checks as checks_module
 from chaoslib import observe as observe_module
 from chaoslib.clock import REAL_CLOCK, Clock
+from chaoslib.experiment import checks as checks_module
+from chaoslib.experiment.journal import FaultEvent
 from chaoslib.experiment.runner import FaultRun
 from chaoslib.faults.base import Fault
 from chaoslib.faults.network import Link
 from chaoslib.faults.service import Restart, ServiceFault
 from chaoslib.faults.signals import signals_held
-from chaoslib.experiment.journal import FaultEvent
 from chaoslib.observe.base import Observer
 from chaoslib.observe.history import History
 from chaoslib.target import Target

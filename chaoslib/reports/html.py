@@ -11,13 +11,13 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaoslib.scenarios.checklist import NOT_RUN, LineResult, checklist, performance
 from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, threshold_text
+from chaoslib.experiment.files import iso_time, write_text
 from chaoslib.experiment.journal import Journal
 from chaoslib.profiles.contract import HeartbeatDef
 from chaoslib.reports.chart import COLOURS, MARKER_COLOURS, chart
-from chaoslib.experiment.files import iso_time, write_text
 from chaoslib.reports.journal import counts_text, scenario_json, unknown_checks
+from chaoslib.scenarios.checklist import NOT_RUN, LineResult, checklist, performance
 
 if TYPE_CHECKING:
     from chaoslib.scenarios.suite import SuiteResult

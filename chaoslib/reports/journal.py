@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from chaoslib import scenarios
-from chaoslib.scenarios.checklist import checklist, performance
 from chaoslib.experiment.checks import UNKNOWN, Verdict
-from chaoslib.experiment.journal import STATUSES, Journal, chaoslib_version
 from chaoslib.experiment.files import iso_time, write_text
+from chaoslib.experiment.journal import STATUSES, Journal, chaoslib_version
+from chaoslib.scenarios.checklist import checklist, performance
 from chaoslib.scenarios.suite import SuiteResult
 
 

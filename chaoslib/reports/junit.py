@@ -18,10 +18,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chaoslib.scenarios.checklist import NOT_RUN, LineResult, checklist, performance
 from chaoslib.experiment.checks import FAIL, PASS, UNKNOWN, Verdict
-from chaoslib.experiment.journal import Journal
 from chaoslib.experiment.files import iso_time, write_text
+from chaoslib.experiment.journal import Journal
+from chaoslib.scenarios.checklist import NOT_RUN, LineResult, checklist, performance
 
 if TYPE_CHECKING:
     from chaoslib.scenarios.suite import SuiteResult

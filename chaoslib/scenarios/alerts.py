@@ -3,8 +3,8 @@ declares, written to the alert file, and rate limited."""
 
 from __future__ import annotations
 
-from chaoslib.experiment.checks import Verdict, failed, judged, unknown
 from chaoslib.errors import MissingFact
+from chaoslib.experiment.checks import Verdict, failed, judged, unknown
 from chaoslib.experiment.runner import Check, RunContext
 from chaoslib.observe.history import Event
 from chaoslib.scenarios import facts

@@ -15,9 +15,9 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chaoslib.experiment.checks import UNKNOWN, Verdict, unknown
 from chaoslib.clock import REAL_CLOCK, Clock
 from chaoslib.errors import MissingFact
+from chaoslib.experiment.checks import UNKNOWN, Verdict, failed, judged, unknown
 from chaoslib.experiment.runner import Check, Experiment, RunContext
 from chaoslib.observe import History, channel, logs, redis_ping, sql
 from chaoslib.observe.base import Observer
@@ -174,8 +174,6 @@ class ScenarioRun:
         return found
 
     def experiment(self, name: str, *, observe_after: float) -> Experiment:
-        from chaoslib.scenarios.common import steady_state
-
         return Experiment(
             name=name,
             observers=self.observers(),
@@ -240,3 +238,30 @@ def check(key: str, name: str, fn: Callable[[RunContext], Verdict]) -> Check:
 
     run.__name__ = key
     return run
+
+
+def described(expected: set[str] | int) -> int:
+    """How many items were expected: the heartbeat may name them (a set) or only count them."""
+    return len(expected) if isinstance(expected, set) else expected
+
+
+def steady_state(run: ScenarioRun) -> Check:
+    def judge(ctx: RunContext) -> Verdict:
+        found = run.beats(ctx.history)
+        if not found:
+            return failed("no heartbeat was heard", unit="items")
+        at = found[-1].t
+        expected = run.expected_items(ctx.history, at)
+        held = facts.items_at(found, at, run.fresh())
+        flat = [i for items in held.values() for i in items]
+        whole = set(flat) == expected if isinstance(expected, set) else len(set(flat)) == expected
+        ok = bool(flat) and whole and len(flat) == len(set(flat)) and set(held) >= set(run.workers)
+        silent = sorted(set(run.workers) - set(held))
+        return judged(
+            ok, len(set(flat)), described(expected), "items",
+            f"{len(set(flat))} of {described(expected)} items on {len(held)} worker(s), "
+            f"{len(flat) - len(set(flat))} on two workers"
+            + (f"; not heard: {', '.join(silent)}" if silent else ""),
+        )  # fmt: skip
+
+    return check("steady", "every item is on exactly one worker before the fault", judge)

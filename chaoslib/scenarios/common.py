@@ -12,7 +12,7 @@ from chaoslib.experiment.runner import Check, RunContext
 from chaoslib.faults.service import ServiceFault
 from chaoslib.observe.history import Event
 from chaoslib.scenarios import facts, sources
-from chaoslib.scenarios.base import ScenarioRun, check
+from chaoslib.scenarios.base import ScenarioRun, check, described
 
 
 def end_of(ctx: RunContext) -> float:
@@ -35,32 +35,6 @@ def line_within(
         return failed(missing, limit, "s")
     took = round(line.t - since, 3)
     return within(took, limit, said(line, took))
-
-
-def _described(expected: set[str] | int) -> int:
-    return len(expected) if isinstance(expected, set) else expected
-
-
-def steady_state(run: ScenarioRun) -> Check:
-    def judge(ctx: RunContext) -> Verdict:
-        found = run.beats(ctx.history)
-        if not found:
-            return failed("no heartbeat was heard", unit="items")
-        at = found[-1].t
-        expected = run.expected_items(ctx.history, at)
-        held = facts.items_at(found, at, run.fresh())
-        flat = [i for items in held.values() for i in items]
-        whole = set(flat) == expected if isinstance(expected, set) else len(set(flat)) == expected
-        ok = bool(flat) and whole and len(flat) == len(set(flat)) and set(held) >= set(run.workers)
-        silent = sorted(set(run.workers) - set(held))
-        return judged(
-            ok, len(set(flat)), _described(expected), "items",
-            f"{len(set(flat))} of {_described(expected)} items on {len(held)} worker(s), "
-            f"{len(flat) - len(set(flat))} on two workers"
-            + (f"; not heard: {', '.join(silent)}" if silent else ""),
-        )  # fmt: skip
-
-    return check("steady", "every item is on exactly one worker before the fault", judge)
 
 
 def slowest(name_of: dict[str, float | None], limit: float, what: str, unit: str = "s") -> Verdict:
@@ -247,7 +221,7 @@ def back_to_steady(run: ScenarioRun) -> Check:
         if at is None:
             held = facts.items_at(found, end_of(ctx), run.fresh())
             return failed(
-                f"never back to all {_described(expected)} items on exactly one healthy worker "
+                f"never back to all {described(expected)} items on exactly one healthy worker "
                 f"in the {end_of(ctx) - healed:.1f}s observed after the heal; last seen: "
                 + (", ".join(f"{w}: {len(i)} items" for w, i in sorted(held.items())) or "nothing"),
                 limit, "s",

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from chaoslib.errors import ChaosError, ConfigError
+from chaoslib.experiment.journal import FaultEvent
 from chaoslib.experiment.runner import RunContext
 from chaoslib.faults.network import Link
-from chaoslib.experiment.journal import FaultEvent
 from chaoslib.observe import History
 from chaoslib.profiles.profile import Profile
 from chaoslib.profiles.services import launch

@@ -16,8 +16,7 @@ from typing import Any
 
 from chaoslib import scenarios
 from chaoslib.errors import ConfigError
-from chaoslib.scenarios.plan_system import PlanSystem, ScenarioPlan, dead_port, plan_scenario
-from chaoslib.profiles.profile import Profile, ServiceDef, builtin_profiles
+from chaoslib.profiles import Profile, ServiceDef, builtin_profiles
 from chaoslib.profiles.contract_file import SECTIONS, contract
 from chaoslib.profiles.file import (
     check_keys,
@@ -31,6 +30,7 @@ from chaoslib.profiles.file import (
 from chaoslib.profiles.services import parse_services
 from chaoslib.profiles.timings import check_rules, settings_env, timings
 from chaoslib.scenarios.base import ScenarioSpec
+from chaoslib.scenarios.plan_system import PlanSystem, ScenarioPlan, dead_port, plan_scenario
 from chaoslib.yaml_lines import LineDict, Reader
 
 ONE_PER_PART = (

@@ -17,13 +17,13 @@ from loguru import logger
 
 from chaoslib import scenarios
 from chaoslib.experiment.checks import FAIL, PASS, Verdict
+from chaoslib.experiment.journal import Journal
 from chaoslib.experiment.runner import Experiment, RunContext
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.signals import Terminated, heal_on_signals, signals_held
-from chaoslib.experiment.journal import Journal
 from chaoslib.observe import History
 from chaoslib.observe.webhook import WebhookSink
-from chaoslib.profiles.profile import Profile, load_profile
+from chaoslib.profiles import Profile, load_profile
 from chaoslib.scenarios import facts
 from chaoslib.scenarios.base import ScenarioRun, check
 from chaoslib.services.stack import Stack, StackConfig

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chaoslib.faults import schedule
 from chaoslib.experiment.runner import Experiment
+from chaoslib.faults import schedule
 from chaoslib.scenarios import alerts, common, subscriptions
 from chaoslib.scenarios.base import ScenarioRun
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from chaoslib.faults import schedule
-from chaoslib.experiment.checks import Verdict, failed, judged, unknown, within
 from chaoslib.errors import MissingFact
+from chaoslib.experiment.checks import Verdict, failed, judged, unknown, within
 from chaoslib.experiment.runner import Check, Experiment, RunContext
+from chaoslib.faults import schedule
 from chaoslib.faults.service import ServiceFault
 from chaoslib.scenarios import common, facts, sources
 from chaoslib.scenarios.base import ScenarioRun, check

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chaoslib.faults import schedule
 from chaoslib.experiment.checks import Verdict, failed, judged, unknown
 from chaoslib.experiment.runner import Check, Experiment, RunContext
+from chaoslib.faults import schedule
 from chaoslib.faults.service import Restart
 from chaoslib.scenarios import common, facts
 from chaoslib.scenarios.base import ScenarioRun, check

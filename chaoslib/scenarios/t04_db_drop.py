@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chaoslib.faults import schedule
 from chaoslib.experiment.checks import Verdict, failed, judged
 from chaoslib.experiment.runner import Check, Experiment, RunContext
+from chaoslib.faults import schedule
 from chaoslib.faults.network import partition
 from chaoslib.scenarios import alerts, common, facts, sources
 from chaoslib.scenarios.base import ScenarioRun, check

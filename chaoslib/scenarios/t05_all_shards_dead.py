@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import statistics
 
-from chaoslib.faults import schedule
 from chaoslib.experiment.checks import Verdict, judged, unknown
 from chaoslib.experiment.runner import Check, Experiment, RunContext
+from chaoslib.faults import schedule
 from chaoslib.faults.service import ServiceFault
 from chaoslib.scenarios import alerts, common, facts
 from chaoslib.scenarios.base import ScenarioRun, check

@@ -6,10 +6,10 @@ import json
 
 import redis
 
-from chaoslib.faults import schedule
-from chaoslib.experiment.checks import Verdict, failed, judged, unknown
 from chaoslib.errors import MissingFact
+from chaoslib.experiment.checks import Verdict, failed, judged, unknown
 from chaoslib.experiment.runner import Check, Experiment, RunContext
+from chaoslib.faults import schedule
 from chaoslib.faults.base import Fault
 from chaoslib.faults.ledger import LedgerEntry
 from chaoslib.scenarios import common, facts, sources

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from chaoslib.faults import schedule
-from chaoslib.experiment.checks import Verdict, judged
 from chaoslib.errors import MissingFact
+from chaoslib.experiment.checks import Verdict, judged
 from chaoslib.experiment.runner import Check, Experiment, RunContext
+from chaoslib.faults import schedule
 from chaoslib.faults.network import partition
 from chaoslib.scenarios import common, facts, subscriptions
 from chaoslib.scenarios.base import ScenarioRun, check

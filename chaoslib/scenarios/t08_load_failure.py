@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chaoslib.faults import schedule
 from chaoslib.experiment.checks import Verdict, judged, no_loss, unknown
 from chaoslib.experiment.runner import Check, Experiment, RunContext
+from chaoslib.faults import schedule
 from chaoslib.observe import StreamWorkload, WorkloadResult
 from chaoslib.scenarios import common, facts, sources, subscriptions
 from chaoslib.scenarios.base import ScenarioRun, check

@@ -10,10 +10,10 @@ past the declared write timeout instead.
 
 from __future__ import annotations
 
-from chaoslib.faults import schedule
-from chaoslib.experiment.checks import Verdict, judged, unknown
 from chaoslib.errors import MissingFact
+from chaoslib.experiment.checks import Verdict, judged, unknown
 from chaoslib.experiment.runner import Check, Experiment, RunContext
+from chaoslib.faults import schedule
 from chaoslib.faults.network import ToxicFault
 from chaoslib.observe.probes import sql
 from chaoslib.scenarios import common, sources

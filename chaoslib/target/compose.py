@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoslib.services.compose_facts import published_port
 from chaoslib.errors import ConfigError, ServiceError
 from chaoslib.faults.ledger import Ledger
 from chaoslib.profiles.profile import ComposeDef, Profile
+from chaoslib.services.compose_facts import published_port
 from chaoslib.services.docker import DockerService, docker_client
 from chaoslib.target.base import Target
 from chaoslib.toxiproxy.client import Toxiproxy

@@ -5,13 +5,20 @@ and where its alert file is."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from chaoslib.errors import ConfigError
-from chaoslib.profiles.profile import ComposeDef
+from chaoslib.profiles.profile import ComposeDef, Profile
 
-if TYPE_CHECKING:
-    from chaoslib.target.compose_system import ComposeSystem
+
+class Attached(Protocol):
+    """What the timing check reads of an attached system (a ComposeSystem), and no more:
+    the compose system imports this module, so it names the shape, not the class."""
+
+    profile: Profile
+    timing_name: str
+
+    def service(self, name: str) -> Any: ...  # a DockerService: its ``container``
 
 
 def refuse_existing(client: Any, compose: ComposeDef) -> None:
@@ -42,7 +49,7 @@ def attached_alert_file(compose: ComposeDef) -> Path | None:
     return path
 
 
-def check_timings(system: ComposeSystem) -> None:
+def check_timings(system: Attached) -> None:
     """An attached project runs with its own settings: the profile's timings must be
     those, or every limit would judge the system against values it does not run with."""
     for name in system.profile.services:

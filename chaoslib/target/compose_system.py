@@ -24,15 +24,20 @@ from typing import Any
 
 from loguru import logger
 
-from chaoslib.target.compose_attach import attached_alert_file, check_timings, refuse_existing
-from chaoslib.services.compose_facts import bridge_gateway, image_variables, published_port
-from chaoslib.services.compose_projects import UP_TIMEOUT_S, CreatedProject, CreatedProjects, compose_command
 from chaoslib.errors import ConfigError, ServiceError
 from chaoslib.faults.ledger import LedgerEntry
 from chaoslib.profiles.profile import ComposeDef, Profile
+from chaoslib.services.compose_facts import bridge_gateway, image_variables, published_port
+from chaoslib.services.compose_projects import (
+    UP_TIMEOUT_S,
+    CreatedProject,
+    CreatedProjects,
+    compose_command,
+)
 from chaoslib.services.docker import DockerService, docker_client
 from chaoslib.services.docker_logs import LogFollower
 from chaoslib.services.managed import pick_free_port
+from chaoslib.target.compose_attach import attached_alert_file, check_timings, refuse_existing
 from chaoslib.target.system import SystemBase
 from chaoslib.toxiproxy.client import Toxiproxy, ToxiproxyError
 from chaoslib.wait import wait_until

@@ -16,7 +16,7 @@ def open_target(profile: str | None, home: Path | None = None, *, force: bool = 
     """
     if not profile:
         return local_target(running_stack(home))
-    from chaoslib.profiles.profile import load_profile
+    from chaoslib.profiles import load_profile
 
     loaded = load_profile(profile)
     loaded.guard(force)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chaoslib.faults.ledger import Ledger
-from chaoslib.faults.recovery import FAILED, RunningStack, heal_ledger, restore_stack
+from chaoslib.faults.ledger import Ledger, RunningStack
+from chaoslib.faults.recovery import FAILED, heal_ledger, restore_stack
 from chaoslib.faults.recovery_compose import left_alone, take_down_created
 from chaoslib.services.stack import Stack, down
 from chaoslib.state import chaos_home
@@ -40,7 +40,7 @@ def reset_all(
     was left alone."""
     loaded = None
     if profile:
-        from chaoslib.profiles.profile import load_profile
+        from chaoslib.profiles import load_profile
 
         loaded = load_profile(profile)
     stack = Stack.load(home)

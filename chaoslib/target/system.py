@@ -22,8 +22,8 @@ from loguru import logger
 from chaoslib.errors import ConfigError
 from chaoslib.faults.ledger import Ledger
 from chaoslib.faults.network import Link
-from chaoslib.profiles.profile import Profile
 from chaoslib.profiles.contract import Beat
+from chaoslib.profiles.profile import Profile
 from chaoslib.profiles.services import Launch, launch
 from chaoslib.services.base import Service
 from chaoslib.services.process_service import ProcessService
