@@ -157,7 +157,7 @@ def test_a_toxic_that_raises_resets_the_connection_and_is_logged(
         )
         (line,) = [line for line in log_lines if "proxy buggy" in line]
         assert line.startswith("ERROR") and "this toxic has a bug" in line and "resetting" in line
-        links = server.server.collection.get("buggy").links
+        links = server.server.collection.get("buggy").connections
         wait_until(lambda: server.call(len, links) == 0, timeout=5, what="the connection to go")
         tp.remove_toxic("buggy", "bug")
         with socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5) as sock:
@@ -196,7 +196,7 @@ def test_a_stalled_upstream_holds_at_most_the_cap_plus_one_read(toxic):
         counters = proxy.counters["upstream"]
 
         def held() -> int:
-            (link,) = proxy.links
+            (link,) = proxy.connections
             buffered = link.upstream.get_write_buffer_size() if link.upstream else 0
             return counters.received - counters.sent + buffered
 
@@ -208,7 +208,7 @@ def test_a_stalled_upstream_holds_at_most_the_cap_plus_one_read(toxic):
                 total += step
 
                 def read_or_paused(total: int = total) -> tuple[bool, bool]:
-                    (link,) = proxy.links
+                    (link,) = proxy.connections
                     return counters.received == total, not link.client.is_reading()
 
                 wait_until(lambda: any(server.call(read_or_paused)), timeout=10, interval=0.002)

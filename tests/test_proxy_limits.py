@@ -82,7 +82,7 @@ def test_connections_past_the_cap_are_closed_and_the_open_ones_keep_working(capp
     server, client = capped
     listen = client.create_proxy("echo", echo_server.address).listen
     host, port = listen.rsplit(":", 1)
-    links = server.server.collection.get("echo").links
+    links = server.server.collection.get("echo").connections
     held = [socket.create_connection((host, int(port))) for _ in range(5)]
     try:
         for n, sock in enumerate(held):
@@ -138,7 +138,7 @@ def test_a_connection_holds_at_most_max_buffered_in_a_toxic_queue(cap, early):
         if early:
             tp.add_toxic("slow", "connect_delay", stream="upstream", attributes={"delay": 300})
         host, port = listen.rsplit(":", 1)
-        links = server.server.collection.get("slow").links
+        links = server.server.collection.get("slow").connections
         with socket.create_connection((host, int(port))) as sock:
             if early:
                 sock.sendall(b"y" * (2 * cap))
@@ -167,7 +167,7 @@ def test_a_frame_longer_than_max_buffered_is_not_held_whole(redis_session):
     with ProxyServer(limits=Limits(max_buffered=cap)) as server, Toxiproxy(server.url) as tp:
         listen = tp.create_proxy("redis", f"127.0.0.1:{redis_session.port}").listen
         tp.add_toxic("redis", "redis_command", attributes={"commands": ["GET"], "action": "error"})
-        links = server.server.collection.get("redis").links
+        links = server.server.collection.get("redis").connections
 
         def held_by_parsers() -> int:
             return max(

@@ -185,7 +185,7 @@ def describe_links(server: ProxyServer) -> str:
     def collect() -> list[str]:
         lines = []
         for proxy in server.server.collection.proxies.values():
-            for link in proxy.links:
+            for link in proxy.connections:
                 for d in (link.up, link.down):
                     lines.append(
                         f"{proxy.name} {d.stream}: fast={d.fast} fast_ok={d.fast_ok} "

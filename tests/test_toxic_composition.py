@@ -64,19 +64,23 @@ def test_three_latency_toxics_add_up(client, echo_proxy):
     assert_adds_up(one, three, 0.030, 0.150)
 
 
+SLACK = 0.020  # seconds
+
+
 def assert_adds_up(
     first: float, stacked: float, first_ms: float, stacked_ms: float, *, wakes: int = 1
 ) -> None:
-    """``stacked`` is the sum of the toxics, within 5 ms.
+    """``stacked`` is the sum of the toxics, within ``SLACK``.
 
-    A timer wakes a little late (1-5 ms on a busy 2-core VM), once per chunk and
-    not once per toxic, since each toxic counts from the time the one before it
-    was due. That lateness is measured on the first toxic alone and allowed for,
-    once per chunk the round trip holds (``wakes``).
+    A timer wakes late (1-5 ms on a quiet 2-core VM, tens under load), once per chunk
+    and not once per toxic, since each toxic counts from the time the one before it
+    was due. That lateness is measured on the first toxic alone and allowed for, once
+    per chunk the round trip holds (``wakes``); what is left of a busy core's noise is
+    the slack. A wrong rule is off by a whole toxic (30 ms or more here), not by that.
     """
     late = max(0.0, first - first_ms) * wakes
-    assert stacked >= stacked_ms - 0.005, f"{stacked * 1000:.1f} ms"
-    assert abs(stacked - late - stacked_ms) <= 0.005, (
+    assert stacked >= stacked_ms - SLACK, f"{stacked * 1000:.1f} ms"
+    assert abs(stacked - late - stacked_ms) <= SLACK, (
         f"{stacked * 1000:.1f} ms with {late * 1000:.1f} ms of timer lateness"
     )
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
+from chaoslib.proxy.toxics.base import Chunk, ConnectionContext, Toxic
 
 
 @dataclass
@@ -38,7 +38,7 @@ def _next_active(entries: list[Entry], index: int) -> int:
 async def run_chain(
     chunk: Chunk,
     entries: list[Entry],
-    ctx: LinkContext,
+    ctx: ConnectionContext,
     closed: Callable[[], bool],
     out: Callable[[bytes], Awaitable[None]],
 ) -> None:

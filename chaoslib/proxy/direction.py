@@ -18,7 +18,7 @@ What a direction holds (its queue, the chunk the pump has in hand, and what the
 destination's transport has not yet handed to the kernel) is counted as one
 figure: reading pauses once it passes ``-max-buffered``, so it stays under the
 cap plus the one read that was already under way. The transports buffer
-nothing before they ask to pause (see :func:`chaoslib.proxy.link.bound_transport`).
+nothing before they ask to pause (see :func:`chaoslib.proxy.connection.bound_transport`).
 
 A pump that fails (a toxic raising) resets its connection and logs why: a
 connection must never hang with nobody forwarding its bytes.
@@ -37,15 +37,13 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from loguru import logger
 
 from chaoslib.proxy.chain import Entry, run_chain  # (Entry: where it used to be defined)
 from chaoslib.proxy.toxics.base import Chunk, Toxic
-
-if TYPE_CHECKING:
-    from chaoslib.proxy.link import Link
+from chaoslib.proxy.views import ChainView, DirectionOwner
 
 _EOF = None
 
@@ -59,9 +57,11 @@ class Tap(Protocol):
 class Direction:
     """Bytes flowing one way (``upstream``: client to server; ``downstream``: back)."""
 
-    def __init__(self, link: Link, stream: str) -> None:
-        self.link = link
-        self.proxy = link.proxy
+    def __init__(self, conn: DirectionOwner, proxy: ChainView, stream: str) -> None:
+        """``proxy`` is only what the direction reads of it: the chain, its version, the
+        counters (a view, so the data plane's parts do not import one another)."""
+        self.conn = conn
+        self.proxy = proxy
         self.stream = stream
         self.version = -1  # the proxy's toxics_version this direction's entries match
         self.src: asyncio.Transport | None = None
@@ -74,16 +74,16 @@ class Direction:
         self.in_hand = 0  # bytes of the chunk the pump is running through the chain
         # Held bytes (see held()) above which the source pauses, and at or below which
         # it resumes.
-        self.high_water = link.max_buffered
-        self.low_water = link.max_buffered // 4
-        self._fast = not link.proxy.general_path
+        self.high_water = conn.max_buffered
+        self.low_water = conn.max_buffered // 4
+        self._fast = not proxy.general_path
         self.fast_ok = self._fast  # whether the chain allows the fast path (see _update_mode)
         self.pump_task: asyncio.Task[None] | None = None
         self.wakeup: asyncio.Future[None] | None = None
         self.dst_paused = False
         self.src_paused_by_queue = False
         self.drained: asyncio.Future[None] | None = None
-        self.counters = link.proxy.counters[stream]
+        self.counters = proxy.counters[stream]
         self.seen = 0  # bytes read from the source on this connection
         # The destination while nothing but a write is due: the fast path with no
         # inline toxic and no tap (see feed). None whenever any of that changes.
@@ -111,7 +111,7 @@ class Direction:
     def replain(self) -> None:
         """Recompute ``plain``: call after a change to the fast path, inline toxic, taps or dst."""
         dst = self._dst
-        simple = self._fast and self.inline is None and not self.taps and not self.link.closed
+        simple = self._fast and self.inline is None and not self.taps and not self.conn.closed
         self.plain = dst if simple and dst is not None and not dst.is_closing() else None
 
     # -- the chain ---------------------------------------------------------
@@ -121,17 +121,17 @@ class Direction:
         Called for every connection when a toxic with attach-time effects is added
         or removed, and otherwise lazily before the next chunk (or EOF) is handled.
         """
-        proxy = self.link.proxy
+        proxy = self.proxy
         self.version = proxy.toxics_version
         current = {id(entry.toxic): entry for entry in self.entries}
         entries = []
-        for toxic in proxy.toxics.chain(self.stream):
+        for toxic in proxy.chain(self.stream):
             entry = current.pop(id(toxic), None)
             if entry is None:
-                entry = Entry(toxic, self.link.wants(toxic), toxic.new_state())
+                entry = Entry(toxic, self.conn.wants(toxic), toxic.new_state())
                 entries.append(entry)
                 if entry.active:
-                    toxic.on_attach(self.link, entry.state)
+                    toxic.on_attach(self.conn, entry.state)
             else:
                 entries.append(entry)
         self.entries = entries
@@ -141,13 +141,13 @@ class Direction:
         self._update_mode()
 
     def _detach(self, entry: Entry) -> None:
-        entry.toxic.on_detach(self.link, entry.state)
+        entry.toxic.on_detach(self.conn, entry.state)
         # Bytes the toxic held back (half a frame) go next, ahead of later chunks.
         held = entry.toxic.held(entry.state)
         if held and self.fast:
             self._write(held)  # nothing is queued ahead of it
         elif held:
-            self.queue.appendleft(Chunk(held, self.link.loop.time()))
+            self.queue.appendleft(Chunk(held, self.conn.loop.time()))
             self.queued_bytes += len(held)
 
     def retoxify(self, toxic: Toxic, toxicity_changed: bool) -> None:
@@ -155,16 +155,16 @@ class Direction:
         for entry in self.entries:
             if entry.toxic is toxic and toxicity_changed:
                 was = entry.active
-                entry.active = self.link.wants(toxic)
+                entry.active = self.conn.wants(toxic)
                 if entry.active and not was:
-                    toxic.on_attach(self.link, entry.state)
+                    toxic.on_attach(self.conn, entry.state)
                 elif was and not entry.active:
-                    toxic.on_detach(self.link, entry.state)
+                    toxic.on_detach(self.conn, entry.state)
         self._update_mode()
 
     def _fast_ok(self) -> bool:
         """No active toxic, or one protocol toxic that runs inline; sets ``inline``."""
-        if self.link.proxy.general_path:
+        if self.proxy.general_path:
             return False
         active = [e for e in self.entries if e.active]
         self.inline = active[0] if len(active) == 1 and active[0].toxic.inline else None
@@ -202,7 +202,7 @@ class Direction:
             if self.inline is None:
                 self._write(data)
                 return
-            data, later = self.inline.toxic.run_inline(data, self.link, self.inline.state)
+            data, later = self.inline.toxic.run_inline(data, self.conn, self.inline.state)
             self._write(data)
             if later is None:
                 return
@@ -211,7 +211,7 @@ class Direction:
             self._ensure_pump()
             self._enqueue(later)
             return
-        self._enqueue(Chunk(data, self.link.loop.time()))
+        self._enqueue(Chunk(data, self.conn.loop.time()))
 
     def held(self) -> int:
         """Bytes read from the source that the destination's kernel socket has not taken."""
@@ -245,7 +245,7 @@ class Direction:
         if self.version != self.proxy.toxics_version:
             self.sync()
         if self.fast:
-            self.link.close()
+            self.conn.close()
             return
         self._ensure_pump()
         self.queue.append(_EOF)
@@ -299,8 +299,8 @@ class Direction:
             self.wakeup.set_result(None)
 
     def _ensure_pump(self) -> None:
-        if self.pump_task is None and not self.link.closed:
-            self.pump_task = self.link.loop.create_task(self._pump())
+        if self.pump_task is None and not self.conn.closed:
+            self.pump_task = self.conn.loop.create_task(self._pump())
 
     async def _pump(self) -> None:
         try:
@@ -313,24 +313,24 @@ class Direction:
                 "resetting the connection",
                 self.proxy.name,
                 self.stream,
-                self.link.peer,
+                self.conn.peer,
                 type(exc).__name__,
                 exc,
             )
             self.pump_task = None  # (so closing does not cancel this very task)
-            self.link.close(reset=True)
+            self.conn.close(reset=True)
         finally:
             self.pump_task = None
 
     async def _pump_queue(self) -> None:
-        while not self.link.closed:
+        while not self.conn.closed:
             if self.version != self.proxy.toxics_version:
                 self.sync()
             if not self.queue:
                 if self.fast_ok:
                     self.fast = True
                     return
-                self.wakeup = self.link.loop.create_future()
+                self.wakeup = self.conn.loop.create_future()
                 await self.wakeup
                 continue
             chunk = self.queue.popleft()
@@ -341,26 +341,26 @@ class Direction:
             self.queued_bytes -= size
             self.in_hand = size  # still held: moved, not forwarded
             try:
-                await run_chain(chunk, list(self.entries), self.link, self._closed, self._out)
+                await run_chain(chunk, list(self.entries), self.conn, self._closed, self._out)
             finally:
                 self.in_hand = 0
             self._maybe_resume()
 
     def _closed(self) -> bool:
-        return self.link.closed
+        return self.conn.closed
 
     async def _out(self, data: bytes) -> None:
         """What leaves the chain: written once the destination has room."""
         if self.dst_paused:
-            self.drained = self.link.loop.create_future()
+            self.drained = self.conn.loop.create_future()
             await self.drained
         self._write(data)
 
     async def _run_eof(self) -> None:
         for entry in list(self.entries):
-            if entry.active and not await entry.toxic.on_eof(self.link, entry.state):
+            if entry.active and not await entry.toxic.on_eof(self.conn, entry.state):
                 return
-        self.link.close()
+        self.conn.close()
 
     def stop(self) -> None:
         # Cancelling the pump also cancels any sleep of its current chunk;

@@ -23,12 +23,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
-if TYPE_CHECKING:
-    from chaoslib.proxy.proxy import Proxy
+from chaoslib.proxy.views import ProxyView
 
 try:
     import resource
@@ -155,7 +153,7 @@ class RefusalLog:
         self._last: dict[tuple[str, str], float] = {}
         self._since: dict[tuple[str, str], int] = {}
 
-    def refused(self, proxy: Proxy, reason: str, why: Callable[[], str]) -> None:
+    def refused(self, proxy: ProxyView, reason: str, why: Callable[[], str]) -> None:
         """Count one refusal; ``reason`` keys the rate limit, ``why()`` says it in words."""
         proxy.refused += 1
         key = (proxy.name, reason)
@@ -169,14 +167,14 @@ class RefusalLog:
             proxy.loop.call_later(wait, self._flush, proxy, key, why)
         self._since[key] = self._since.get(key, 0) + 1
 
-    def _flush(self, proxy: Proxy, key: tuple[str, str], why: Callable[[], str]) -> None:
+    def _flush(self, proxy: ProxyView, key: tuple[str, str], why: Callable[[], str]) -> None:
         count = self._since.pop(key, 0)
         if count:
             self._last[key] = time.monotonic()
             self._line(proxy, count, why)
 
     @staticmethod
-    def _line(proxy: Proxy, count: int, why: Callable[[], str]) -> None:
+    def _line(proxy: ProxyView, count: int, why: Callable[[], str]) -> None:
         logger.warning(
             "proxy {}: refused {} connection{} (reset at once): {}; {} refused so far",
             proxy.name,

@@ -42,7 +42,7 @@ def _extensions(collection: ProxyCollection) -> list[str]:
     ]
     for proxy in collection.proxies.values():
         lines.append(
-            f'chaoslib_proxy_connections{{proxy="{_label(proxy.name)}"}} {len(proxy.links)}'
+            f'chaoslib_proxy_connections{{proxy="{_label(proxy.name)}"}} {len(proxy.connections)}'
         )
     lines += [
         "# HELP chaoslib_proxy_refused_total Connections reset at once: -max-connections "

@@ -5,28 +5,20 @@ from __future__ import annotations
 import asyncio
 import errno
 import random
-from dataclasses import dataclass
 from typing import Any
 
 from loguru import logger
 
 from chaoslib.proxy.addresses import format_address, parse_listen, parse_upstream, resolve_host
+from chaoslib.proxy.connection import Connection
 from chaoslib.proxy.errors import ApiError
 from chaoslib.proxy.limits import Limits
-from chaoslib.proxy.link import Link
 from chaoslib.proxy.protocols import ClientSide
 from chaoslib.proxy.toxic_collection import ToxicCollection
 from chaoslib.proxy.toxics import STREAMS, Toxic
+from chaoslib.proxy.views import Counters
 
 BACKLOG = 1024
-
-
-@dataclass
-class Counters:
-    """Bytes a direction has read from its source and written to its destination."""
-
-    received: int = 0
-    sent: int = 0
 
 
 class Proxy:
@@ -52,12 +44,16 @@ class Proxy:
         self.rng = rng
         self.toxics = ToxicCollection(self._toxics_changed, self.limits.max_toxics)
         self.toxics_version = 0  # bumped on every add and remove; connections compare it
-        self.links: set[Link] = set()
+        self.connections: set[Connection] = set()
         self.counters = {stream: Counters() for stream in STREAMS}
         self._server: asyncio.AbstractServer | None = None
         self.general_path = False  # every chunk through the pump (tests of the general path)
         self.refused = 0  # connections closed at once because max_connections were open
         self._warned = False
+
+    def chain(self, stream: str) -> list[Toxic]:
+        """The toxics on ``stream``, in order: what a connection's direction runs."""
+        return self.toxics.chain(stream)
 
     # -- lifecycle ------------------------------------------------------------------
     @property
@@ -88,17 +84,17 @@ class Proxy:
         if self._server is not None:
             self._server.close()
             self._server = None
-        for link in list(self.links):
-            link.abort()
-        self.links.clear()
+        for conn in list(self.connections):
+            conn.abort()
+        self.connections.clear()
 
     # -- connections ----------------------------------------------------------------
-    def adopt(self, link: Link) -> None:
-        self.links.add(link)
+    def adopt(self, conn: Connection) -> None:
+        self.connections.add(conn)
 
-    def forget(self, link: Link) -> None:
-        self.links.discard(link)
-        if self._warned and len(self.links) < self.limits.max_connections * 0.9:
+    def forget(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        if self._warned and len(self.connections) < self.limits.max_connections * 0.9:
             self._warned = False
 
     def refuse(self, transport: asyncio.Transport) -> None:
@@ -111,7 +107,7 @@ class Proxy:
                 "proxy {}: {} connections open, the cap (-max-connections); "
                 "closing new ones until some end ({} so far)",
                 self.name,
-                len(self.links),
+                len(self.connections),
                 self.refused,
             )
 
@@ -127,14 +123,14 @@ class Proxy:
     ) -> None:
         if event == "update":
             if toxicity_changed:  # otherwise the shared toxic object already has the new values
-                for link in list(self.links):
-                    link.direction(stream).retoxify(toxic, toxicity_changed)
+                for conn in list(self.connections):
+                    conn.direction(stream).retoxify(toxic, toxicity_changed)
             return
         self.toxics_version += 1
         if toxic.acts_on_data_only():
             return  # each connection syncs its chain before its next chunk (Direction.feed)
-        for link in list(self.links):
-            link.direction(stream).sync()
+        for conn in list(self.connections):
+            conn.direction(stream).sync()
 
     # -- JSON -----------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

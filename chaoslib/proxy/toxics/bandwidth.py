@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
+from chaoslib.proxy.toxics.base import Chunk, ConnectionContext, Toxic
 
 SLICE_SECONDS = 0.1
 # How far behind schedule the pacing may be and still catch up. Timers wake a
@@ -35,7 +35,7 @@ class Bandwidth(Toxic):
     def new_state(self) -> Pace:
         return Pace()
 
-    async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Pace) -> AsyncIterator[bytes]:
+    async def pipe(self, chunk: Chunk, ctx: ConnectionContext, state: Pace) -> AsyncIterator[bytes]:
         if self.attributes.scope == "proxy":
             # One schedule for every connection: each piece takes its turn of the shared rate.
             state = self.shared

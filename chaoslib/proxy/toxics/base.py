@@ -22,7 +22,7 @@ from chaoslib.proxy import schema as toxic_schema
 from chaoslib.proxy.errors import ApiError, bad_request
 from chaoslib.proxy.schema import INT_MAX, STREAMS, BadValue, ToxicType
 
-__all__ = ["INT_MAX", "STREAMS", "Chunk", "LinkContext", "Toxic", "jittered", "parse_clients"]
+__all__ = ["INT_MAX", "STREAMS", "Chunk", "ConnectionContext", "Toxic", "jittered", "parse_clients"]
 
 
 @dataclass
@@ -34,8 +34,10 @@ class Chunk:
     frames: list[Any] | None = None
 
 
-class LinkContext(Protocol):
-    """What a toxic may do to the connection it runs on (implemented by the link)."""
+class ConnectionContext(Protocol):
+    """What a toxic may do to the connection it runs on.
+
+    :class:`chaoslib.proxy.connection.Connection` implements it; tests use a fake."""
 
     rng: random.Random
     loop: asyncio.AbstractEventLoop
@@ -108,29 +110,31 @@ class Toxic:
         """Per-connection, per-direction state that survives updates (limit_data's count)."""
         return None
 
-    async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Any) -> AsyncIterator[bytes]:
+    async def pipe(self, chunk: Chunk, ctx: ConnectionContext, state: Any) -> AsyncIterator[bytes]:
         """Turn one chunk into zero or more chunks for the next toxic. Default: pass through."""
         yield chunk.data
 
-    def run_inline(self, data: bytes, ctx: LinkContext, state: Any) -> tuple[bytes, Chunk | None]:
+    def run_inline(
+        self, data: bytes, ctx: ConnectionContext, state: Any
+    ) -> tuple[bytes, Chunk | None]:
         """For ``inline`` toxics: what to forward now, and what must wait for the pump."""
         raise NotImplementedError
 
-    async def on_eof(self, ctx: LinkContext, state: Any) -> bool:
+    async def on_eof(self, ctx: ConnectionContext, state: Any) -> bool:
         """The stream ended. Return False if the toxic closed the connection itself."""
         return True
 
-    async def on_connect(self, ctx: LinkContext, state: Any) -> None:
+    async def on_connect(self, ctx: ConnectionContext, state: Any) -> None:
         """The client connected; the upstream opens once every toxic returns."""
 
     def held(self, state: Any) -> bytes:
         """Bytes kept back (part of a frame) to hand on when the toxic is removed."""
         return b""
 
-    def on_attach(self, ctx: LinkContext, state: Any) -> None:
+    def on_attach(self, ctx: ConnectionContext, state: Any) -> None:
         """The toxic became active on a connection (it opened, or the toxic was added)."""
 
-    def on_detach(self, ctx: LinkContext, state: Any) -> None:
+    def on_detach(self, ctx: ConnectionContext, state: Any) -> None:
         """The toxic was removed from a live connection."""
 
     @classmethod
@@ -145,7 +149,7 @@ class Toxic:
         return not cls.inline and all(getattr(cls, h) is getattr(Toxic, h) for h in hooks)
 
     # -- what the base class provides ---------------------------------------------
-    async def sleep(self, ctx: LinkContext, seconds: float) -> bool:
+    async def sleep(self, ctx: ConnectionContext, seconds: float) -> bool:
         """Sleep unless this toxic changes first; True if the full time passed."""
         if seconds <= 0:
             return True

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoslib.proxy.toxics.base import LinkContext, Toxic, jittered
+from chaoslib.proxy.toxics.base import ConnectionContext, Toxic, jittered
 
 
 class ConnectDelay(Toxic):
     type_name = "connect_delay"
 
-    async def on_connect(self, ctx: LinkContext, state: Any) -> None:
+    async def on_connect(self, ctx: ConnectionContext, state: Any) -> None:
         await self.sleep(ctx, jittered(self.attributes.delay, self.attributes.jitter, ctx.rng))

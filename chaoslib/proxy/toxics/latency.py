@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic, jittered
+from chaoslib.proxy.toxics.base import Chunk, ConnectionContext, Toxic, jittered
 
 
 class Latency(Toxic):
     type_name = "latency"
 
-    async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Any) -> AsyncIterator[bytes]:
+    async def pipe(self, chunk: Chunk, ctx: ConnectionContext, state: Any) -> AsyncIterator[bytes]:
         delay = jittered(self.attributes.latency, self.attributes.jitter, ctx.rng)
         # Measured from the read, so chunks queued behind a sleeping one are
         # not delayed twice: the toxic adds latency, not a throughput cap.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
+from chaoslib.proxy.toxics.base import Chunk, ConnectionContext, Toxic
 
 
 @dataclass
@@ -19,7 +19,7 @@ class LimitData(Toxic):
     def new_state(self) -> Sent:
         return Sent()
 
-    async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Sent) -> AsyncIterator[bytes]:
+    async def pipe(self, chunk: Chunk, ctx: ConnectionContext, state: Sent) -> AsyncIterator[bytes]:
         room = self.attributes.bytes - state.count
         if room > 0:
             piece = chunk.data[:room]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from chaoslib.proxy.toxics.base import LinkContext, Toxic
+from chaoslib.proxy.toxics.base import ConnectionContext, Toxic
 
 
 @dataclass
@@ -24,12 +24,12 @@ class LimitTime(Toxic):
     def new_state(self) -> Timer:
         return Timer()
 
-    def on_attach(self, ctx: LinkContext, state: Timer) -> None:
+    def on_attach(self, ctx: ConnectionContext, state: Timer) -> None:
         reset = bool(self.attributes.reset)
         state.handle = ctx.loop.call_later(
             self.attributes.time / 1000, lambda: ctx.close(reset=reset)
         )
 
-    def on_detach(self, ctx: LinkContext, state: Timer) -> None:
+    def on_detach(self, ctx: ConnectionContext, state: Timer) -> None:
         if state.handle is not None:
             state.handle.cancel()

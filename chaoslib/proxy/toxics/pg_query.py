@@ -27,7 +27,7 @@ import re
 import struct
 from typing import Any
 
-from chaoslib.proxy.toxics.base import LinkContext
+from chaoslib.proxy.toxics.base import ConnectionContext
 from chaoslib.proxy.toxics.protocol import ProtocolToxic, Session
 from chaoslib.proxy.toxics.sequencer import Pending, Sequencer, Slot
 from chaoslib.proxy.wire.pg import (
@@ -45,10 +45,10 @@ EXPECTS_READY = frozenset({"Q", "S", "F", "startup"})  # each gets one ReadyForQ
 
 
 class ReadySequencer(Sequencer):
-    def __init__(self, link: LinkContext, session: Session) -> None:
+    def __init__(self, conn: ConnectionContext, session: Session) -> None:
         self.replies = BackendParser()
         self.replies.answer_maybe = bool(session.extra.get("late"))
-        super().__init__(link, self.replies)
+        super().__init__(conn, self.replies)
         self.session = session
 
     def is_unit_end(self, frame: Frame) -> bool:
@@ -154,7 +154,7 @@ class PgQuery(ProtocolToxic):
         assert isinstance(requests, FrontendParser)
         session.extra["group_open"] = requests.last_kind not in READY_AFTER
 
-    def new_sequencer(self, ctx: LinkContext, session: Session) -> Sequencer:
+    def new_sequencer(self, ctx: ConnectionContext, session: Session) -> Sequencer:
         return ReadySequencer(ctx, session)
 
     def match(self, frame: Frame, session: Session) -> bool | None:

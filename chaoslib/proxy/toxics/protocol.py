@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
+from chaoslib.proxy.toxics.base import Chunk, ConnectionContext, Toxic
 from chaoslib.proxy.toxics.sequencer import Pending, Sequencer, Slot
 from chaoslib.proxy.wire.base import FrameParser
 
@@ -47,7 +47,7 @@ class ProtocolToxic(Toxic):
     def new_parser(self) -> FrameParser[Any]:
         raise NotImplementedError
 
-    def new_sequencer(self, ctx: LinkContext, session: Session) -> Sequencer:
+    def new_sequencer(self, ctx: ConnectionContext, session: Session) -> Sequencer:
         raise NotImplementedError
 
     def match(self, frame: Any, session: Session) -> bool | None:
@@ -73,7 +73,7 @@ class ProtocolToxic(Toxic):
     def joined_late(self, session: Session) -> None:
         """The toxic was added to a live connection: its handshake is long past."""
 
-    def on_attach(self, ctx: LinkContext, state: Session) -> None:
+    def on_attach(self, ctx: ConnectionContext, state: Session) -> None:
         if ctx.mid_stream:
             self.joined_late(state)
         state.requests.max_held = ctx.max_buffered
@@ -81,7 +81,7 @@ class ProtocolToxic(Toxic):
         state.sequencer.parser.max_held = ctx.max_buffered
         ctx.add_reply_tap(state.sequencer)
 
-    def on_detach(self, ctx: LinkContext, state: Session) -> None:
+    def on_detach(self, ctx: ConnectionContext, state: Session) -> None:
         if state.sequencer is not None:
             state.sequencer.retired = True
             if not state.sequencer.specials and not state.sequencer.lead:
@@ -138,7 +138,7 @@ class ProtocolToxic(Toxic):
         return None
 
     def run_inline(
-        self, data: bytes, ctx: LinkContext, state: Session
+        self, data: bytes, ctx: ConnectionContext, state: Session
     ) -> tuple[bytes, Chunk | None]:
         requests = state.requests
         held = requests.held()
@@ -161,7 +161,9 @@ class ProtocolToxic(Toxic):
         later = frames[index:]
         return bytes(out), Chunk(b"".join(f.raw for f in later), ctx.loop.time(), later)
 
-    async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Session) -> AsyncIterator[bytes]:
+    async def pipe(
+        self, chunk: Chunk, ctx: ConnectionContext, state: Session
+    ) -> AsyncIterator[bytes]:
         out = bytearray()
         read_at = chunk.read_at
         frames = chunk.frames if chunk.frames is not None else state.requests.feed(chunk.data)

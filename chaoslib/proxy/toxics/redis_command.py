@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chaoslib.proxy.toxics.base import LinkContext
+from chaoslib.proxy.toxics.base import ConnectionContext
 from chaoslib.proxy.toxics.protocol import ProtocolToxic, Session
 from chaoslib.proxy.toxics.sequencer import Pending, Sequencer, Slot
 from chaoslib.proxy.wire.resp import Frame, RespParser, error_reply
@@ -65,7 +65,7 @@ class RedisCommand(ProtocolToxic):
     def new_parser(self) -> RespParser:
         return RespParser(commands=True)
 
-    def new_sequencer(self, ctx: LinkContext, session: Session) -> Sequencer:
+    def new_sequencer(self, ctx: ConnectionContext, session: Session) -> Sequencer:
         return ReplySequencer(ctx, RespParser(commands=False))
 
     def match(self, frame: Frame, session: Session) -> bool | None:

@@ -16,24 +16,24 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
+from chaoslib.proxy.toxics.base import Chunk, ConnectionContext, Toxic
 
 
 class ResetPeer(Toxic):
     type_name = "reset_peer"
 
-    async def _reset(self, ctx: LinkContext) -> None:
+    async def _reset(self, ctx: ConnectionContext) -> None:
         # Not self.sleep: that one ends early when the toxic changes (see the docstring).
         # Closing the connection still cancels it, with the pump.
         if self.attributes.timeout > 0:
             await asyncio.sleep(self.attributes.timeout / 1000)
         ctx.close(reset=True)
 
-    async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Any) -> AsyncIterator[bytes]:
+    async def pipe(self, chunk: Chunk, ctx: ConnectionContext, state: Any) -> AsyncIterator[bytes]:
         await self._reset(ctx)  # the chunk is discarded
         return
         yield
 
-    async def on_eof(self, ctx: LinkContext, state: Any) -> bool:
+    async def on_eof(self, ctx: ConnectionContext, state: Any) -> bool:
         await self._reset(ctx)
         return False

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from chaoslib.proxy.toxics.base import LinkContext
+from chaoslib.proxy.toxics.base import ConnectionContext
 from chaoslib.proxy.wire.base import FrameParser
 
 
@@ -44,8 +44,8 @@ class Pending:
 class Sequencer:
     """The reply-direction tap of one connection. Protocols override the unit hooks."""
 
-    def __init__(self, link: LinkContext, parser: FrameParser[Any]) -> None:
-        self.link = link
+    def __init__(self, conn: ConnectionContext, parser: FrameParser[Any]) -> None:
+        self.conn = conn
         self.parser = parser
         self.lead = 0  # server replies to let through before the first special slot
         self.specials: collections.deque[Pending] = collections.deque()
@@ -90,7 +90,7 @@ class Sequencer:
             out: list[bytes] = []
             self._release(out)
             if out:
-                self.link.reply(self, b"".join(out))
+                self.conn.reply(self, b"".join(out))
 
     # -- the reply side --------------------------------------------------------------
     def filter(self, data: bytes, emit: Callable[[bytes], None]) -> None:
@@ -99,7 +99,7 @@ class Sequencer:
         else:
             self._frames(data, emit)
         if self.retired and not self.specials and not self.lead and not self.parser.pending:
-            self.link.remove_reply_tap(self)
+            self.conn.remove_reply_tap(self)
 
     def _skim(self, data: bytes, emit: Callable[[bytes], None]) -> None:
         unsent = self.parser.held()[self.sent :]
@@ -157,9 +157,9 @@ class Sequencer:
                 self.specials.clear()
                 self.closed = True
                 if out:
-                    self.link.reply(self, b"".join(out))
+                    self.conn.reply(self, b"".join(out))
                     out.clear()
-                self.link.close()
+                self.conn.close()
                 return
             assert pending.payload is not None
             out.append(pending.payload())
@@ -169,4 +169,4 @@ class Sequencer:
         self.specials.clear()
         if out:
             emit(b"".join(out))
-        self.link.close()
+        self.conn.close()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoslib.proxy.toxics.base import LinkContext, Toxic
+from chaoslib.proxy.toxics.base import ConnectionContext, Toxic
 
 
 class SlowClose(Toxic):
     type_name = "slow_close"
 
-    async def on_eof(self, ctx: LinkContext, state: Any) -> bool:
+    async def on_eof(self, ctx: ConnectionContext, state: Any) -> bool:
         await self.sleep(ctx, self.attributes.delay / 1000)
         return True

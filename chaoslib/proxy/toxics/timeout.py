@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from chaoslib.proxy.toxics.base import Chunk, LinkContext, Toxic
+from chaoslib.proxy.toxics.base import Chunk, ConnectionContext, Toxic
 
 
 @dataclass
@@ -24,26 +24,28 @@ class Timeout(Toxic):
     def new_state(self) -> Timer:
         return Timer()
 
-    def _arm(self, ctx: LinkContext, state: Timer) -> None:
+    def _arm(self, ctx: ConnectionContext, state: Timer) -> None:
         if state.handle:
             state.handle.cancel()
         if self.attributes.timeout > 0:
             state.handle = ctx.loop.call_later(self.attributes.timeout / 1000, ctx.close)
 
-    def on_attach(self, ctx: LinkContext, state: Timer) -> None:
+    def on_attach(self, ctx: ConnectionContext, state: Timer) -> None:
         self._arm(ctx, state)
 
-    def on_detach(self, ctx: LinkContext, state: Timer) -> None:
+    def on_detach(self, ctx: ConnectionContext, state: Timer) -> None:
         if state.handle:
             state.handle.cancel()
         ctx.close()
 
-    async def pipe(self, chunk: Chunk, ctx: LinkContext, state: Timer) -> AsyncIterator[bytes]:
+    async def pipe(
+        self, chunk: Chunk, ctx: ConnectionContext, state: Timer
+    ) -> AsyncIterator[bytes]:
         self._arm(ctx, state)  # every dropped chunk restarts the clock
         return
         yield  # an async generator that yields nothing
 
-    async def on_eof(self, ctx: LinkContext, state: Timer) -> bool:
+    async def on_eof(self, ctx: ConnectionContext, state: Timer) -> bool:
         if state.handle:
             state.handle.cancel()
         return True

@@ -10,14 +10,11 @@ import asyncio
 import random
 import socket
 import struct
-from typing import TYPE_CHECKING
 
 from chaoslib.proxy.direction import Direction, Tap
 from chaoslib.proxy.fdlimit import BUDGET
 from chaoslib.proxy.toxics.base import Toxic
-
-if TYPE_CHECKING:
-    from chaoslib.proxy.proxy import Proxy
+from chaoslib.proxy.views import ProxyView
 
 
 def reset_transport(transport: asyncio.BaseTransport) -> None:
@@ -40,10 +37,12 @@ def bound_transport(transport: asyncio.Transport) -> asyncio.Transport:
     return transport
 
 
-class Link:
+class Connection:
     """A client connection and its upstream connection, with both directions."""
 
-    def __init__(self, proxy: Proxy, client: asyncio.Transport, *, budgeted: bool = False) -> None:
+    def __init__(
+        self, proxy: ProxyView, client: asyncio.Transport, *, budgeted: bool = False
+    ) -> None:
         """``budgeted``: the connection holds a place in the process's open-files budget
         (:data:`chaoslib.proxy.fdlimit.BUDGET`), given back when it closes."""
         self.proxy = proxy
@@ -60,8 +59,8 @@ class Link:
         # (uvloop may deliver data despite pause_reading in connection_made).
         self.early: list[bytes] = []
         self.early_eof = False
-        self.up = Direction(self, "upstream")
-        self.down = Direction(self, "downstream")
+        self.up = Direction(self, proxy, "upstream")
+        self.down = Direction(self, proxy, "downstream")
         self.up.src = client
         self.down.dst = bound_transport(client)
         self.up.sync()
