@@ -45,7 +45,9 @@ async def echo_server() -> asyncio.AbstractServer:
 
 def test_a_thousand_connections_carry_checksummed_payloads_intact(client, proxy_server):
     def links() -> int:
-        return proxy_server.call(lambda: len(proxy_server.server.collection.get("many").connections))
+        return proxy_server.call(
+            lambda: len(proxy_server.server.collection.get("many").connections)
+        )
 
     async def run() -> tuple[list[bool], int, int]:
         server = await echo_server()
@@ -80,6 +82,8 @@ def test_the_path_under_test_is_the_one_the_fixture_names(client, proxy_server, 
         sock.sendall(b"x")
         assert sock.recv(1) == b"x"
         fast = proxy_server.call(
-            lambda: [link.up.fast for link in proxy_server.server.collection.get("echo").connections]
+            lambda: [
+                link.up.fast for link in proxy_server.server.collection.get("echo").connections
+            ]
         )
     assert fast == [not proxy_server.general_path]
