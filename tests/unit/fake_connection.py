@@ -119,7 +119,7 @@ class FakeConnection:
         return [piece.at for piece in self.written]
 
     def close(self, *, reset: bool = False) -> None:
-        """The first close counts, as in ``Link.close``: FIN, or RST with ``reset``."""
+        """The first close counts, as in ``Connection.close``: FIN, or RST with ``reset``."""
         if self.closed:
             return
         self.closed_at = self.loop.time()
@@ -128,7 +128,7 @@ class FakeConnection:
             self.on_close()
 
     def add_reply_tap(self, tap: Any) -> None:
-        self.taps.insert(0, tap)  # nearest the destination last, as Link does
+        self.taps.insert(0, tap)  # nearest the destination last, as Connection does
 
     def remove_reply_tap(self, tap: Any) -> None:
         self.taps = [t for t in self.taps if t is not tap]
@@ -200,13 +200,13 @@ class _Direction:
                     return
                 self.fast, chunk = False, later
         elif self.fast:
-            self.conn.close()  # EOF on the fast path: the link closes at once
+            self.conn.close()  # EOF on the fast path: the connection closes at once
             return
         self.queue.append(chunk)
         self._wake()
 
     def connected(self) -> None:
-        """The upstream opened: early bytes are read now, so their time is now (Link does so)."""
+        """The upstream opened: early bytes are read now, so their time is now (as in Connection)."""
         self.conn.connected_at = now = self.loop.time()
         early, self.early = self.early, []
         for chunk in early:
