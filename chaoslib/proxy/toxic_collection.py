@@ -108,7 +108,7 @@ class ToxicCollection:
     def remove(self, name: str) -> None:
         toxic = self.find(name)
         self._chains[toxic.stream].remove(toxic)
-        toxic.interrupt()
+        toxic.retire()
         self._on_change("remove", toxic.stream, toxic, False)
 
     def clear(self) -> None:

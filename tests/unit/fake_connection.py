@@ -217,7 +217,7 @@ class _Direction:
         sleepers woken, ``on_detach``, and what it held goes ahead of the queue."""
         entry = next(e for e in self.entries if e.toxic is toxic)
         self.entries.remove(entry)
-        toxic.interrupt()
+        toxic.retire()
         toxic.on_detach(self.conn, entry.state)
         held = toxic.held(entry.state)
         if held:

@@ -103,22 +103,12 @@ def test_bandwidth_zero_stalls_without_closing_until_the_toxic_changes():
     assert out(freed) == [(b"stuck", 10.0)] and not freed.closed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: removing a bandwidth toxic wakes only the slice asleep; the rest of the "
-    "chunk is still paced by the removed toxic (Toxiproxy forwards it at once)",
-)
 def test_removing_bandwidth_forwards_the_rest_of_the_chunk_at_once():
     bandwidth = make("bandwidth", rate=10)  # 100 KB at 10 KB/s: 10 s
     conn = drive([bandwidth], [Chunk(b"x" * 100_000, 0.0)], events=[Remove(bandwidth, 1.0)])
     assert len(conn.data) == 100_000 and conn.written[-1].at == pytest.approx(1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: CATCH_UP_SECONDS lets a chunk on an idle connection leave 20 ms early "
-    "(50 bytes at 1 KB/s take 30 ms, not 50); meant for late timer wake-ups only",
-)
 def test_a_small_message_on_an_idle_connection_takes_its_size_over_the_rate():
     conn = drive([make("bandwidth", rate=1)], [Chunk(b"x" * 50, 1.0)])
     assert conn.times == [pytest.approx(1.05)]
@@ -220,11 +210,6 @@ def test_removing_latency_ahead_of_a_timeout_does_not_hang():  # TestTimeoutToxi
     assert conn.written == [] and not conn.closed and conn.quiet
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an update does not re-arm the timer (only the next chunk does); "
-    "Toxiproxy restarts Pipe with the new timeout, 0 meaning never",
-)
 def test_updating_timeout_to_zero_keeps_the_connection_open():
     timeout = make("timeout", timeout=1000)
     conn = drive([timeout], [], events=[Update(timeout, 0.5, {"timeout": 0})])
@@ -318,11 +303,6 @@ def test_latency_behind_bandwidth_counts_from_the_read_not_from_the_slice():
     assert conn.times == pytest.approx([0.1, 0.2])  # the slower rule wins, they do not add
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (same as the idle one): bandwidth behind latency catches up 20 ms it never "
-    "lost, so each slice leaves at 0.18, 0.28 instead of 0.2, 0.3",
-)
 def test_bandwidth_behind_latency_starts_its_pacing_when_the_data_arrives():
     toxics = [make("latency", latency=100), make("bandwidth", rate=100)]
     conn = drive(toxics, [Chunk(b"x" * 20_000, 0.0)])

@@ -15,8 +15,8 @@ from chaoslib.proxy.toxics.base import Chunk, ConnectionContext, Toxic
 SLICE_SECONDS = 0.1
 # How far behind schedule the pacing may be and still catch up. Timers wake a
 # little late (libuv rounds to 1 ms); restarting the schedule at each late wake
-# would lose that time on every chunk (26 % at 100 MB/s). Past this, the
-# connection was idle and gets no burst for it.
+# would lose that time on every chunk (26 % at 100 MB/s). Further behind, the
+# connection was idle: its schedule starts again now, with no burst for it.
 CATCH_UP_SECONDS = 0.02
 
 
@@ -41,6 +41,10 @@ class Bandwidth(Toxic):
             state = self.shared
         data = chunk.data
         while data:
+            if self.removed:
+                # As in Toxiproxy: a removed toxic hands on the rest of the chunk at once.
+                yield data
+                return
             rate = self.attributes.rate
             if rate == 0:
                 # A healable stall: hold the data until the toxic changes.
@@ -53,7 +57,8 @@ class Bandwidth(Toxic):
             now = ctx.loop.time()
             # Pace against a running schedule, not per-chunk sleeps, so that
             # the time spent forwarding does not add up into a slower rate.
-            state.due = max(state.due, now - CATCH_UP_SECONDS) + len(piece) / (rate * 1000)
+            start = state.due if state.due >= now - CATCH_UP_SECONDS else now
+            state.due = start + len(piece) / (rate * 1000)
             if not await self.sleep(ctx, state.due - now):
                 state.due = ctx.loop.time()
             yield piece

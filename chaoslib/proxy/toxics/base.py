@@ -93,6 +93,7 @@ class Toxic:
         self.attributes = attributes
         self.clients: tuple[Network, ...] = ()  # empty: every client
         self._sleepers: set[asyncio.Future[bool]] = set()
+        self.removed = False  # set before the wake-up, so a woken loop knows to stop
 
     def applies_to(self, peer: str | None) -> bool:
         """Whether a connection from ``peer`` (the client's IP) gets this toxic."""
@@ -161,6 +162,11 @@ class Toxic:
         finally:
             handle.cancel()
             self._sleepers.discard(waiter)
+
+    def retire(self) -> None:
+        """The toxic was removed: say so, then wake every sleeper to see it."""
+        self.removed = True
+        self.interrupt()
 
     def interrupt(self) -> None:
         """Wake every sleeper (the toxic was updated or removed)."""

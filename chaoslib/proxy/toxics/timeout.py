@@ -7,19 +7,27 @@ data it swallowed is gone, so the stream could not continue intact anyway.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from chaoslib.proxy.toxics.base import Chunk, ConnectionContext, Toxic
 
 
-@dataclass
+@dataclass(eq=False)
 class Timer:
     handle: asyncio.TimerHandle | None = None
+    ctx: ConnectionContext | None = None  # the connection it closes
 
 
 class Timeout(Toxic):
     type_name = "timeout"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        # The armed timers, so that an update re-arms them with the new timeout, as
+        # Toxiproxy restarts the toxic's Pipe (weak: a closed connection's go with it).
+        self._timers: weakref.WeakSet[Timer] = weakref.WeakSet()
 
     def new_state(self) -> Timer:
         return Timer()
@@ -27,8 +35,24 @@ class Timeout(Toxic):
     def _arm(self, ctx: ConnectionContext, state: Timer) -> None:
         if state.handle:
             state.handle.cancel()
+            state.handle = None
+        state.ctx = ctx
+        self._timers.add(state)
         if self.attributes.timeout > 0:
-            state.handle = ctx.loop.call_later(self.attributes.timeout / 1000, ctx.close)
+            state.handle = ctx.loop.call_later(self.attributes.timeout / 1000, self._fire, state)
+
+    def _fire(self, state: Timer) -> None:
+        self._timers.discard(state)
+        if state.ctx is not None:
+            state.ctx.close()
+
+    def interrupt(self) -> None:
+        super().interrupt()
+        if self.removed:
+            return  # on_detach closes each connection
+        for state in list(self._timers):
+            if state.ctx is not None:
+                self._arm(state.ctx, state)
 
     def on_attach(self, ctx: ConnectionContext, state: Timer) -> None:
         self._arm(ctx, state)
@@ -36,6 +60,7 @@ class Timeout(Toxic):
     def on_detach(self, ctx: ConnectionContext, state: Timer) -> None:
         if state.handle:
             state.handle.cancel()
+        self._timers.discard(state)
         ctx.close()
 
     async def pipe(
@@ -48,4 +73,5 @@ class Timeout(Toxic):
     async def on_eof(self, ctx: ConnectionContext, state: Timer) -> bool:
         if state.handle:
             state.handle.cancel()
+        self._timers.discard(state)
         return True
