@@ -12,6 +12,25 @@ import pytest
 from chaoslib.errors import BinaryNotFoundError
 from chaoslib.services.binaries import Binary, find_postgres_bindir, find_redis_server
 
+TESTS = Path(__file__).resolve().parent
+KINDS = {
+    "unit": "no sockets and no processes; the whole folder runs in seconds",
+    "proxy": "the embedded proxy server over real TCP, with echo, Redis and PostgreSQL behind it",
+    "e2e": "real servers, tasks, the suite, the installed program, docker",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test has a kind, from its folder, as a marker (``pytest -m "not e2e"``)."""
+    for item in items:
+        parts = Path(str(item.fspath)).resolve().relative_to(TESTS).parts
+        if len(parts) < 2 or parts[0] not in KINDS:
+            raise pytest.UsageError(
+                f"{item.nodeid} is not in a kind's folder: put it in tests/unit, "
+                "tests/proxy or tests/e2e (see docs/architecture.md)"
+            )
+        item.add_marker(parts[0])
+
 
 def _available(finder, source: str) -> Binary | None:
     try:
@@ -70,15 +89,25 @@ def echo_server():
         yield server
 
 
-@pytest.fixture(params=["fast", "general"])
-def proxy_server(request):
-    """A fresh embedded proxy server (its own thread and loop), seeded for repeatability.
+PATHS = ("fast", "general")
 
-    Every test that uses it runs twice: on the fast path (no toxic: straight writes)
-    and forced through the general path (the toxic pump), which must forward alike."""
+
+def pytest_generate_tests(metafunc):
+    """A data-plane test (marked ``both_paths``) runs on both of the proxy's paths: the
+    fast one (no toxic: straight writes) and the general one (every chunk through the
+    toxic pump), which must forward alike. Any other proxy test runs once, on the fast
+    path: the API, the client and the faults do not depend on how bytes are moved."""
+    if "proxy_path" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_paths") is not None
+        metafunc.parametrize("proxy_path", PATHS if both else PATHS[:1])
+
+
+@pytest.fixture
+def proxy_server(proxy_path):
+    """A fresh embedded proxy server (its own thread and loop), seeded for repeatability."""
     from chaoslib.proxy import ProxyServer
 
-    with ProxyServer(seed=1234, general_path=request.param == "general") as server:
+    with ProxyServer(seed=1234, general_path=proxy_path == "general") as server:
         yield server
 
 

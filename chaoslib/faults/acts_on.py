@@ -2,7 +2,7 @@
 
 The faults sit below whatever opens a system (a Target, a profile, the stack): they name
 the pieces they use here, and any object with those pieces will do. So the fault layer
-imports nothing from the layers above it (tests/test_layers.py holds it to that).
+imports nothing from the layers above it (tests/unit/test_layers.py holds it to that).
 """
 
 from __future__ import annotations

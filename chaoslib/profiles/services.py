@@ -64,7 +64,7 @@ def base_dir(written_in: str) -> str:
     """The directory of the file that wrote a section, or the checkout for the built-in
     profiles (the files they name are the checkout's)."""
     here = Path(written_in).resolve().parent
-    builtin = Path(__file__).resolve().parent / "profiles"
+    builtin = Path(__file__).resolve().parent  # this package holds the built-in files
     return str(builtin.parent.parent if here == builtin else here)
 
 

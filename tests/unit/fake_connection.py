@@ -1,10 +1,10 @@
 """An in-memory connection on a virtual clock, to test each toxic's rule without sockets.
 
 Why: through real sockets a toxic test measures the machine's timers as much as the
-rule (hence the tolerances in ``tests/test_toxics.py``). Here the loop's clock jumps to
+rule (hence the tolerances in ``tests/proxy/test_toxics.py``). Here the loop's clock jumps to
 the next timer whenever it would otherwise wait, so a chunk leaves exactly when the rule
 says and a 10 s timeout takes microseconds. This generalises ``Wire`` in
-``tests/test_sequencer.py``, as Toxiproxy's tests feed a ``ToxicStub``'s channels.
+``tests/unit/test_sequencer.py``, as Toxiproxy's tests feed a ``ToxicStub``'s channels.
 
 :class:`FakeConnection` is a toxic's context, a plain class matching the toxics' context
 protocol by shape only (so renaming that protocol cannot break it); it records what was
@@ -134,7 +134,17 @@ class FakeConnection:
         self.taps = [t for t in self.taps if t is not tap]
 
     def reply(self, tap: Any, data: bytes) -> None:
+        """An answer a protocol toxic made up, sent to the client past ``tap``."""
+        self.to_client(data)
+
+    def to_client(self, data: bytes) -> None:
+        """Bytes that reach the client: made-up answers and the server's replies alike."""
         self.replies.append(Piece(data, self.loop.time()))
+
+    @property
+    def answered(self) -> bytes:
+        """Everything the client was sent back, in order."""
+        return b"".join(piece.data for piece in self.replies)
 
     def write(self, data: bytes) -> None:
         if data and not self.closed:

@@ -1,7 +1,7 @@
 """Each byte toxic's rule, on a virtual clock: what leaves, exactly when, and how it closes.
 
 No sockets and no real sleeps (see ``fake_connection``), so the times asserted are the
-rule's own, not the machine's; ``tests/test_toxics.py`` checks the same toxics end to end.
+rule's own, not the machine's; ``tests/proxy/test_toxics.py`` checks the same toxics end to end.
 Where Toxiproxy has a test of the same rule (``toxics/*_test.go``), the test names it.
 """
 

@@ -13,6 +13,9 @@ from redis.retry import Retry
 
 from chaoslib.toxiproxy.client import ToxiproxyError
 
+# The data plane: every test runs on the proxy's fast path and its general path.
+pytestmark = pytest.mark.both_paths
+
 
 @pytest.fixture
 def redis_proxy(client, redis_session):

@@ -20,7 +20,7 @@ from chaoslib.profiles.contract import AlertSinks, SignalsDef
 from chaoslib.scenarios.suite import Suite, SuiteConfig
 from tests.helpers import run_invoke
 
-COURIER = Path(__file__).resolve().parent.parent / "examples" / "courier"
+COURIER = Path(__file__).resolve().parents[2] / "examples" / "courier"
 PROFILE = COURIER / "courier.yml"
 
 REMOVED = ("signals", "alert_sinks", "heartbeat.metrics", "state_store.rows")

@@ -279,7 +279,7 @@ WITHOUT_A_HEALER = {"stale_game": "chaoslib/scenarios/t06_zombie_cleanup.py"}
 def _ledger_kinds_written() -> dict[str, set[str]]:
     """kind -> the chaoslib modules that write a LedgerEntry of that kind (read from the
     source: every ``LedgerEntry("kind", ...)`` or ``LedgerEntry(kind="kind", ...)``)."""
-    package = Path(__file__).resolve().parent.parent / "chaoslib"
+    package = Path(__file__).resolve().parents[2] / "chaoslib"
     kinds: dict[str, set[str]] = {}
     for path in package.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -8,12 +8,12 @@ import stat
 import xml.etree.ElementTree as ET
 
 import pytest
+from tests.e2e.test_service_tasks import chaos
 
 from chaoslib.faults.ledger import Ledger
 from chaoslib.services.stack import Stack
 from chaoslib.toxiproxy.client import Toxiproxy
 from tests.helpers import REPO
-from tests.test_service_tasks import chaos
 
 PARTITION = REPO / "experiments" / "redis-partition-under-load.yml"
 FLAP = REPO / "experiments" / "redis-flap-while-db-slow.yml"

@@ -8,39 +8,12 @@ sans-I/O); the same guarantee against a real redis-server over TCP is in
 
 from __future__ import annotations
 
-import asyncio
-import random
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chaoslib.proxy.toxics.redis_command import RedisCommand
 from chaoslib.proxy.wire.resp import RespParser, encode_command
-
-
-class Wire:
-    """What the sequencer may do to its connection: write past itself, close."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.rng = random.Random(1)
-        self.mid_stream = False
-        self.max_buffered = 4 << 20
-        self.client = bytearray()
-        self.closed = False
-        self.taps: list = []
-
-    def add_reply_tap(self, tap) -> None:
-        self.taps.append(tap)
-
-    def remove_reply_tap(self, tap) -> None:
-        self.taps.remove(tap)
-
-    def reply(self, tap, data: bytes) -> None:
-        self.client += data
-
-    def close(self, *, reset: bool = False) -> None:
-        self.closed = True
+from tests.unit.fake_connection import FakeConnection, VirtualLoop
 
 
 @settings(max_examples=500, deadline=None)
@@ -55,7 +28,7 @@ def test_injected_answers_land_in_place_whatever_the_interleaving(kinds, sizes, 
         "t", "upstream", 1.0,
         RedisCommand.parse_attributes({"commands": ["XADD"], "action": action, "error": "ERR no"}),
     )  # fmt: skip
-    wire = Wire()
+    wire = FakeConnection(VirtualLoop())
     state = toxic.new_state()
     toxic.on_attach(wire, state)
     sequencer = state.sequencer
@@ -74,7 +47,7 @@ def test_injected_answers_land_in_place_whatever_the_interleaving(kinds, sizes, 
     sent_requests = 0
     sent_replies = 0
     step = 0
-    while len(wire.client) < len(expected) or (action == "close" and "XADD" in kinds):
+    while len(wire.answered) < len(expected) or (action == "close" and "XADD" in kinds):
         if wire.closed:
             break
         size = sizes[step % len(sizes)]
@@ -83,7 +56,7 @@ def test_injected_answers_land_in_place_whatever_the_interleaving(kinds, sizes, 
         if take_reply or sent_requests >= len(requests):
             piece = bytes(replies[sent_replies : sent_replies + size])
             sent_replies += len(piece)
-            sequencer.filter(piece, wire.client.extend)
+            sequencer.filter(piece, wire.to_client)
             continue
         out, later = toxic.run_inline(requests[sent_requests : sent_requests + size], wire, state)
         assert later is None
@@ -92,5 +65,5 @@ def test_injected_answers_land_in_place_whatever_the_interleaving(kinds, sizes, 
             index = int(frame.args[1][1:])
             replies += b"$%d\r\n%d\r\n" % (len(str(index)), index)
         assert step < 10_000, "stuck"
-    assert bytes(wire.client) == expected
+    assert wire.answered == expected
     assert wire.closed == (action == "close" and "XADD" in kinds)

@@ -10,6 +10,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+# The data plane: every test runs on the proxy's fast path and its general path.
+pytestmark = pytest.mark.both_paths
+
 
 @pytest.fixture
 def redis_proxy(client, redis_session):

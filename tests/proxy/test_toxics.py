@@ -13,6 +13,9 @@ import pytest
 from chaoslib.wait import wait_until
 from tests.echo import connect, counted, round_trip
 
+# The data plane: every test runs on the proxy's fast path and its general path.
+pytestmark = pytest.mark.both_paths
+
 
 @pytest.fixture
 def echo_proxy(client, echo_server):

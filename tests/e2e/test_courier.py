@@ -17,7 +17,7 @@ import pytest
 
 from chaoslib.scenarios.suite import Suite, SuiteConfig
 
-COURIER = Path(__file__).resolve().parent.parent / "examples" / "courier"
+COURIER = Path(__file__).resolve().parents[2] / "examples" / "courier"
 PROFILE = str(COURIER / "courier.yml")
 
 # flaw -> {scenario: (the check that must fail, words its evidence must contain)}. Each was

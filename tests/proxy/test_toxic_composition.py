@@ -21,6 +21,9 @@ from chaoslib.toxiproxy.client import ToxiproxyError
 from chaoslib.wait import wait_until
 from tests.echo import connect, counted, round_trip
 
+# The data plane: every test runs on the proxy's fast path and its general path.
+pytestmark = pytest.mark.both_paths
+
 # A median of round trips: one slow wake on a busy 2-core machine does not decide it.
 ROUND_TRIPS = 5
 

@@ -6,12 +6,12 @@ import json
 import signal
 
 import pytest
+from tests.e2e.test_service_tasks import chaos, spawn_chaos
 
 from chaoslib.services.stack import Stack
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
 from tests.helpers import run_invoke, spawn_python
-from tests.test_service_tasks import chaos, spawn_chaos
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import math
-import subprocess
-import sys
 import textwrap
 from typing import Any
 
@@ -51,18 +49,6 @@ def test_the_schema_imports_nothing_of_chaoslib_but_its_errors(module, allowed):
         alias.name for n in ast.walk(tree) if isinstance(n, ast.Import) for alias in n.names
     }
     assert {m for m in imported if m and m.startswith("chaoslib")} <= allowed
-
-
-def test_importing_the_schema_does_not_load_the_server():
-    code = (
-        "import sys, chaoslib.proxy.schema\n"
-        "loaded = [m for m in sys.modules if m.startswith(('aiohttp', 'chaoslib.proxy.'))]\n"
-        "print(sorted(loaded))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "['chaoslib.proxy.schema', 'chaoslib.proxy.schema_types']"
 
 
 def test_every_schema_entry_has_a_behaviour_and_the_server_serves_its_attributes():

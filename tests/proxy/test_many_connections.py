@@ -8,7 +8,12 @@ import hashlib
 import os
 import random
 
+import pytest
+
 from chaoslib.wait import wait_until
+
+# The data plane: every test runs on the proxy's fast path and its general path.
+pytestmark = pytest.mark.both_paths
 
 CONNECTIONS = 1000
 PAYLOAD = 16 * 1024

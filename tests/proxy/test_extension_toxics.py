@@ -10,6 +10,9 @@ import pytest
 
 from chaoslib.toxiproxy.client import ToxiproxyError
 
+# The data plane: every test runs on the proxy's fast path and its general path.
+pytestmark = pytest.mark.both_paths
+
 
 @pytest.fixture
 def echo_proxy(client, echo_server):

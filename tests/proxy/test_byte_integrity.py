@@ -11,6 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+# The data plane: every test runs on the proxy's fast path and its general path.
+pytestmark = pytest.mark.both_paths
+
 NON_DROPPING = {
     "none": None,
     "noop": {"type": "noop"},

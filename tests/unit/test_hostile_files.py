@@ -19,34 +19,9 @@ from chaoslib import yaml_lines
 from chaoslib.errors import ConfigError
 from chaoslib.experiment.file import load_experiment
 from chaoslib.experiment.runner import Experiment
-from chaoslib.faults.ledger import Ledger
 from chaoslib.profiles import load_profile
-from chaoslib.services import stack as stack_mod
-from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.yaml_lines import MAX_BYTES
-from tests.helpers import run_invoke
-
-GOOD = """\
-name: ok
-observers:
-  - {type: redis_ping, name: redis, link: redis}
-faults:
-  - {name: cut, type: latency, link: redis, latency: 10, at: 0, for: 1}
-checks:
-  - {type: recovered_within, observer: redis, seconds: 2}
-"""
-LOCAL = Path(load_profile("local").path).read_text()
-DEEP_LIST = "name: " + "[" * 5000 + "]" * 5000 + "\n"
-DEEP_MAP = "name: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n"
-
-
-def write(path: Path, content: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content)
-    return path
+from tests.hostile_files import DEEP_LIST, DEEP_MAP, GOOD, LOCAL, edit, many_faults, write
 
 
 def refused(load, path: Path) -> str:
@@ -58,20 +33,6 @@ def refused(load, path: Path) -> str:
 
 def experiment(path: Path) -> Experiment:
     return load_experiment(path, None)
-
-
-def edit(old: str, new: str, text: str = GOOD) -> str:
-    assert old in text, old
-    return text.replace(old, new, 1)
-
-
-def many_faults(count: int, *, links: int = 1, extra: str = "", at=lambda i: 0) -> str:
-    lines = [
-        f"  - {{name: f{i}, type: latency, link: l{i % links}, latency: 1, "
-        f"at: {at(i)}, for: 1{extra}}}"
-        for i in range(count)
-    ]
-    return "name: many\nfaults:\n" + "\n".join(lines) + "\n"
 
 
 # -- numbers: nan and inf anywhere, and numbers past any sane bound -------------------------
@@ -333,60 +294,3 @@ def test_a_key_written_over_a_merged_one_overrides_it_and_a_written_twice_key_is
     assert doc["faults"][1] == {**doc["faults"][0], "name": "lat2", "at": 0.6}
     twice = write(tmp_path / "t.yml", "faults:\n  - {name: a, name: b}\n")
     assert "duplicate key 'name'" in refused(yaml_lines.load, twice)
-
-
-# -- end to end: invoke chaos.run exits 2, with no traceback and nothing applied -----------------
-
-
-@pytest.fixture(scope="module")
-def home(stack_home):
-    return stack_home
-
-
-def untouched(home: Path) -> bool:
-    proxies = Toxiproxy(stack_mod.Stack.load(home).proxy_url).proxies()
-    return all(p.enabled and not p.toxics for p in proxies.values()) and not Ledger(home).entries()
-
-
-E2E = {
-    "at_nan": (edit("at: 0", "at: .nan"), "faults[0].at: must be a finite number"),
-    "steady_for_inf": ("steady_for: .inf\n" + GOOD, "steady_for: must be a finite number"),
-    "logs_regex": (
-        edit("observers:\n", "observers:\n  - {type: logs, path: a.log, patterns: ['(']}\n"),
-        "is not a valid regex",
-    ),
-    "5000_faults": (
-        many_faults(5000).replace("link: l0", "link: redis"),
-        "101 toxics would be on link 'redis'",
-    ),
-    "binary": (random.Random(5).randbytes(2048), "a binary file"),
-    "deep": (DEEP_LIST, "nest more than 50 levels deep"),
-}
-
-
-@pytest.mark.slow
-def test_chaos_run_refuses_hostile_files_with_exit_2_and_applies_nothing(home, tmp_path):
-    for case, (content, problem) in E2E.items():
-        path = write(tmp_path / f"{case}.yml", content)
-        result = run_invoke(home, "chaos.run", str(path))
-        output = result.stdout + result.stderr
-        assert result.returncode == 2, (case, output)
-        assert "Traceback" not in output, (case, output)
-        assert str(path) in result.stderr and problem in result.stderr, (case, output)
-        assert "Running" not in result.stdout, (case, output)  # the run never began
-        assert untouched(home), case
-
-
-@pytest.mark.slow
-def test_chaos_run_refuses_a_profile_whose_module_does_not_exist(home, tmp_path):
-    profile = write(
-        tmp_path / "p.yml",
-        edit("module: chaoslib.examples.arbees.signals", "module: nowhere.signals", LOCAL),
-    )
-    exp = write(tmp_path / "exp.yml", GOOD)
-    result = run_invoke(home, "chaos.run", str(exp), "--profile", str(profile))
-    output = result.stdout + result.stderr
-    assert result.returncode == 2, output
-    assert "Traceback" not in output and len(result.stderr.splitlines()) < 10, output
-    assert f"{profile}:" in result.stderr and "'nowhere.signals'" in result.stderr, output
-    assert untouched(home)
