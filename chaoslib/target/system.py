@@ -61,7 +61,9 @@ class SystemBase:
         self.profile = profile
         self.timing_name = timing
         self.timing = profile.timing(timing)
-        self.workdir = workdir
+        # Absolute: the services run from their own directory (the checkout), so a
+        # relative run directory would send their alert file somewhere else.
+        self.workdir = workdir.resolve()
         self.fragile = profile.check_fragile(fragile)
         self.webhook_url = webhook_url
         self.target = Target(Toxiproxy(NO_PROXY), ledger=ledger, kind=self.kind)
@@ -71,7 +73,7 @@ class SystemBase:
             self.target.add_link(link.name, "", service=link.service, client=link.client)
         # The file the system writes its alerts to, if chaoslib knows it; checks read only
         # what was appended after ``alert_offset`` (the scenario's start), never older lines.
-        self.alert_log: Path | None = workdir / "alerts.log"
+        self.alert_log: Path | None = self.workdir / "alerts.log"
         self.alert_offset = 0
 
     # -- what faults act on: the target's --------------------------------------------------

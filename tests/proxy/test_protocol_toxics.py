@@ -170,7 +170,7 @@ def test_redis_command_delays_publish_while_get_stays_fast(client, redis_proxy):
         )
         took = timed(lambda: r.publish("ch", "x"))
         assert 0.245 <= took < 0.4
-        assert timed(lambda: r.get("k")) < 0.05
+        assert timed(lambda: r.get("k")) < 0.15  # not delayed (a busy core may add some)
 
 
 def test_redis_command_readonly_error_is_raised_by_redis_py(client, redis_proxy):

@@ -36,19 +36,21 @@ def test_latency_adds_its_delay_to_every_round_trip(client, echo_proxy):
         client.add_toxic("echo", "latency", attributes={"latency": 50})
         delays = [round_trip(sock) - baseline for _ in range(20)]
     # Never less than the delay; the upper bound leaves room for a busy 2-core machine
-    # (2 % failed there at 51 ms). How close it comes is a benchmark's figure, not a test's.
-    assert min(delays) >= 0.049 and statistics.mean(delays) <= 0.060, delays
+    # (a wrong rule is off by a whole delay). The exact rule is a unit test's
+    # (tests/unit/test_toxic_rules.py), how close it comes a benchmark's figure.
+    assert min(delays) >= 0.049 and statistics.median(delays) <= 0.075, delays
 
 
 def test_jitter_stays_within_its_bounds(client, echo_proxy):
     client.add_toxic("echo", "latency", attributes={"latency": 40, "jitter": 10})
     with connect(echo_proxy) as sock:
         times = [round_trip(sock) for _ in range(20)]
-    assert min(times) >= 0.029 and max(times) <= 0.055
+    # Never below latency - jitter; above it only by what a busy core adds.
+    assert min(times) >= 0.029 and statistics.median(times) <= 0.060, times
     assert statistics.pstdev(times) > 0.001  # it really varies
 
 
-def test_bandwidth_is_within_5_percent(client, echo_proxy):
+def test_bandwidth_is_never_faster_than_its_rate(client, echo_proxy):
     client.add_toxic("echo", "bandwidth", attributes={"rate": 500})  # 500 KB/s downstream
     payload = b"x" * 400_000
     with connect(echo_proxy) as sock:
@@ -61,7 +63,9 @@ def test_bandwidth_is_within_5_percent(client, echo_proxy):
             received += len(chunk)
         elapsed = time.monotonic() - start
     rate = len(payload) / elapsed / 1000
-    assert rate == pytest.approx(500, rel=0.05)
+    # Never faster (5 % for the first slice's head start); slower only by what a busy
+    # core takes. The exact pacing is a unit test's, on a virtual clock.
+    assert 400 <= rate <= 525, rate
 
 
 def test_bandwidth_zero_stalls_until_removed(client, echo_proxy):
