@@ -8,11 +8,11 @@ import stat
 import xml.etree.ElementTree as ET
 
 import pytest
-from tests.e2e.test_service_tasks import chaos
 
 from chaoslib.faults.ledger import Ledger
 from chaoslib.services.stack import Stack
 from chaoslib.toxiproxy.client import Toxiproxy
+from tests.e2e.test_service_tasks import chaos
 from tests.helpers import REPO
 
 PARTITION = REPO / "experiments" / "redis-partition-under-load.yml"

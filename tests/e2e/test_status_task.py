@@ -6,11 +6,11 @@ import json
 import signal
 
 import pytest
-from tests.e2e.test_service_tasks import chaos, spawn_chaos
 
 from chaoslib.services.stack import Stack
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
+from tests.e2e.test_service_tasks import chaos, spawn_chaos
 from tests.helpers import run_invoke, spawn_python
 
 
