@@ -26,4 +26,6 @@ def test_a_process_is_refused():
 
 
 def test_an_event_loop_still_runs():
-    assert asyncio.run(asyncio.sleep(0, result=42)) == 42  # ok: a zero sleep runs the loop once, it waits on nothing
+    assert (
+        asyncio.run(asyncio.sleep(0, result=42)) == 42
+    )  # ok: a zero sleep runs the loop once, it waits on nothing
