@@ -88,10 +88,20 @@ class HoldProgress:
 
         exp.on_phase = on_phase
         try:
-            return exp.run()
+            journal = exp.run()
         finally:
             self.stop()
             exp.on_phase = own
+        for event in journal.faults:
+            # A signal mid-apply: the fault undid its part, so no "Applied" or "Healed"
+            # line will come; say so, or the run ends without naming the fault at all.
+            if event.action == "apply" and event.error and event.error.startswith(SIGNALLED):
+                self.out.print(f"Interrupted while applying: {escape(event.description)}; "
+                               "what it had set is removed")  # fmt: skip
+        return journal
+
+
+SIGNALLED = ("KeyboardInterrupt", "Terminated")
 
 
 def journal_path(task: str, report_dir: str | None) -> Path:

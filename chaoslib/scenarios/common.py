@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from chaoslib.experiment.checks import Verdict, failed, judged, unknown, within
 from chaoslib.experiment.runner import Check, RunContext
@@ -89,7 +90,7 @@ def disconnect_logged(run: ScenarioRun, step: str, services: list[str]) -> Check
     return check("disconnect_logged", "All services log that Redis disconnected", judge)
 
 
-def delays_ms(run: ScenarioRun, ctx: RunContext, service: str, since: float) -> list[float]:
+def delays_ms(run: ScenarioRun, ctx: RunContext, service: str, since: float) -> list[Delay]:
     """The retry delays a service logged, in ms, read from the pattern's named group
     (``delay_ms``, or ``delay_s``; a pattern may hold both, as alternatives)."""
     pattern = run.pattern("redis_retry", "delay_ms", "delay_s")
@@ -97,10 +98,24 @@ def delays_ms(run: ScenarioRun, ctx: RunContext, service: str, since: float) -> 
     for e in facts.log_lines(ctx.history, service, "redis_retry", since):
         ms, s = facts.group(e, pattern, "delay_ms"), facts.group(e, pattern, "delay_s")
         if ms is not None:
-            out.append(float(ms))
+            out.append(Delay.read(ms, 1.0))
         elif s is not None:
-            out.append(float(s) * 1000)
+            out.append(Delay.read(s, 1000.0))
     return out
+
+
+@dataclass(frozen=True)
+class Delay:
+    """A logged delay in ms, and how far the log's rounding may have moved it."""
+
+    ms: float
+    rounding_ms: float
+
+    @classmethod
+    def read(cls, text: str, scale: float) -> Delay:
+        # The printed digits tell the log's resolution: "107ms" is ±0.5 ms, "107.3ms" ±0.05.
+        decimals = len(text.partition(".")[2])
+        return cls(float(text) * scale, 0.5 * 10**-decimals * scale)
 
 
 def jitter_spread(delays: list[float]) -> float:
@@ -109,6 +124,12 @@ def jitter_spread(delays: list[float]) -> float:
     residues = [math.log2(d) - k for k, d in enumerate(delays)]
     base = statistics.fmean(residues)
     return max(abs(2 ** (r - base) - 1) for r in residues)
+
+
+def rounding_spread(delays: list[Delay]) -> float:
+    """The most spread the log's rounding alone can make: one delay pushed up by its
+    rounding and the fit pulled down by another's, with a half for the fit's own error."""
+    return 3 * max(d.rounding_ms / d.ms for d in delays)
 
 
 def backoff(run: ScenarioRun, step: str, services: list[str]) -> Check:
@@ -121,14 +142,15 @@ def backoff(run: ScenarioRun, step: str, services: list[str]) -> Check:
         growths, spreads, shown = [], [], []
         for service in services:
             delays = delays_ms(run, ctx, service, at)
-            below = [d for d in delays if 0 < d < cap * (1 - declared)]
+            below = [d for d in delays if 0 < d.ms < cap * (1 - declared)]
             if delays:
-                shown.append(f"{service}: " + "→".join(f"{d:.0f}" for d in delays[:6]) + " ms")
+                shown.append(f"{service}: " + "→".join(f"{d.ms:.0f}" for d in delays[:6]) + " ms")
             if len(below) >= 3:
-                growth = statistics.median(b / a for a, b in zip(below, below[1:], strict=False))
-                spread = jitter_spread(below)
-                # Below the log's own rounding (1 ms) a spread is not jitter.
-                floor = 1.5 / min(below)
+                ms = [d.ms for d in below]
+                growth = statistics.median(b / a for a, b in zip(ms, ms[1:], strict=False))
+                spread = jitter_spread(ms)
+                # Within what the log's own rounding can account for, a spread is not jitter.
+                floor = rounding_spread(below)
                 growths.append(growth)
                 spreads.append(spread if spread > floor else 0.0)
         if not growths:

@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -207,10 +208,22 @@ def test_ctrl_c_during_a_partition_heals_and_exits_130(home):
         home, "-m", "invoke", "chaos.partition", "--client", "127.0.0.2", "--service", "redis",
         "--duration", "60",
     )  # fmt: skip
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        wait_until(lambda: proxies(home)["redis"].toxics, timeout=30, what="the cut to show")
+        # Once "Applied" shows: toxics already in the proxy are not yet an applied fault
+        # (a signal then undoes the apply, which test_a_signal_mid_apply_is_said covers).
+        wait_until(lambda: any("Applied:" in line for line in lines), timeout=30, what="the cut")
         proc.send_signal(signal.SIGINT)  # while the probes of the cut still run
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+        out, err = "".join(lines), proc.stderr.read()
     finally:
         proc.kill()
     assert proc.returncode == 130, out + err

@@ -7,17 +7,25 @@ copy of chaoslib from a site directory built in tmp_path.
 
 from __future__ import annotations
 
+import io
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from invoke import Collection, Exit, ParseError, Program, task
+from rich.console import Console
 
 from chaoslib import CHAOSTOOLKIT_MARKERS, chaostoolkit_files, check_package_dir
 from chaoslib.cli.conventions import SHORT_FLAGS, apply_conventions, flag_map, tasks, usage_message
 from chaoslib.cli.flags import DAY, duration, milliseconds, number, required
+from chaoslib.cli.hold_output import HoldProgress
 from chaoslib.cli.output import signal_exit_code
 from chaoslib.errors import ChaosError
+from chaoslib.experiment import Experiment
+from chaoslib.faults import schedule
+from chaoslib.faults.base import Fault
+from chaoslib.faults.ledger import Ledger, LedgerEntry
 from chaoslib.faults.signals import Terminated
 
 PACKAGE = Path(__file__).resolve().parents[2] / "chaoslib"
@@ -204,3 +212,39 @@ def test_check_package_dir_raises_a_chaos_error_naming_what_to_do(tmp_path):
     (tmp_path / "secret.py").write_text("")
     with pytest.raises(ChaosError, match=r"\(rollback.py, secret.py\).*python -m venv"):
         check_package_dir(tmp_path)
+
+
+class _InterruptedApply(Fault):
+    """Sets its state, then a Ctrl-C lands before the apply returns."""
+
+    def __init__(self, signalled: Callable[[], BaseException], ledger: Ledger) -> None:
+        super().__init__(ledger=ledger)
+        self.signalled, self.set_now = signalled, False
+
+    def _apply(self) -> None:
+        self.set_now = True
+        raise self.signalled()
+
+    def _heal(self) -> None:
+        self.set_now = False
+
+    def ledger_entry(self) -> LedgerEntry:
+        return LedgerEntry("toxic", {}, "the cut")
+
+    def describe(self) -> str:
+        return "the cut"
+
+
+@pytest.mark.parametrize(
+    "signalled", [KeyboardInterrupt, lambda: Terminated(signal.SIGTERM)], ids=["SIGINT", "SIGTERM"]
+)
+def test_a_signal_mid_apply_is_said_and_what_the_fault_set_is_removed(signalled, tmp_path):
+    out = Console(file=io.StringIO(), width=200)
+    fault = _InterruptedApply(signalled, Ledger(tmp_path))
+    exp = Experiment("hold", steady_for=0, observe_after=0)
+    exp.add("cut", fault, schedule.once(0, 60))
+    HoldProgress("the cut", out).run(exp)
+    said = out.file.getvalue()
+    assert "Interrupted while applying: the cut; what it had set is removed" in said, said
+    assert not fault.set_now and not fault.applied and not Ledger(tmp_path).entries()
+    assert exp.interrupted_by is not None

@@ -498,11 +498,13 @@ def test_a_jittered_series_spreads_past_the_logs_rounding():
     assert floor < spread <= 0.25, (delays, spread)
 
 
-def _retries(delays: list[float], service: str = "orchestrator") -> RunContext:
+def _retries(delays: list[float], service: str = "orchestrator", decimals: int = 0) -> RunContext:
     """The reference system's retry lines, as its log observer records them, after a fault."""
     history = History()
     for n, ms in enumerate(delays, 1):
-        line = f"12:00:0{n} WARNING Failed to connect (attempt {n}). Retrying in {ms:.0f}ms"
+        line = (
+            f"12:00:0{n} WARNING Failed to connect (attempt {n}). Retrying in {ms:.{decimals}f}ms"
+        )
         history.add(Event(1.0 + n, f"log:{service}", "log", True, "redis_retry", line))
     fault = FaultEvent("redis", "apply", 1.0, 0.0, "redis down")
     return RunContext(history, faults=[fault], started=0.0)
@@ -534,6 +536,20 @@ def test_a_jittered_backoff_passes_the_backoff_check(seed_run):
     assert verdict.status == "pass", verdict
     assert 1.5 <= verdict.measured <= 2.5
     assert verdict.details["spread"] > 1.5 / min(delays)
+
+
+@pytest.mark.parametrize(("decimals", "status"), [(0, "fail"), (1, "pass")])
+def test_a_small_spread_is_jitter_only_where_the_log_prints_finer_than_it(decimals, status):
+    """Fast mode's three ±10% draws can land near the curve: 107.3→217.9→429.6 ms spread
+    ±1.0%. Printed to whole ms, that is within what rounding makes (1.4% of 107 ms), so
+    no jitter is seen; printed to a tenth, it is ten times the rounding, and it is jitter."""
+    system = SystemBase(load_profile("local"), "fast", Path("."))
+    run = ScenarioRun(system, History())
+    verdict = backoff(run, "redis", ["orchestrator"])(
+        _retries([107.3, 217.9, 429.6, 1000], decimals=decimals)
+    )
+    assert verdict.status == status, verdict
+    assert 0.009 < jitter_spread([107.3, 217.9, 429.6]) < 0.014
 
 
 def test_a_child_with_services_of_its_own_drops_roles_that_name_services_it_lacks(tmp_path):
