@@ -20,6 +20,12 @@ KINDS = {
 }
 
 
+# One Docker engine and the host's packet filter are shared by every test that uses
+# them: their files run one after another on one xdist worker, never beside each other.
+ONE_AT_A_TIME = ("test_docker_", "test_packet_tasks")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's loadgroup reads the groups
 def pytest_collection_modifyitems(config, items):
     """Every test has a kind, from its folder, as a marker (``pytest -m "not e2e"``)."""
     for item in items:
@@ -30,6 +36,8 @@ def pytest_collection_modifyitems(config, items):
                 "tests/proxy or tests/e2e (see docs/architecture.md)"
             )
         item.add_marker(parts[0])
+        if parts[-1].startswith(ONE_AT_A_TIME):
+            item.add_marker(pytest.mark.xdist_group("docker"))
 
 
 def _available(finder, source: str) -> Binary | None:
