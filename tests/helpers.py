@@ -62,3 +62,28 @@ def spawn_python(home: Path, *args: str):
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+class Said:
+    """A child's stdout read line by line on a thread, so a test can wait on what it said
+    (``communicate`` gives it only at the end)."""
+
+    def __init__(self, proc) -> None:
+        import threading
+
+        self.proc, self.lines = proc, []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def __call__(self, text: str) -> bool:
+        return any(text in line for line in self.lines)
+
+    def finish(self, timeout: float = 60) -> tuple[str, str]:
+        """Wait for the child to exit; all it said, on stdout and stderr."""
+        self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        return "".join(self.lines), self.proc.stderr.read()

@@ -226,7 +226,9 @@ class Experiment:
             except _StoppedEarly:
                 status, error = "interrupted", "stopped before any fault"
             except KeyboardInterrupt as exc:
-                if self._holding_open:  # the planned end of a hold until Ctrl-C
+                # The planned end of a hold until Ctrl-C, unless it landed in an apply,
+                # which undid itself: then no fault was held and there is nothing to judge.
+                if self._holding_open and not any(e.error for e in faults.events):
                     self.stopped = True
                 else:
                     status, error = "interrupted", str(exc) or type(exc).__name__

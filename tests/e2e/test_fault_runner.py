@@ -29,7 +29,7 @@ from chaoslib.observe.history import History
 from chaoslib.services import stack as stack_mod
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
-from tests.helpers import run_invoke, spawn_python
+from tests.helpers import Said, run_invoke, spawn_python
 
 
 @pytest.fixture(scope="module")
@@ -92,22 +92,13 @@ def test_sigterm_during_a_partition_exits_143_and_heals(home, tmp_path):
         home, "-m", "invoke", "chaos.partition", "--client", "127.0.0.2", "--service", "redis",
         "--duration", "60", "--report-dir", str(tmp_path),
     )  # fmt: skip
-    lines: list[str] = []
-
-    def read() -> None:
-        for line in proc.stdout:
-            lines.append(line)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    said = Said(proc)
     try:
         # Once the apply is done: a signal during it undoes the cut and records a failed
         # apply (toxics already in the proxy are not yet an applied fault).
-        wait_until(lambda: any("Applied:" in line for line in lines), timeout=30, what="the cut")
+        wait_until(lambda: said("Applied:"), timeout=30, what="the cut")
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        reader.join(timeout=10)
-        out, err = "".join(lines), proc.stderr.read()
+        out, err = said.finish()
     finally:
         proc.kill()
     assert proc.returncode == 143, out + err

@@ -14,7 +14,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import threading
 import time
 
 import pytest
@@ -24,7 +23,7 @@ from chaoslib.services import stack as stack_mod
 from chaoslib.services.postgres import PostgresServer
 from chaoslib.toxiproxy.client import Toxiproxy
 from chaoslib.wait import wait_until
-from tests.helpers import pid_alive, run_invoke, spawn_python
+from tests.helpers import Said, pid_alive, run_invoke, spawn_python
 
 
 @pytest.fixture(scope="module")
@@ -208,22 +207,13 @@ def test_ctrl_c_during_a_partition_heals_and_exits_130(home):
         home, "-m", "invoke", "chaos.partition", "--client", "127.0.0.2", "--service", "redis",
         "--duration", "60",
     )  # fmt: skip
-    lines: list[str] = []
-
-    def read() -> None:
-        for line in proc.stdout:
-            lines.append(line)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    said = Said(proc)
     try:
         # Once "Applied" shows: toxics already in the proxy are not yet an applied fault
-        # (a signal then undoes the apply, which test_a_signal_mid_apply_is_said covers).
-        wait_until(lambda: any("Applied:" in line for line in lines), timeout=30, what="the cut")
+        # (a signal then undoes the apply, and says so: tests/unit/test_cli_conventions.py).
+        wait_until(lambda: said("Applied:"), timeout=30, what="the cut")
         proc.send_signal(signal.SIGINT)  # while the probes of the cut still run
-        proc.wait(timeout=60)
-        reader.join(timeout=10)
-        out, err = "".join(lines), proc.stderr.read()
+        out, err = said.finish()
     finally:
         proc.kill()
     assert proc.returncode == 130, out + err
