@@ -40,10 +40,33 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
             2, f"{signal.Signals(signum).name}: still healing faults, then stopping\n".encode()
         )
         return
+    if in_finalizer(frame):
+        # Raised in a __del__ or a weakref callback, the exception would be printed as
+        # "Exception ignored in" and dropped, and the Ctrl-C with it: the run would hold
+        # on. Ask again in a moment, when the finalizer has returned.
+        # To the main thread itself: a wait it is blocked in must wake (EINTR) to see it.
+        main = threading.main_thread().ident
+        threading.Timer(RETRY_AFTER, signal.pthread_kill, (main, signum)).start()
+        return
     _Stopping.fired = True
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise Terminated(signum)
+
+
+RETRY_AFTER = 0.01  # s; a finalizer (a connection pool closing its sockets) takes less
+
+
+def in_finalizer(frame: FrameType | None) -> bool:
+    """Whether the interrupted code runs inside a finalizer, where exceptions are dropped."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or (
+            code.co_name == "__call__" and code.co_filename.endswith("weakref.py")
+        ):
+            return True
+        frame = frame.f_back
+    return False
 
 
 @contextlib.contextmanager
