@@ -118,18 +118,31 @@ class Delay:
         return cls(float(text) * scale, 0.5 * 10**-decimals * scale)
 
 
+def fitted(delays: list[float]) -> list[float]:
+    """The best-fitting a·2^k (least squares on log2): exact powers of two sit on it,
+    whichever retry the system counts as the first (a fits it)."""
+    base = statistics.fmean(math.log2(d) - k for k, d in enumerate(delays))
+    return [2 ** (base + k) for k in range(len(delays))]
+
+
 def jitter_spread(delays: list[float]) -> float:
-    """The largest relative distance of a delay from the best-fitting a·2^k: exact powers
-    of two have none, whichever retry the system counts as the first (a fits it)."""
-    residues = [math.log2(d) - k for k, d in enumerate(delays)]
-    base = statistics.fmean(residues)
-    return max(abs(2 ** (r - base) - 1) for r in residues)
+    """The largest relative distance of a delay from the fitted a·2^k."""
+    return max(abs(d / f - 1) for d, f in zip(delays, fitted(delays), strict=True))
 
 
-def rounding_spread(delays: list[Delay]) -> float:
-    """The most spread the log's rounding alone can make: one delay pushed up by its
-    rounding and the fit pulled down by another's, with a half for the fit's own error."""
-    return 3 * max(d.rounding_ms / d.ms for d in delays)
+def jitter_seen(delays: list[Delay]) -> bool:
+    """Whether a delay sits off the fitted curve by more than rounding can explain: its
+    own rounding, plus what the others' rounding can move the fit by at that point (a is
+    a geometric mean, so it is off by at most the largest relative rounding)."""
+    curve = fitted([d.ms for d in delays])
+    moved = max(d.rounding_ms / d.ms for d in delays)
+    return any(
+        abs(d.ms - f) > SLACK * (d.rounding_ms + f * moved)
+        for d, f in zip(delays, curve, strict=True)
+    )
+
+
+SLACK = 1.05  # the bound is first-order; this covers the rest, and no more
 
 
 def backoff(run: ScenarioRun, step: str, services: list[str]) -> Check:
@@ -149,10 +162,8 @@ def backoff(run: ScenarioRun, step: str, services: list[str]) -> Check:
                 ms = [d.ms for d in below]
                 growth = statistics.median(b / a for a, b in zip(ms, ms[1:], strict=False))
                 spread = jitter_spread(ms)
-                # Within what the log's own rounding can account for, a spread is not jitter.
-                floor = rounding_spread(below)
                 growths.append(growth)
-                spreads.append(spread if spread > floor else 0.0)
+                spreads.append(spread if jitter_seen(below) else 0.0)
         if not growths:
             if not shown:
                 return failed("no retry delays logged", 2.0, "×")

@@ -41,11 +41,12 @@ test('redial delays double from the base up to the cap, each within the jitter',
   const c = cfg({ BACKOFF_BASE_MS: 1000, BACKOFF_CAP_MS: 60000, BACKOFF_JITTER_PCT: 10 });
   const exact = [1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000];
   exact.forEach((ms, i) => {
-    assert.equal(redialDelay(i + 1, c, () => 0), Math.round(ms * 0.9));
-    assert.equal(redialDelay(i + 1, c, () => 1), Math.round(ms * 1.1));
+    assert.equal(redialDelay(i + 1, c, () => 0), Math.round(ms * 0.9 * 1000) / 1000);
+    assert.equal(redialDelay(i + 1, c, () => 1), Math.round(ms * 1.1 * 1000) / 1000);
     assert.equal(redialDelay(i + 1, c, () => 0.5), ms);
   });
   assert.equal(breakerDelay(c, () => 0), 54000);
+  assert.equal(redialDelay(1, cfg({ BACKOFF_BASE_MS: 100, BACKOFF_JITTER_PCT: 10 }), () => 0.6173), 102.346);
 });
 
 test('exact-backoff removes the jitter', () => {
