@@ -92,16 +92,14 @@ class HoldProgress:
         finally:
             self.stop()
             exp.on_phase = own
-        for event in journal.faults:
-            # A signal mid-apply: the fault undid its part, so no "Applied" or "Healed"
-            # line will come; say so, or the run ends without naming the fault at all.
-            if event.action == "apply" and event.error and event.error.startswith(SIGNALLED):
+        # A signal mid-apply: the fault undid its part, so no "Applied" or "Healed" line
+        # will come; say so, or the run ends without naming the fault at all.
+        undone = [e for e in journal.faults if e.action == "apply" and e.error]
+        if exp.interrupted_by is not None:
+            for event in undone:
                 self.out.print(f"Interrupted while applying: {escape(event.description)}; "
                                "what it had set is removed")  # fmt: skip
         return journal
-
-
-SIGNALLED = ("KeyboardInterrupt", "Terminated")
 
 
 def journal_path(task: str, report_dir: str | None) -> Path:

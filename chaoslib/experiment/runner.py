@@ -228,7 +228,9 @@ class Experiment:
             except KeyboardInterrupt as exc:
                 # The planned end of a hold until Ctrl-C, unless it landed in an apply,
                 # which undid itself: then no fault was held and there is nothing to judge.
-                if self._holding_open and not any(e.error for e in faults.events):
+                if self._holding_open and not any(
+                    e.error for e in faults.events if e.action == "apply"
+                ):
                     self.stopped = True
                 else:
                     status, error = "interrupted", str(exc) or type(exc).__name__
