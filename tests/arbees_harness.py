@@ -7,6 +7,7 @@ from pathlib import Path
 
 from chaoslib.observe import History, channel
 from chaoslib.services.process_service import ProcessService
+from chaoslib.wait import wait_until
 from tests.helpers import REPO
 
 FAST = {
@@ -26,6 +27,8 @@ FAST = {
     "GAME_COUNT": "6",
     "MAX_GAMES": "6",
 }
+
+ALL_GAMES = {f"game_{i:03d}" for i in range(1, 7)}  # GAME_COUNT above
 
 
 # What each service logs once it is wired up (it then keeps running on its own).
@@ -91,3 +94,23 @@ class System:
         for proc in self.procs.values():
             proc.stop(timeout=5)
         self.heartbeats.stop()
+
+
+def running_system(tmp_path: Path, urls: tuple[str, str], **env: str) -> System:
+    """Two shards and the orchestrator, every game assigned."""
+    system = System(tmp_path, *urls, **env)
+    system.__enter__()
+    system.shard("shard_01")
+    system.shard("shard_02")
+    system.start("orchestrator", "orchestrator")
+    wait_until(lambda: _spread(system), timeout=20, what="every game assigned")
+    return system
+
+
+def _spread(system: System) -> bool:
+    games = system.latest_games()
+    return (
+        set(games) >= {"shard_01", "shard_02"}
+        and set().union(*games.values()) == ALL_GAMES
+        and all(games[s] for s in ("shard_01", "shard_02"))
+    )

@@ -66,8 +66,11 @@ function main() {
     if (cmd) {
       const n = sent + 1;
       try {
-        const fields = { courier: id, boot, n: String(n) };
-        await withTimeout(cmd.xAdd(wire.SCAN_STREAM, '*', fields), cfg.REDIS_TIMEOUT_MS, 'XADD');
+        const send = cmd.eval(wire.SEND_SCAN, {
+          keys: [wire.SCAN_STREAM, wire.SCAN_LAST],
+          arguments: wire.scanArguments({ courier: id, boot, n }),
+        });
+        await withTimeout(send, cfg.REDIS_TIMEOUT_MS, 'XADD');
         sent = n;
       } catch (err) {
         log('scan.unsent', { n, error: describe(err) });

@@ -12,9 +12,7 @@ import pytest
 from chaoslib.faults import Link
 from chaoslib.observe import History, webhook_sink
 from chaoslib.wait import wait_until
-from tests.arbees_harness import System
-
-ALL_GAMES = {f"game_{i:03d}" for i in range(1, 7)}
+from tests.arbees_harness import ALL_GAMES, System, running_system
 
 
 @pytest.fixture
@@ -22,25 +20,6 @@ def urls(chaos_stack, toxiproxy):
     links = chaos_stack.link_urls()
     yield links["redis"]["url"], links["timescaledb"]["url"]
     toxiproxy.reset()
-
-
-def running_system(tmp_path, urls, **env) -> System:
-    system = System(tmp_path, *urls, **env)
-    system.__enter__()
-    system.shard("shard_01")
-    system.shard("shard_02")
-    system.start("orchestrator", "orchestrator")
-    wait_until(lambda: _spread(system), timeout=20, what="every game assigned")
-    return system
-
-
-def _spread(system: System) -> bool:
-    games = system.latest_games()
-    return (
-        set(games) >= {"shard_01", "shard_02"}
-        and set().union(*games.values()) == ALL_GAMES
-        and all(games[s] for s in ("shard_01", "shard_02"))
-    )
 
 
 def test_games_are_spread_over_both_shards_exactly_once(tmp_path, urls):

@@ -16,9 +16,7 @@ from chaoslib.examples.arbees.assignment import Registry
 from chaoslib.examples.arbees.config import Settings
 from chaoslib.faults import Link
 from chaoslib.wait import wait_until
-from tests.arbees_harness import System
-
-ALL_GAMES = {f"game_{i:03d}" for i in range(1, 7)}
+from tests.arbees_harness import ALL_GAMES, System
 
 
 @pytest.fixture

@@ -20,7 +20,19 @@ from chaoslib.examples.arbees.config import Settings
 from chaoslib.examples.arbees.reconnect import REDIS_ERRORS, RedisSession
 
 SIGNAL_STREAM = "signals:stream"
+SIGNAL_LAST = "signals:last"  # hash: "{shard}:{process}" -> the highest seq on the stream
 VERSION = "0.1.0"
+
+# A write whose reply was lost (a restart between XADD and its answer) is sent
+# again, by redis-py's own retry or by the next poll. Checking the writer's last
+# seq in the same script makes the resend a no-op instead of a duplicate.
+SEND_SIGNAL = """
+local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if tonumber(ARGV[2]) <= last then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+return 1
+"""
 
 
 class GameShard:
@@ -114,15 +126,13 @@ class GameShard:
             try:
                 stream_client = stream_client or self.session.client()
                 self.seq += 1
-                await stream_client.xadd(
-                    SIGNAL_STREAM,
-                    {
-                        "shard": self.id,
-                        "process": self.process_id,
-                        "seq": self.seq,
-                        "games": len(self.games),
-                    },
-                )
+                fields = {"shard": self.id, "process": self.process_id, "seq": self.seq,
+                          "games": len(self.games)}  # fmt: skip
+                await stream_client.eval(
+                    SEND_SIGNAL, 2, SIGNAL_STREAM, SIGNAL_LAST,
+                    f"{self.id}:{self.process_id}", self.seq,
+                    *(str(x) for pair in fields.items() for x in pair),
+                )  # fmt: skip
             except REDIS_ERRORS:
                 self.seq -= 1  # not sent; the same number goes out next time
                 stream_client = None

@@ -3,6 +3,18 @@
 
 const PULSE_PATTERN = 'fleet.pulse.*';
 const SCAN_STREAM = 'fleet.scans';
+const SCAN_LAST = 'fleet.scans.last'; // hash: "<courier>:<boot>" -> the highest n on the stream
+// A scan whose reply was lost (Redis restarted between the XADD and its answer) is sent again
+// with the same n next round; checking the boot's last n in the same script makes that resend a
+// no-op, not a duplicate. Returns 1 if it wrote, 0 if that n was already there.
+const SEND_SCAN = `
+local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if tonumber(ARGV[2]) <= last then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+return 1`;
+const scanArguments = ({ courier, boot, n }) =>
+  [`${courier}:${boot}`, String(n), 'courier', courier, 'boot', boot, 'n', String(n)];
 const pulseChannel = (courier) => `fleet.pulse.${courier}`;
 const orderChannel = (courier) => `fleet.orders.${courier}`;
 const auditKey = (courier) => `fleet.audit.${courier}`;
@@ -60,6 +72,9 @@ function parseOrder(raw) {
 module.exports = {
   PULSE_PATTERN,
   SCAN_STREAM,
+  SCAN_LAST,
+  SEND_SCAN,
+  scanArguments,
   pulseChannel,
   orderChannel,
   auditKey,

@@ -1,4 +1,5 @@
 'use strict';
+const { execFileSync } = require('node:child_process');
 const { load } = require('../lib/config');
 
 // Settings as the processes read them, from an env of strings.
@@ -8,4 +9,14 @@ function cfg(overrides = {}) {
   return load(env);
 }
 
-module.exports = { cfg };
+// The tests against a real server skip themselves when none is on PATH.
+const hasRedis = (() => {
+  try {
+    execFileSync('redis-server', ['--version']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+module.exports = { cfg, hasRedis };

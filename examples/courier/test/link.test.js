@@ -2,22 +2,12 @@
 // The Redis link against a real redis-server (skipped when none is on PATH).
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const { once } = require('node:events');
 const { createClient } = require('redis');
 const { RedisLink } = require('../lib/link');
 const { RedisServer, tempDir, waitUntil } = require('../check/servers');
-const { cfg } = require('./helpers');
-
-const hasRedis = (() => {
-  try {
-    execFileSync('redis-server', ['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const { cfg, hasRedis } = require('./helpers');
 
 function quietAlarms() {
   return { raise: () => false };
