@@ -3,6 +3,8 @@ suite passes clean, and each flaw fails exactly the scenarios that need the beha
 removes, on the check that names it, with no false alarm on a scenario it does not touch.
 Flaws that break disjoint scenarios share one suite run, to keep CI short.
 
+The fleet's own node tests (examples/courier/test) run here too.
+
 Without Node.js these tests skip with that reason; CI sets CHAOS_NODE_TESTS=1, which
 makes a missing Node.js a failure instead.
 """
@@ -121,3 +123,21 @@ def test_every_flaw_the_profile_names_is_one_the_fleet_accepts(node):
     assert proc.returncode == 2
     accepted = proc.stderr.split("accepted:", 1)[1]
     assert all(flaw in accepted for flaw in flaws), (flaws, accepted)
+
+
+def test_the_fleets_own_node_tests_pass_against_a_real_redis_server(node):
+    """examples/courier/test: its pieces, its link and its scan write (those two need a
+    redis-server on PATH; the one chaoslib found is put there, so none of them skips)."""
+    from chaoslib.services.binaries import find_redis_server
+
+    redis_dir = str(Path(find_redis_server().path).parent)
+    proc = subprocess.run(
+        [node, "--test", "test/"], cwd=COURIER, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PATH": redis_dir + os.pathsep + os.environ["PATH"]},
+    )  # fmt: skip
+    summary = dict(line[2:].split(" ", 1) for line in proc.stdout.splitlines()
+                   if line.startswith("# ") and line[2:].split(" ", 1)[0] in
+                   ("tests", "pass", "fail", "skipped"))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert summary["fail"] == "0" and summary["skipped"] == "0", summary
+    assert int(summary["pass"]) >= 30, summary
