@@ -55,6 +55,18 @@ def home(stack_home):
     return stack_home
 
 
+@pytest.fixture(autouse=True)
+def _nothing_left_behind(home):
+    """A task its test had to SIGKILL (see signalled) cannot heal: reset here, so the
+    module's other tests start on a clean stack, and fail the test that left it."""
+    yield
+    left = [e.description for e in Ledger(home).entries()]
+    if left:
+        from chaoslib.target.reset import reset_all
+
+        pytest.fail(f"the test left {left} behind; reset: {reset_all(home)}")
+
+
 def service(home, name: str):
     return Stack.load(home).services[name]
 
